@@ -1,0 +1,52 @@
+# animelib: two commands do everything on a fresh machine.
+#   make figures   regenerate the report's figures (quick profile, synthetic data) and the report
+#   make test      the test suite (unit tests + every notebook on the smoke profile)
+# Options: make figures PROFILE=full DATA_DIR=/data DEVICE=cuda
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PROFILE ?= quick
+DATA_DIR ?=
+DEVICE ?= auto
+FIGURES_DIR ?= figures
+RUNS_DIR ?= runs
+PYTEST_ARGS ?=
+STAMP := $(VENV)/.animelib-installed
+
+.PHONY: figures test lab clean install lint
+
+install: $(STAMP)
+
+# The venv is made once and reused; it is refreshed when pyproject.toml changes.
+$(STAMP): pyproject.toml
+	@echo "[make] setting up $(VENV): torch 2.14.1 + torchvision 0.29.1 first, then animelib and its dependencies"
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
+	@$(PY) -m pip install --quiet --disable-pip-version-check torch==2.14.1 torchvision==0.29.1 2>&1 | grep -v "^WARNING: Location" || true
+	@$(PY) -m pip install --quiet --disable-pip-version-check -e . 2>&1 | grep -v "^WARNING: Location" || true
+	@$(PY) -c "import torch, torchvision, animelib, cv2, papermill, nbval" || (echo "[make] install failed"; exit 1)
+	@touch $(STAMP)
+	@echo "[make] $(VENV) ready"
+
+figures: $(STAMP)
+	@echo "[make] running every notebook on the $(PROFILE) profile (figures -> $(FIGURES_DIR)/, runs -> $(RUNS_DIR)/)"
+	$(PY) -m animelib run --profile $(PROFILE) --device $(DEVICE) --figures-dir $(FIGURES_DIR) --runs-dir $(RUNS_DIR) $(if $(DATA_DIR),--data-dir $(DATA_DIR))
+	$(PY) -m animelib report --figures-dir $(FIGURES_DIR) --out $(RUNS_DIR)/report
+	@echo "[make] open $(RUNS_DIR)/report/index.html"
+
+test: $(STAMP)
+	@echo "[make] unit tests, notebooks through papermill, then nbval on the notebooks (smoke profile)"
+	@rm -rf runs/smoke
+	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest --nbval-lax -p no:cacheprovider notebooks $(PYTEST_ARGS)
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab notebooks
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check animelib tests
+
+clean:
+	rm -rf $(RUNS_DIR) .pytest_cache .ruff_cache test-artifacts
+	find . -name __pycache__ -type d -not -path "./$(VENV)/*" -prune -exec rm -rf {} +

@@ -1,0 +1,3 @@
+from animelib.cli import main
+
+raise SystemExit(main())

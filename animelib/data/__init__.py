@@ -1,0 +1,126 @@
+"""Datasets: the embedded synthetic avatars (default) and real image folders.
+
+The report's three datasets (Table 1) map to three domains:
+
+=========  ======================================  =====================  =========================
+domain     report                                  synthetic default      real data
+=========  ======================================  =====================  =========================
+anime      Anime, 115,087 labelled anime avatars   ``anime`` style        ``DATA_DIR/anime``
+thumbs     Thumbs, 3,666 real photos (A)           ``photo`` style        ``DATA_DIR/thumbs``
+faces      Faces, 51,223 anime avatars (B)         ``anime`` style        ``DATA_DIR/faces`` (else anime)
+=========  ======================================  =====================  =========================
+
+Synthetic domains draw their faces from disjoint index ranges, so A and B show different people
+(unpaired, like the report's data). Held-out test pairs come from a fourth range and are rendered in
+both styles: the anime rendering is the ground truth for translating the photo.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from animelib.errors import DataError
+
+DOMAINS = ("anime", "thumbs", "faces")
+STYLE_OF = {"anime": "anime", "thumbs": "photo", "faces": "anime"}
+CROP_OF = {"anime": "anime", "thumbs": "photo", "faces": "anime"}
+INDEX_OFFSET = {"anime": 0, "thumbs": 1_000_000, "faces": 2_000_000, "test": 9_000_000}
+
+
+@dataclass
+class ImageSet:
+    """Images of one domain, as (N, H, W, 3) uint8, with where they came from."""
+
+    domain: str
+    images: np.ndarray  # (N, H, W, 3) uint8
+    source: str
+    landmarks: np.ndarray | None = None  # (N, 5, 2) float32 pixel (x, y), synthetic only
+    notes: list[str] = field(default_factory=list)  # e.g. the folder's skip summary
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+
+@dataclass
+class TranslationData:
+    """Train and held-out sets for A (photos) -> B (anime); ``test_b_true`` is A's paired ground truth."""
+
+    train_a: ImageSet
+    train_b: ImageSet
+    test_a: ImageSet
+    test_b: ImageSet
+    test_b_true: np.ndarray | None  # (N, H, W, 3) uint8 anime rendering of test_a's faces, synthetic only
+    test_landmarks: np.ndarray | None  # (N, 5, 2) landmarks of test_a (and test_b_true)
+
+    @property
+    def paired(self) -> bool:
+        return self.test_b_true is not None
+
+
+def load_domain(domain: str, size: int, n: int, data_dir: str | Path | None = None, data_seed: int = 0,
+                dedupe: bool = False, num_test: int = 0, progress: bool = True) -> tuple[ImageSet, ImageSet]:
+    """Up to ``n`` training images and ``num_test`` held-out images of ``domain`` at ``size`` pixels."""
+    if domain not in DOMAINS:
+        raise DataError(f"domain={domain!r} is not one of {', '.join(DOMAINS)}")
+    if data_dir is None:
+        from animelib.data.synthetic import render_set
+
+        style = STYLE_OF[domain]
+        images, marks = render_set(style, n, size, seed=data_seed, start=INDEX_OFFSET[domain], progress=progress)
+        source = f"synthetic {style}-style avatars (seed {data_seed})"
+        train = ImageSet(domain, images, source, marks)
+        start = INDEX_OFFSET["test"] + (0 if domain == "thumbs" else 500_000)
+        if domain == "anime":
+            start += 250_000
+        t_images, t_marks = render_set(style, num_test, size, seed=data_seed, start=start, progress=progress)
+        return train, ImageSet(domain, t_images, source + ", held out", t_marks)
+    folder = domain_folder(data_dir, domain)
+    from animelib.data.folders import load_folder
+
+    loaded = load_folder(folder, size, crop=CROP_OF[domain], dedupe=dedupe, progress=progress, name=domain)
+    images = loaded.images
+    order = np.random.default_rng(data_seed).permutation(len(images))
+    num_test = min(num_test, len(images) // 5) if len(images) > 1 else 0
+    test_idx, train_idx = order[:num_test], order[num_test:][:n]
+    notes = [loaded.summary()]
+    source = f"folder {folder}"
+    return (ImageSet(domain, images[np.sort(train_idx)], source, None, notes),
+            ImageSet(domain, images[np.sort(test_idx)], source + ", held out", None, notes))
+
+
+def domain_folder(data_dir: str | Path, domain: str) -> Path:
+    """``DATA_DIR/<domain>``; ``faces`` falls back to ``anime`` when missing."""
+    data_dir = Path(data_dir).expanduser()
+    if not data_dir.is_dir():
+        raise DataError(f"data folder {data_dir} does not exist. Leave DATA_DIR unset (None) to use the "
+                        "embedded synthetic avatars, or point it at a folder holding anime/, thumbs/, faces/.")
+    folder = data_dir / domain
+    if domain == "faces" and not folder.exists() and (data_dir / "anime").exists():
+        folder = data_dir / "anime"
+    if not folder.is_dir():
+        raise DataError(f"{folder} does not exist: {domain} images are expected there "
+                        f"(DATA_DIR/anime for DCGAN, DATA_DIR/thumbs and DATA_DIR/faces for translation)")
+    return folder
+
+
+def load_translation_data(cfg, progress: bool = True) -> TranslationData:
+    """A = thumbs (photos), B = faces (anime), with held-out sets and, on synthetic data, paired truth."""
+    common = dict(size=cfg.image_size, data_dir=cfg.data_dir, data_seed=cfg.data_seed, dedupe=cfg.dedupe,
+                  num_test=cfg.num_test, progress=progress)
+    train_a, test_a = load_domain("thumbs", n=cfg.num_a, **common)
+    train_b, test_b = load_domain("faces", n=cfg.num_b, **common)
+    truth = marks = None
+    if cfg.data_dir is None:
+        truth, marks = paired_truth(cfg.image_size, cfg.num_test, cfg.data_seed, progress=progress)
+    return TranslationData(train_a, train_b, test_a, test_b, truth, marks)
+
+
+def paired_truth(size: int, n: int, data_seed: int = 0, progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """The anime renderings (and landmarks) of the held-out synthetic photos: the translation's ground truth."""
+    from animelib.data.synthetic import render_set
+
+    start = INDEX_OFFSET["test"]  # the same faces as the held-out thumbs
+    return render_set("anime", n, size, seed=data_seed, start=start, progress=progress)

@@ -1,0 +1,904 @@
+"""Embedded synthetic face avatars: a procedural, deterministic renderer in two styles.
+
+``anime``: flat cel colours with one shadow tone, dark outlines, big eyes with highlights, pointy bangs.
+``photo``: soft radial light, skin texture, small realistic eyes, nose shading, coloured lips, soft hair
+edges and a blurred background, no outlines.
+
+Both styles draw the same attribute vector (``sample_attributes``) with the same geometry, so
+``render_pair`` gives aligned (photo, anime) pairs whose five landmarks are identical. Everything is
+drawn with OpenCV on a supersampled canvas, then reduced with ``INTER_AREA``.
+"""
+
+from __future__ import annotations
+
+import colorsys
+import math
+import os
+import tempfile
+from numbers import Integral
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from animelib.errors import ConfigError
+
+STYLES = ("anime", "photo")
+LANDMARK_NAMES = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
+HAIR_STYLES = ("short", "bob", "long", "spiky", "twintails", "ponytail", "buns")
+BACKGROUND_PATTERNS = ("plain", "dots", "split", "stripes")
+ATTRIBUTE_NAMES = (
+    "face_width",  # 0..1, narrow -> wide
+    "face_length",  # 0..1, short -> long (moves nose, mouth and chin down)
+    "jaw",  # 0..1, round -> pointed chin
+    "skin_tone",  # 0..1, light -> dark
+    "hair_style",  # int, index into HAIR_STYLES
+    "hair_length",  # 0..1
+    "hair_volume",  # 0..1
+    "hair_color",  # (r, g, b) 0..255
+    "fringe_locks",  # int 3..8, number of locks in the bangs
+    "fringe_part",  # -1..1, where the bangs part
+    "fringe_length",  # 0..1
+    "eye_color",  # (r, g, b)
+    "eye_size",  # 0..1
+    "eye_spacing",  # 0..1
+    "mouth_width",  # 0..1
+    "mouth_open",  # 0..1 (open above 0.55)
+    "smile",  # -0.4..1, corners down -> up
+    "blush",  # 0..1
+    "clothes_color",  # (r, g, b)
+    "accent_color",  # (r, g, b), hair ties
+    "background_color",  # (r, g, b)
+    "background_pattern",  # int, index into BACKGROUND_PATTERNS
+    "offset_x",  # head translation, fraction of the image width
+    "offset_y",
+    "scale",  # head scale
+    "roll",  # head roll, degrees
+    "texture_seed",  # int, seeds pattern positions and pixel noise
+)
+RENDERER_VERSION = 1
+MIN_SIZE, MAX_SIZE = 32, 256
+
+_SKIN = np.array([(255, 229, 208), (247, 210, 182), (236, 190, 154), (214, 160, 120), (174, 118, 82),
+                  (120, 80, 56)], np.float32)
+_HAIR_NATURAL = ((28, 24, 30), (64, 42, 32), (108, 70, 44), (152, 106, 68), (224, 192, 122), (238, 226, 196),
+                 (152, 60, 38), (170, 170, 176))
+_HAIR_VIVID = ((246, 150, 188), (86, 124, 222), (140, 200, 244), (148, 98, 198), (98, 178, 126), (210, 58, 68),
+               (214, 220, 238), (244, 148, 64), (64, 174, 174), (250, 212, 92))
+_EYES = ((130, 76, 42), (198, 140, 50), (142, 122, 62), (64, 152, 88), (64, 122, 214), (106, 184, 234),
+         (130, 142, 154), (152, 86, 206), (206, 46, 58), (234, 106, 166), (234, 192, 64))
+_LINE = (52, 30, 32)  # anime outline colour (skin, eyes, mouth)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# attributes
+
+
+def _jitter(rng: np.random.Generator, color, amount: float) -> tuple[int, int, int]:
+    c = np.asarray(color, np.float64) + rng.uniform(-amount, amount, 3)
+    return tuple(int(v) for v in np.clip(np.round(c), 0, 255))
+
+
+def _hsv(h: float, s: float, v: float) -> tuple[int, int, int]:
+    return tuple(int(round(255 * c)) for c in colorsys.hsv_to_rgb(h % 1.0, s, v))
+
+
+def sample_attributes(seed: int, index: int) -> dict[str, float | int | tuple]:
+    """The attributes of avatar ``index`` of ``seed`` (deterministic, plain Python values)."""
+    _check_int("seed", seed, 0)
+    _check_int("index", index, 0)
+    rng = np.random.default_rng([int(seed), int(index)])
+    u = lambda lo=0.0, hi=1.0: float(rng.uniform(lo, hi))  # noqa: E731
+    vivid = rng.random() < 0.45
+    palette = _HAIR_VIVID if vivid else _HAIR_NATURAL
+    hair = _jitter(rng, palette[int(rng.integers(len(palette)))], 16)
+    attrs = {
+        "face_width": u(),
+        "face_length": u(),
+        "jaw": u(),
+        "skin_tone": float(rng.beta(1.2, 2.2)),
+        "hair_style": int(rng.integers(len(HAIR_STYLES))),
+        "hair_length": u(),
+        "hair_volume": u(),
+        "hair_color": hair,
+        "fringe_locks": int(rng.integers(3, 9)),
+        "fringe_part": u(-1, 1),
+        "fringe_length": u(),
+        "eye_color": _jitter(rng, _EYES[int(rng.integers(len(_EYES)))], 18),
+        "eye_size": u(),
+        "eye_spacing": u(),
+        "mouth_width": u(),
+        "mouth_open": u(),
+        "smile": u(-0.4, 1.0),
+        "blush": u(),
+        "clothes_color": _hsv(u(), u(0.25, 0.85), u(0.35, 0.95)),
+        "accent_color": _hsv(u(), u(0.5, 0.9), u(0.75, 1.0)),
+        "background_color": _hsv(u(), u(0.15, 0.6), u(0.7, 1.0)),
+        "background_pattern": int(rng.integers(len(BACKGROUND_PATTERNS))),
+        "offset_x": u(-0.035, 0.035),
+        "offset_y": u(-0.03, 0.03),
+        "scale": u(0.92, 1.05),
+        "roll": u(-9.0, 9.0),
+        "texture_seed": int(rng.integers(2**31 - 1)),
+    }
+    return attrs
+
+
+# ----------------------------------------------------------------------------------------------------------
+# geometry: every shape in head-local units (1 = image width at scale 1; origin between the eyes; y down)
+
+
+def _bezier(p0, p1, p2, n: int = 12) -> np.ndarray:
+    """(n, 2) points of the quadratic Bezier p0 -> p2 with control p1."""
+    t = np.linspace(0.0, 1.0, n)[:, None]
+    return (1 - t) ** 2 * np.asarray(p0, np.float64) + 2 * (1 - t) * t * np.asarray(p1) + t**2 * np.asarray(p2)
+
+
+def _through(p0, mid, p2, n: int = 12) -> np.ndarray:
+    """A quadratic Bezier from p0 to p2 passing through ``mid`` at t = 0.5."""
+    p0, mid, p2 = (np.asarray(p, np.float64) for p in (p0, mid, p2))
+    return _bezier(p0, 2 * mid - 0.5 * (p0 + p2), p2, n)
+
+
+def _ellipse(cx, cy, rx, ry, n: int = 28, t0: float = 0.0, t1: float = 2 * math.pi) -> np.ndarray:
+    t = np.linspace(t0, t1, n, endpoint=(t1 - t0) < 2 * math.pi - 1e-9)
+    return np.stack([cx + rx * np.cos(t), cy + ry * np.sin(t)], 1)
+
+
+def _strand(p0, p1, p2, width: float, n: int = 16, root: float = 0.6) -> np.ndarray:
+    """A tapered lock of hair along a Bezier centreline: ``root`` x width at p0, widest early, a point at p2."""
+    c = _bezier(p0, p1, p2, n)
+    d = np.gradient(c, axis=0)
+    normal = np.stack([-d[:, 1], d[:, 0]], 1) / (np.linalg.norm(d, axis=1, keepdims=True) + 1e-12)
+    t = np.linspace(0.0, 1.0, n)
+    w = width * np.sin(np.pi * (math.asin(root) / np.pi + (1 - math.asin(root) / np.pi) * t)) ** 0.8
+    return np.concatenate([c + normal * w[:, None], (c - normal * w[:, None])[::-1]])
+
+
+class _Geometry:
+    """All shapes of one avatar, shared by both styles, in head-local units."""
+
+    def __init__(self, a: dict):
+        rng = np.random.default_rng([int(a["texture_seed"]), 1])
+        self.style = HAIR_STYLES[int(a["hair_style"]) % len(HAIR_STYLES)]
+        L = float(a["hair_length"])
+        fw = self.fw = 0.255 + 0.05 * a["face_width"]  # half width at the cheeks
+        self.yc, self.top = 0.035, -0.33
+        chin = self.chin = 0.285 + 0.065 * a["face_length"]
+        jaw = float(a["jaw"])
+        self.cw, self.ja, self.jb = 0.06 - 0.045 * jaw, 2.4 - 0.7 * jaw, 0.5 + 0.45 * jaw
+        self.nose_y = 0.115 + 0.03 * a["face_length"]
+        self.mouth_y = 0.2 + 0.045 * a["face_length"]
+        self.ex = 0.105 + 0.03 * a["eye_spacing"]
+        self.ew_a = min(0.064 + 0.02 * a["eye_size"], self.face_x(0.0) - self.ex - 0.035)
+        self.eh_a = self.ew_a * 1.12
+        self.ew_p = 0.046 + 0.01 * a["eye_size"]
+        self.eh_p = 0.42 * self.ew_p
+        self.mw = 0.04 + 0.025 * a["mouth_width"]
+        self.smile = float(a["smile"])
+        self.corner_y = self.mouth_y - 0.014 * self.smile
+        self.line_y = self.mouth_y + 0.006 * self.smile  # middle of the mouth line
+
+        # pose: local -> normalised image coordinates (0..1)
+        s, r = float(a["scale"]), math.radians(float(a["roll"]))
+        c, sn = math.cos(r) * s, math.sin(r) * s
+        self.scale = s
+        self.M = np.array([[c, -sn, 0.5 + a["offset_x"]], [sn, c, 0.445 + a["offset_y"]]], np.float64)
+
+        # face, ears, neck, body
+        t = np.linspace(0.0, math.pi, 25)
+        upper = np.stack([fw * np.cos(t), self.yc - (self.yc - self.top) * np.sin(t)], 1)
+        sl = np.linspace(0.0, 1.0, 22)[1:]
+        ys = self.yc + (chin - self.yc) * sl
+        xs = self.face_x(ys)
+        self.face_lower = np.concatenate([np.stack([-xs, ys], 1), np.stack([xs, ys], 1)[::-1]])
+        self.face = np.concatenate([upper, self.face_lower])
+        ear_x = self.face_x(0.04) - 0.006
+        self.ears = [(side * ear_x, 0.045, 0.032, 0.056) for side in (-1, 1)]
+        nw = self.nw = 0.066 + 0.02 * a["face_width"]
+        self.neck = np.array([(-nw, self.yc), (-nw * 1.06, chin + 0.2), (0, chin + 0.27), (nw * 1.06, chin + 0.2),
+                              (nw, self.yc)])
+        self.body = _ellipse(0, chin + 0.45, 0.4 + 0.05 * a["face_width"], 0.28, 40)
+
+        # hair
+        vol = float(a["hair_volume"]) * (1.6 if self.style == "spiky" else 1.0)
+        rx = self.rx = fw + 0.04 + 0.025 * vol
+        ccy = self.ccy = -0.07
+        ht = self.top - 0.06 - 0.035 * vol
+        ry = self.ry = ccy - ht
+        t = np.linspace(math.pi, 2 * math.pi, 41)
+        crown = np.stack([rx * np.cos(t), ccy + ry * np.sin(t)], 1)
+        if self.style == "spiky":
+            k = int(rng.integers(7, 11))
+            bounds = np.linspace(math.pi - 0.25, 2 * math.pi + 0.25, k + 1)
+            pts = []
+            for i in range(k):
+                t0, t1 = bounds[i], bounds[i + 1]
+                amp = 1.16 + 0.14 * rng.random() + 0.06 * vol
+                tm = 0.5 * (t0 + t1) + 0.25 * (t1 - t0) * math.cos(0.5 * (t0 + t1))
+                pts += [(rx * math.cos(t0), ccy + ry * math.sin(t0)),
+                        (amp * rx * math.cos(tm), ccy + amp * ry * math.sin(tm))]
+            pts.append((rx * math.cos(bounds[-1]), ccy + ry * math.sin(bounds[-1])))
+            crown = np.array(pts)
+        self.crown = crown
+
+        side = self._side_profile(L)
+        left = side[::-1] * (-1, 1)
+        self.back = np.concatenate([crown, side, left])
+
+        self.behind: list[np.ndarray] = []  # drawn behind the back hair
+        self.ties: list[tuple[float, float, float]] = []
+        sgn = 1.0 if a["fringe_part"] >= 0 else -1.0
+        if self.style == "twintails":
+            for sd in (-1, 1):
+                p0 = (sd * (rx - 0.01), -0.2)
+                p1 = (sd * (rx + 0.19 + 0.03 * vol), -0.1)
+                p2 = (sd * (rx + 0.12 + 0.05 * L), 0.28 + 0.32 * L)
+                self.behind.append(_strand(p0, p1, p2, 0.075 + 0.02 * vol, 18))
+                self.ties.append((sd * (rx + 0.005), -0.2, 0.028))
+        elif self.style == "ponytail":
+            p0 = (sgn * 0.3 * rx, ccy - 0.8 * ry)
+            p1 = (sgn * (rx + 0.26), ccy - 0.95 * ry)
+            p2 = (sgn * (rx + 0.13 + 0.05 * L), 0.2 + 0.3 * L)
+            self.behind.append(_strand(p0, p1, p2, 0.085 + 0.02 * vol, 18, root=0.8))
+        elif self.style == "buns":
+            for sd in (-1, 1):
+                r = 0.08 + 0.02 * L
+                self.behind.append(_ellipse(sd * 0.62 * rx, ccy - 0.86 * ry + 0.01, r, r, 24))
+
+        # side locks in front of the face
+        tip = {"short": 0.02 + 0.06 * L, "spiky": 0.05 + 0.06 * L, "bob": chin - 0.05 + 0.08 * L,
+               "long": 0.4 + 0.2 * L, "twintails": 0.12 + 0.12 * L, "ponytail": 0.06 + 0.08 * L,
+               "buns": 0.1 + 0.1 * L}[self.style]
+        self.locks = [self._lock(sd, tip) for sd in (-1, 1)]
+
+        # bangs: the crown on top, a zigzag of pointed locks at the bottom
+        self.fringe, self.fringe_edge = self._fringe(a, rng)
+
+        # hair shine strokes (anime)
+        self.shine = []
+        m = int(rng.integers(4, 7))
+        for ti in np.linspace(math.pi + 0.6, 2 * math.pi - 0.6, m) + rng.uniform(-0.06, 0.06, m):
+            p_top = np.array((0.8 * rx * math.cos(ti), ccy + 0.8 * ry * math.sin(ti)))
+            p_bot = np.array((0.6 * rx * math.cos(ti), ccy + 0.6 * ry * math.sin(ti)))
+            d = p_bot - p_top
+            nrm = np.array((-d[1], d[0])) / (np.linalg.norm(d) + 1e-12) * (0.013 + 0.006 * rng.random())
+            mid = p_top + 0.35 * d
+            self.shine.append(np.array([p_top, mid + nrm, p_bot, mid - nrm]))
+
+    def face_x(self, y):
+        """Half width of the face outline at height ``y`` (local units)."""
+        y = np.asarray(y, np.float64)
+        up = self.fw * np.sqrt(np.clip(1 - ((self.yc - y) / (self.yc - self.top)) ** 2, 0, 1))
+        s = np.clip((y - self.yc) / (self.chin - self.yc), 0, 1)
+        low = self.cw + (self.fw - self.cw) * (1 - s**self.ja) ** self.jb
+        return np.where(y < self.yc, up, np.where(y <= self.chin, low, 0.0))
+
+    def _side_profile(self, L: float) -> np.ndarray:
+        """Right side of the back hair, from the crown down and back in (left side is its mirror)."""
+        rx, fw, chin, st = self.rx, self.fw, self.chin, self.style
+        if st in ("short", "spiky", "ponytail"):
+            yb = 0.02 + 0.07 * L
+            pts = [(rx + 0.004, self.ccy + 0.06), (rx - 0.006, yb), (fw - 0.03, yb + 0.05)]
+        elif st == "bob":
+            yb = chin - 0.03 + 0.09 * L
+            pts = [(rx + 0.015, 0.02), (rx + 0.03, yb - 0.06), (rx + 0.012, yb), (rx - 0.05, yb + 0.012),
+                   (0.05, yb + 0.01)]
+        elif st == "long":
+            pts = [(rx + 0.02, 0.02), (rx + 0.05 + 0.03 * L, 0.28), (rx + 0.08 + 0.05 * L, 0.8), (0.05, 0.8)]
+        elif st == "twintails":
+            pts = [(rx + 0.004, 0.0), (rx - 0.01, chin - 0.1), (fw * 0.6, chin - 0.03), (0.05, chin - 0.03)]
+        else:  # buns
+            yb = chin - 0.12 + 0.06 * L
+            pts = [(rx + 0.01, 0.0), (rx + 0.005, yb), (fw * 0.5, yb + 0.01), (0.05, yb + 0.01)]
+        return np.array(pts, np.float64)
+
+    def _lock(self, sd: int, tip: float) -> np.ndarray:
+        """The lock of hair hanging at one side of the face (sd = -1 left, +1 right)."""
+        y0 = -0.15
+        ys = np.linspace(y0, tip, 14)
+        u = (ys - y0) / (tip - y0)
+        xo = np.maximum(self.face_x(ys), 0.62 * self.fw) + 0.03 + 0.15 * np.clip(ys - self.chin, 0, None)
+        xi = xo - 0.075 * (1 - u) ** 0.75
+        outer = np.stack([xo, ys], 1)
+        inner = np.stack([xi, ys], 1)[::-1]
+        tip_pt = np.array([[xo[-1] - 0.012, tip + 0.015]])
+        pts = np.concatenate([outer, tip_pt, inner[1:]])
+        pts[:, 0] *= sd
+        return pts
+
+    def _fringe(self, a: dict, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        fw = self.fw
+        blunt = self.style == "bob"
+        n = int(a["fringe_locks"]) + (4 if blunt else 0)
+        part = float(a["fringe_part"])
+        tip_c = -self.eh_a - 0.012 - 0.035 * (1.0 - float(a["fringe_length"]))
+        xl, xr = -(fw + 0.02), fw + 0.02
+        b = np.linspace(xl, xr, n + 1)
+        span = (xr - xl) / n
+        b[1:-1] += rng.uniform(-0.18, 0.18, n - 1) * span
+        # the part: move the nearest interior boundary onto it
+        xp = 0.55 * part * fw
+        j = 1 + int(np.argmin(np.abs(b[1:-1] - xp)))
+        b[j] = 0.5 * (b[j] + xp)
+        lean = -0.35 * part
+        edge = [(xl, -0.04)]
+        for i in range(n):
+            x0, x1 = b[i], b[i + 1]
+            xm = 0.5 * (x0 + x1)
+            tx = xm + lean * (x1 - x0) * (1 if xm > xp else -1 if part != 0 else 0) * 0.5
+            ty = tip_c + 0.1 * min(abs(tx) / fw, 1.0) ** 2.2 + rng.uniform(-0.008, 0.008)
+            depth = (0.018 if blunt else 0.06 + 0.035 * rng.random())
+            if self.style == "spiky":
+                depth += 0.02
+            ny0 = edge[-1][1] if i == 0 else ty - depth
+            ny1 = -0.04 if i == n - 1 else ty - depth
+            p0 = np.array((x0, ny0))
+            if i > 0:
+                edge.append(tuple(p0))
+            if blunt:
+                seg = [(x0 + 0.15 * (x1 - x0), ty), (x1 - 0.15 * (x1 - x0), ty)]
+            else:
+                c0 = (x0 + 0.1 * (tx - x0), ny0 + 0.75 * (ty - ny0))
+                c1 = (x1 + 0.1 * (tx - x1), ny1 + 0.75 * (ty - ny1))
+                seg = list(_bezier(p0, c0, (tx, ty), 7)[1:]) + list(_bezier((tx, ty), c1, (x1, ny1), 7)[1:-1])
+            edge += [tuple(p) for p in seg]
+        edge.append((xr, -0.04))
+        edge = np.array(edge, np.float64)
+        fringe = np.concatenate([self.crown, edge[::-1]])
+        return fringe, edge
+
+    def landmarks(self, size: int) -> np.ndarray:
+        """(5, 2) float32 pixel (x, y) in a ``size`` image: eyes, nose tip, mouth corners."""
+        local = np.array([(-self.ex, 0.0), (self.ex, 0.0), (0.0, self.nose_y), (-self.mw, self.corner_y),
+                          (self.mw, self.corner_y)])
+        A = self.M * size
+        return (local @ A[:, :2].T + A[:, 2] - 0.5).astype(np.float32)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# painting
+
+
+class _Painter:
+    """Draws local-unit shapes on an (S, S, 3) canvas: uint8 (direct anti-aliased OpenCV) or float32."""
+
+    def __init__(self, img: np.ndarray, M: np.ndarray, scale: float):
+        self.img = img
+        self.S = img.shape[0]
+        self.A = M * self.S
+        self.A[:, 2] -= 0.5
+        self.unit = self.S * scale  # canvas pixels per local unit
+        self.Ainv = np.linalg.inv(np.vstack([self.A, (0, 0, 1)]))[:2]
+
+    def px(self, pts) -> np.ndarray:
+        pts = np.asarray(pts, np.float64).reshape(-1, 2)
+        return pts @ self.A[:, :2].T + self.A[:, 2]
+
+    @staticmethod
+    def _int(px, x0: int = 0, y0: int = 0) -> np.ndarray:
+        return np.round((px - (x0, y0)) * 16).astype(np.int32)
+
+    def fill(self, pts, color) -> None:
+        cv2.fillPoly(self.img, [self._int(self.px(pts))], tuple(float(c) for c in color), cv2.LINE_AA, 4)
+
+    def stroke(self, pts, color, width: float, closed: bool = False) -> None:
+        cv2.polylines(self.img, [self._int(self.px(pts))], closed, tuple(float(c) for c in color),
+                      max(1, int(round(width))), cv2.LINE_AA, 4)
+
+    def local_grid(self, roi) -> tuple[np.ndarray, np.ndarray]:
+        """Local coordinates (x, y) of the canvas pixels in ``roi`` = (y0, y1, x0, x1)."""
+        y0, y1, x0, x1 = roi
+        xs = np.arange(x0, x1, dtype=np.float32)[None, :]
+        ys = np.arange(y0, y1, dtype=np.float32)[:, None]
+        B = self.Ainv.astype(np.float32)
+        return B[0, 0] * xs + B[0, 1] * ys + B[0, 2], B[1, 0] * xs + B[1, 1] * ys + B[1, 2]
+
+    def layer(self, fills=(), strokes=(), color=None, field=None, mul=None, alpha: float = 1.0,
+              sigma: float = 0.0, clip=None) -> None:
+        """Blend ``color`` (or ``field``) or multiply by ``mul`` through the anti-aliased mask of the shapes.
+
+        fills: local polygons; strokes: (points, width_px, closed); sigma: mask blur in canvas pixels;
+        clip: local polygons the mask is limited to; field: (S, S, 3) array or f(roi, local_grid) -> (h, w, 3).
+        """
+        shapes = [self.px(p) for p in fills] + [self.px(s[0]) for s in strokes]
+        if not shapes:
+            return
+        allp = np.concatenate(shapes)
+        pad = 3 * sigma + 2 + max([s[1] for s in strokes], default=0)
+        x0, y0 = (max(int(math.floor(v - pad)), 0) for v in allp.min(0))
+        x1, y1 = (min(int(math.ceil(v + pad)) + 1, self.S) for v in allp.max(0))
+        if x1 <= x0 or y1 <= y0:
+            return
+        mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+        for p in shapes[: len(fills)]:
+            cv2.fillPoly(mask, [self._int(p, x0, y0)], 255, cv2.LINE_AA, 4)
+        for p, (_, w, closed) in zip(shapes[len(fills):], strokes):
+            cv2.polylines(mask, [self._int(p, x0, y0)], closed, 255, max(1, int(round(w))), cv2.LINE_AA, 4)
+        if clip is not None:
+            cm = np.zeros_like(mask)
+            for p in clip:
+                cv2.fillPoly(cm, [self._int(self.px(p), x0, y0)], 255, cv2.LINE_AA, 4)
+            mask = np.minimum(mask, cm)
+        a = mask.astype(np.float32) * (alpha / 255.0)
+        if sigma > 0:
+            a = cv2.GaussianBlur(a, (0, 0), sigma)
+        a = a[..., None]
+        roi = (y0, y1, x0, x1)
+        region = self.img[y0:y1, x0:x1].astype(np.float32)
+        if mul is not None:
+            out = region * (1.0 + (np.asarray(mul, np.float32) - 1.0) * a)
+        else:
+            if field is None:
+                src = np.asarray(color, np.float32)
+            elif callable(field):
+                src = field(roi)
+            else:
+                src = field[y0:y1, x0:x1]
+            out = region + (src - region) * a
+        if self.img.dtype == np.uint8:
+            out = np.clip(out + 0.5, 0, 255).astype(np.uint8)
+        self.img[y0:y1, x0:x1] = out
+
+
+def _mix(c0, c1, t: float) -> np.ndarray:
+    return np.asarray(c0, np.float32) * (1 - t) + np.asarray(c1, np.float32) * t
+
+
+def _skin(tone: float) -> np.ndarray:
+    x = float(np.clip(tone, 0, 1)) * (len(_SKIN) - 1)
+    i = min(int(x), len(_SKIN) - 2)
+    return _mix(_SKIN[i], _SKIN[i + 1], x - i)
+
+
+def _desaturate(c, amount: float) -> np.ndarray:
+    c = np.asarray(c, np.float32)
+    lum = float(c @ np.array([0.3, 0.59, 0.11], np.float32))
+    return c + (lum - c) * amount
+
+
+def _pattern_geometry(a: dict) -> dict:
+    """Background pattern placement in normalised image coordinates (shared by both styles)."""
+    rng = np.random.default_rng([int(a["texture_seed"]), 2])
+    return {
+        "dots": rng.uniform(0, 1, (14, 2)),
+        "dot_r": rng.uniform(0.03, 0.08, 14),
+        "split": (rng.uniform(0.15, 0.85), rng.uniform(-0.3, 0.3)),
+        "stripes": (int(rng.integers(4, 9)), rng.uniform(0, 1)),
+        "grad": rng.uniform(-1, 1, (3, 3)),
+    }
+
+
+# ----------------------------------------------------------------------------------------------------------
+# anime style
+
+
+def _draw_anime(g: _Geometry, a: dict, S: int, size: int) -> np.ndarray:
+    ss = S / size
+    lw = max(1.0, size / 96) * ss  # outline width, canvas pixels
+    bg = _mix(a["background_color"], (255, 255, 255), 0.3)
+    img = np.empty((S, S, 3), np.uint8)
+    img[:] = np.round(bg).astype(np.uint8)
+    _anime_background(img, a, bg)
+    p = _Painter(img, g.M, g.scale)
+
+    skin = _mix(_skin(a["skin_tone"]), (255, 240, 232), 0.3)
+    shadow = skin * np.array([0.93, 0.8, 0.8], np.float32)  # the one shadow tone
+    line = _mix(_LINE, skin * 0.3, 0.25)
+    hair = np.asarray(a["hair_color"], np.float32)
+    if hair.max() < 70:  # anime "black" hair is a dark blue-grey
+        hair = _mix(hair, (70, 72, 104), 0.55)
+    hair_dark = hair * 0.72
+    hair_line = np.minimum(hair * 0.35, 72)
+    shine = _mix(hair, (255, 255, 255), 0.5)
+
+    for poly in g.behind:
+        p.fill(poly, hair)
+        p.stroke(poly, hair_line, lw, True)
+    p.fill(g.back, hair_dark)
+    p.stroke(g.back, hair_line, lw, True)
+
+    clothes = np.asarray(a["clothes_color"], np.float32)
+    p.fill(g.body, clothes)
+    p.stroke(g.body, clothes * 0.3, lw, True)
+    p.fill(g.neck, skin)
+    neck_shadow = g.face_lower + (0.0, 0.07)
+    p.layer(fills=[neck_shadow], color=shadow, clip=[g.neck])
+    p.stroke(g.neck[:3], line, lw)
+    p.stroke(g.neck[2:], line, lw)
+    for cx, cy, rx, ry in g.ears:
+        e = _ellipse(cx, cy, rx, ry)
+        p.fill(e, skin)
+        p.fill(_ellipse(cx + 0.25 * rx * np.sign(cx), cy + 0.1 * ry, rx * 0.45, ry * 0.55), shadow)
+        p.stroke(e, line, lw * 0.8, True)
+    p.fill(g.face, skin)
+    # cel shadow cast by the bangs and the side locks
+    p.layer(fills=[g.fringe + (0.012, 0.035)] + [lk + (-0.025 * np.sign(lk[0, 0]), 0.01) for lk in g.locks],
+            color=shadow, clip=[g.face])
+    p.stroke(g.face_lower, line, lw)
+
+    if a["blush"] > 0.35:
+        for sd in (-1, 1):
+            cx = sd * (g.ex + 0.02)
+            p.layer(fills=[_ellipse(cx, 0.095, 0.05, 0.022)], color=(255, 120, 140), alpha=0.45 * a["blush"])
+            if a["blush"] > 0.7:
+                for k in (-1, 0, 1):
+                    x = cx + 0.02 * k
+                    p.stroke([(x + 0.006, 0.085), (x - 0.006, 0.105)], (230, 90, 110), lw * 0.7)
+
+    eye = np.asarray(a["eye_color"], np.float32)
+    ew, eh = g.ew_a, g.eh_a
+    for sd in (-1, 1):
+        ex = sd * g.ex
+        p.stroke(_through((ex - 0.7 * ew, -eh - 0.035), (ex, -eh - 0.05), (ex + 0.7 * ew, -eh - 0.035), 8),
+                 hair_line, lw * 0.8)
+        p.fill(_ellipse(ex, 0.0, ew, eh), (255, 255, 255))
+        p.fill(_ellipse(ex, 0.05 * eh, 0.6 * ew, 0.9 * eh), eye * 0.55)
+        p.fill(_ellipse(ex, 0.2 * eh, 0.5 * ew, 0.7 * eh), eye)
+        p.fill(_ellipse(ex, 0.05 * eh, 0.27 * ew, 0.42 * eh), eye * 0.22)
+        p.fill(_ellipse(ex - 0.25 * ew, -0.3 * eh, 0.2 * ew, 0.2 * ew), (255, 255, 255))
+        p.fill(_ellipse(ex + 0.22 * ew, 0.4 * eh, 0.09 * ew, 0.09 * ew), (255, 255, 255))
+        # upper lash: a thick band along the top of the eye with a flick at the outer corner
+        t = np.linspace(math.pi + 0.2, 2 * math.pi - 0.05, 14)
+        u, v = 1.06 * ew * np.cos(t), 1.03 * eh * np.sin(t)
+        th = (0.012 + 0.014 * np.linspace(0, 1, 14)) * (0.8 + 0.4 * a["eye_size"])
+        top = np.stack([ex + sd * u, v], 1)
+        bot = np.stack([ex + sd * u, v + th], 1)
+        flick = np.array([[ex + sd * 1.22 * ew, -0.12 * eh]])
+        p.fill(np.concatenate([top, flick, bot[::-1]]), _LINE)
+        t = np.linspace(0.2, 1.1, 8)
+        p.stroke(np.stack([ex + sd * ew * np.cos(t), 0.98 * eh * np.sin(t)], 1), _LINE, lw * 0.7)
+
+    # nose: a tiny mark at the tip
+    p.stroke([(0.004, g.nose_y - 0.016), (0.0, g.nose_y)], shadow * 0.7, lw * 0.8)
+    _anime_mouth(p, g, a, line, lw)
+
+    for lk in g.locks:
+        p.fill(lk, hair)
+        p.stroke(lk, hair_line, lw, True)
+    p.fill(g.fringe, hair)
+    for s in g.shine:
+        p.fill(s, shine)
+    p.stroke(g.fringe, hair_line, lw, True)
+    for cx, cy, r in g.ties:
+        e = _ellipse(cx, cy, r, r * 1.2)
+        p.fill(e, a["accent_color"])
+        p.stroke(e, np.asarray(a["accent_color"], np.float32) * 0.35, lw * 0.8, True)
+    return img
+
+
+def _anime_background(img: np.ndarray, a: dict, bg: np.ndarray) -> None:
+    S = img.shape[0]
+    pat = BACKGROUND_PATTERNS[int(a["background_pattern"]) % len(BACKGROUND_PATTERNS)]
+    pg = _pattern_geometry(a)
+    light = tuple(float(c) for c in _mix(bg, (255, 255, 255), 0.45))
+    dark = tuple(float(c) for c in bg * 0.88)
+    if pat == "dots":
+        for (x, y), r in zip(pg["dots"], pg["dot_r"]):
+            cv2.circle(img, (int(x * S * 16), int(y * S * 16)), int(r * 0.6 * S * 16), light, -1, cv2.LINE_AA, 4)
+    elif pat == "split":
+        x, tilt = pg["split"]
+        pts = np.array([(x + tilt * 0.5, -0.01), (1.01, -0.01), (1.01, 1.01), (x - tilt * 0.5, 1.01)]) * S
+        cv2.fillPoly(img, [np.round(pts * 16).astype(np.int32)], dark, cv2.LINE_AA, 4)
+    elif pat == "stripes":
+        k, ph = pg["stripes"]
+        w = S / k
+        for i in range(-1, k + 1):
+            x0 = (i + ph) * w
+            pts = np.array([(x0, 0), (x0 + w / 2, 0), (x0 + w / 2, S), (x0, S)])
+            cv2.fillPoly(img, [np.round(pts * 16).astype(np.int32)], light, cv2.LINE_AA, 4)
+
+
+def _anime_mouth(p: _Painter, g: _Geometry, a: dict, line, lw: float) -> None:
+    lc, rc = (-g.mw, g.corner_y), (g.mw, g.corner_y)
+    top = _through(lc, (0.0, g.line_y), rc, 10)
+    if a["mouth_open"] > 0.55:
+        depth = 0.012 + 0.05 * (a["mouth_open"] - 0.55)
+        bottom = _through(rc, (0.0, g.line_y + depth), lc, 10)
+        mouth = np.concatenate([top, bottom[1:-1]])
+        p.fill(mouth, (150, 44, 56))
+        p.layer(fills=[_ellipse(0.0, g.line_y + depth * 0.95, g.mw * 0.55, depth * 0.5)], color=(236, 124, 134),
+                clip=[mouth])
+        p.stroke(mouth, line, lw * 0.8, True)
+    else:
+        p.stroke(top, line, lw * 0.8)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# photo style
+
+
+def _draw_photo(g: _Geometry, a: dict, S: int, size: int) -> np.ndarray:
+    ss = S / size
+    rng = np.random.default_rng([int(a["texture_seed"]), 3, S])
+    img = _photo_background(a, S, rng)
+    p = _Painter(img, g.M, g.scale)
+    soft_hair = 0.0075 * p.unit  # hair edge blur, canvas pixels
+    soft = 0.45 * ss
+
+    skin = _skin(a["skin_tone"])
+    hair = _desaturate(a["hair_color"], 0.3) * 0.9
+    # hair texture: vertical streaks, darker towards the ends, a sheen near the top of the head
+    streak = cv2.resize(rng.uniform(0.78, 1.12, (6, max(4, S // 3))).astype(np.float32), (S, S),
+                        interpolation=cv2.INTER_LINEAR)
+    fine = cv2.resize(rng.uniform(0.9, 1.1, (S // 2, S)).astype(np.float32), (S, S),
+                      interpolation=cv2.INTER_LINEAR)
+
+    def hair_field(roi, dark: float = 1.0):
+        y0, y1, x0, x1 = roi
+        lx, ly = p.local_grid(roi)
+        r = np.sqrt((lx / g.rx) ** 2 + ((ly - g.ccy) / g.ry) ** 2)
+        sheen = 1.0 + 0.45 * np.exp(-(((r - 0.68) / 0.1) ** 2)) * (ly < g.ccy)
+        shade = streak[y0:y1, x0:x1] * fine[y0:y1, x0:x1] * sheen * dark * np.clip(1.05 - 0.35 * ly, 0.6, 1.15)
+        return hair * shade[..., None]
+
+    for poly in g.behind:
+        p.layer(fills=[poly], field=hair_field, sigma=soft_hair)
+    p.layer(fills=[g.back], field=lambda roi: hair_field(roi, 0.72), sigma=soft_hair)
+
+    clothes = _desaturate(a["clothes_color"], 0.2)
+
+    def cloth_field(roi):
+        lx, ly = p.local_grid(roi)
+        sh = np.clip(1.1 - 0.9 * (ly - g.chin - 0.17) - 0.6 * np.abs(lx) ** 2, 0.55, 1.15)
+        return clothes * sh[..., None]
+
+    p.layer(fills=[g.body], field=cloth_field, sigma=soft)
+    p.layer(fills=[g.neck], color=skin * 0.86, sigma=soft)
+    p.layer(fills=[g.face_lower + (0.0, 0.05)], mul=(0.62, 0.6, 0.64), sigma=0.02 * p.unit, clip=[g.neck])
+    for cx, cy, rx, ry in g.ears:
+        p.layer(fills=[_ellipse(cx, cy, rx, ry)], color=skin * 0.88, sigma=soft)
+        p.layer(fills=[_ellipse(cx + 0.2 * rx * np.sign(cx), cy, 0.45 * rx, 0.55 * ry)], mul=0.8,
+                sigma=2 * soft)
+
+    noise = rng.normal(0.0, 1.0, (S, S)).astype(np.float32)
+    blotch = cv2.resize(rng.normal(0.0, 1.0, (12, 12)).astype(np.float32), (S, S), interpolation=cv2.INTER_CUBIC)
+    light_x, light_y = -0.06 + 0.06 * (a["texture_seed"] % 3 - 1), -0.04
+
+    def skin_field(roi):
+        y0, y1, x0, x1 = roi
+        lx, ly = p.local_grid(roi)
+        d2 = ((lx - light_x) / g.fw) ** 2 + ((ly - light_y) / (0.55 * (g.chin - g.top))) ** 2
+        sh = np.clip(1.1 - 0.42 * d2, 0.5, 1.15)[..., None]
+        col = skin * sh ** np.array([0.85, 1.0, 1.15], np.float32)
+        tex = 5.0 * noise[y0:y1, x0:x1] + 3.0 * blotch[y0:y1, x0:x1]
+        return col + tex[..., None]
+
+    p.layer(fills=[g.face], field=skin_field, sigma=0.6 * ss)
+    face = [g.face]
+    _photo_features(p, g, a, skin, hair, face, ss)
+
+    # bangs cast a soft shadow on the forehead, then the hair in front
+    p.layer(fills=[g.fringe + (0.01, 0.025)] + [lk + (-0.02 * np.sign(lk[0, 0]), 0.0) for lk in g.locks],
+            mul=(0.6, 0.56, 0.6), sigma=0.018 * p.unit, clip=face)
+    for lk in g.locks:
+        p.layer(fills=[lk], field=hair_field, sigma=soft_hair)
+    p.layer(fills=[g.fringe], field=hair_field, sigma=soft_hair)
+    for cx, cy, r in g.ties:
+        p.layer(fills=[_ellipse(cx, cy, r, r * 1.2)], color=_desaturate(a["accent_color"], 0.3) * 0.85,
+                sigma=soft)
+
+    img = cv2.GaussianBlur(img, (0, 0), 0.5 * ss)
+    return img
+
+
+def _photo_background(a: dict, S: int, rng: np.random.Generator) -> np.ndarray:
+    base = _mix(_desaturate(a["background_color"], 0.35), (110, 110, 110), 0.25) * 0.9
+    pat = BACKGROUND_PATTERNS[int(a["background_pattern"]) % len(BACKGROUND_PATTERNS)]
+    pg = _pattern_geometry(a)
+    grad = cv2.resize(pg["grad"].astype(np.float32), (S, S), interpolation=cv2.INTER_CUBIC)
+    img = base * (1.0 + 0.18 * grad[..., None])
+    low = max(16, S // 4)
+    layer = np.zeros((low, low), np.float32)
+    if pat == "dots":  # bokeh
+        for (x, y), r in zip(pg["dots"], pg["dot_r"]):
+            cv2.circle(layer, (int(x * low), int(y * low)), max(1, int(r * low)), 1.0, -1, cv2.LINE_AA)
+        amp = 70.0
+    elif pat == "split":  # a wall and a window
+        x, tilt = pg["split"]
+        pts = np.array([(x + tilt * 0.5, 0), (1, 0), (1, 1), (x - tilt * 0.5, 1)]) * low
+        cv2.fillPoly(layer, [np.round(pts).astype(np.int32)], 1.0)
+        amp = -45.0
+    elif pat == "stripes":  # shelves / blinds
+        k, ph = pg["stripes"]
+        for i in range(-1, k + 1):
+            x0 = int((i + ph) * low / k)
+            cv2.rectangle(layer, (x0, 0), (x0 + int(low / (2 * k)), low), 1.0, -1)
+        amp = 35.0
+    else:
+        amp = 0.0
+    if amp:
+        layer = cv2.GaussianBlur(layer, (0, 0), low / 28)
+        img = img + amp * cv2.resize(layer, (S, S), interpolation=cv2.INTER_LINEAR)[..., None]
+    yy, xx = np.mgrid[0:S, 0:S].astype(np.float32) / S - 0.5
+    img = img * (1.0 - 0.5 * (xx**2 + yy**2))[..., None]
+    img = img + rng.normal(0.0, 2.0, (S, S, 1)).astype(np.float32)
+    return np.ascontiguousarray(img, np.float32)
+
+
+def _photo_features(p: _Painter, g: _Geometry, a: dict, skin, hair, face, ss: float) -> None:
+    u = p.unit
+    soft = 0.45 * ss
+    ew, eh = g.ew_p, g.eh_p
+    # soft shading: eye sockets, nose, under the nose and lower lip, cheeks
+    for sd in (-1, 1):
+        ex = sd * g.ex
+        p.layer(fills=[_ellipse(ex, -0.25 * eh, 1.45 * ew, 2.0 * eh)], mul=(0.84, 0.8, 0.82), sigma=0.02 * u,
+                clip=face)
+    side = 1 if a["texture_seed"] % 3 != 0 else -1
+    p.layer(fills=[np.array([(side * 0.012, -0.015), (side * 0.03, -0.015), (side * 0.036, g.nose_y - 0.01),
+                             (side * 0.018, g.nose_y - 0.005)])], mul=(0.8, 0.76, 0.78), sigma=0.012 * u)
+    for sd in (-1, 1):
+        p.layer(fills=[_ellipse(sd * 0.027, g.nose_y - 0.008, 0.018, 0.016)], mul=0.86, sigma=0.006 * u)
+    p.layer(fills=[_ellipse(0.0, g.nose_y + 0.014, 0.03, 0.008)], mul=0.82, sigma=0.006 * u)
+    for sd in (-1, 1):
+        p.layer(fills=[_ellipse(sd * 0.02, g.nose_y + 0.002, 0.01, 0.005)], color=skin * 0.35, alpha=0.8,
+                sigma=soft)
+    p.layer(fills=[_ellipse(-0.004, g.nose_y - 0.012, 0.012, 0.01)], color=(255, 250, 245), alpha=0.3,
+            sigma=0.006 * u)
+    blush = 0.15 + 0.35 * a["blush"]
+    for sd in (-1, 1):
+        p.layer(fills=[_ellipse(sd * (g.ex + 0.03), 0.1, 0.055, 0.035)], color=(225, 110, 110), alpha=blush,
+                sigma=0.02 * u, clip=face)
+
+    # eyes: brows, sclera, iris, pupil, lid line, crease, catchlight
+    iris = _desaturate(a["eye_color"], 0.35) * 0.75
+    brow = hair * 0.55 + np.float32(10)
+    for sd in (-1, 1):
+        ex = sd * g.ex
+        by = -eh - 0.032
+        c = _bezier((ex - sd * 1.0 * ew, by + 0.004), (ex + sd * 0.2 * ew, by - 0.02), (ex + sd * 1.3 * ew, by + 0.01),
+                    12)
+        d = np.gradient(c, axis=0)
+        nrm = np.stack([-d[:, 1], d[:, 0]], 1) / (np.linalg.norm(d, axis=1, keepdims=True) + 1e-12)
+        w = np.linspace(0.009, 0.003, 12)[:, None]
+        p.layer(fills=[np.concatenate([c + nrm * w, (c - nrm * w)[::-1]])], color=brow, alpha=0.85, sigma=soft)
+
+        upper = _bezier((ex - ew, 0.15 * eh), (ex, -2.1 * eh), (ex + ew, 0.15 * eh), 12)
+        lower = _bezier((ex + ew, 0.15 * eh), (ex, 1.65 * eh), (ex - ew, 0.15 * eh), 12)
+        almond = np.concatenate([upper, lower[1:-1]])
+        p.layer(fills=[almond], color=(236, 232, 228), sigma=0.3 * ss)
+        ri = 0.98 * eh
+        p.layer(fills=[_ellipse(ex, 0.0, ri, ri)], color=iris * 0.7, clip=[almond])
+        p.layer(fills=[_ellipse(ex, 0.0, 0.72 * ri, 0.72 * ri)], color=iris, clip=[almond], sigma=0.2 * ss)
+        p.layer(fills=[_ellipse(ex, 0.0, 0.4 * ri, 0.4 * ri)], color=(22, 16, 16), clip=[almond])
+        p.layer(fills=[upper + (0, -0.003)], mul=0.85, sigma=soft)
+        p.layer(strokes=[(upper, 0.006 * u, False)], color=(52, 36, 32), alpha=0.9, sigma=0.25 * ss)
+        p.layer(strokes=[(upper + (0, -0.9 * eh), 0.004 * u, False)], mul=0.82, sigma=soft)
+        p.layer(strokes=[(lower, 0.003 * u, False)], mul=0.85, sigma=soft)
+        p.layer(fills=[_ellipse(ex - 0.35 * ri, -0.35 * ri, 0.2 * ri, 0.2 * ri)], color=(255, 255, 255),
+                alpha=0.9)
+
+    # lips
+    lip = _mix(skin, (192, 78, 92), 0.45)
+    lc, rc = np.array((-g.mw, g.corner_y)), np.array((g.mw, g.corner_y))
+    opening = 0.0 if a["mouth_open"] <= 0.55 else 0.008 + 0.04 * (a["mouth_open"] - 0.55)
+    m_top = _through(lc, (0.0, g.line_y), rc, 12)  # the mouth line, left to right
+    m_bot = _through(rc, (0.0, g.line_y + opening), lc, 12)  # the lower lip's top, right to left
+    ul = 0.012 + 0.004 * a["mouth_width"]
+    upper = np.concatenate([m_top[::-1][:1], _through(rc, (0.45 * g.mw, g.line_y - ul), (0.0, g.line_y - ul * 0.7), 6),
+                            _through((0.0, g.line_y - ul * 0.7), (-0.45 * g.mw, g.line_y - ul), lc, 6)[1:],
+                            m_top[1:-1]])
+    lower = np.concatenate([m_bot, _through(lc, (0.0, g.line_y + opening + 0.022), rc, 12)[1:-1]])
+    if opening > 0:
+        inside = np.concatenate([m_top, m_bot[1:-1]])
+        p.layer(fills=[inside], color=(58, 22, 26), sigma=0.25 * ss)
+        p.layer(fills=[_ellipse(0.0, g.line_y + 0.002, 0.7 * g.mw, min(0.008, 0.45 * opening))],
+                color=(226, 220, 208), clip=[inside], sigma=0.2 * ss)
+    p.layer(fills=[upper], color=lip * 0.86, sigma=0.35 * ss)
+    p.layer(fills=[lower], color=lip, sigma=0.35 * ss)
+    p.layer(fills=[_ellipse(0.0, g.line_y + opening + 0.011, 0.4 * g.mw, 0.004)], color=(255, 230, 230),
+            alpha=0.35, sigma=0.5 * ss)
+    p.layer(strokes=[(m_top, 0.004 * u, False)], color=lip * 0.45, alpha=0.8, sigma=0.3 * ss)
+    p.layer(fills=[_ellipse(0.0, g.line_y + opening + 0.034, 0.6 * g.mw, 0.008)], mul=0.86, sigma=0.008 * u)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# public API
+
+
+def _check_int(name: str, value, lo: int | None = None, hi: int | None = None) -> None:
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise ConfigError(f"{name}={value!r} must be an integer")
+    if lo is not None and value < lo:
+        raise ConfigError(f"{name}={value!r} must be at least {lo}")
+    if hi is not None and value > hi:
+        raise ConfigError(f"{name}={value!r} must be at most {hi}")
+
+
+def _check_style(style) -> None:
+    if style not in STYLES:
+        raise ConfigError(f"style={style!r} is not one of {', '.join(STYLES)}")
+
+
+def _check_size(size) -> None:
+    if isinstance(size, bool) or not isinstance(size, Integral) or not MIN_SIZE <= size <= MAX_SIZE:
+        raise ConfigError(f"size={size!r} must be an integer from {MIN_SIZE} to {MAX_SIZE} pixels")
+
+
+def render(attrs: dict, style: str, size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """One avatar: image (size, size, 3) uint8 RGB and landmarks (5, 2) float32 pixel (x, y)."""
+    _check_style(style)
+    _check_size(size)
+    missing = [k for k in ATTRIBUTE_NAMES if k not in attrs]
+    if missing:
+        raise ConfigError(f"attrs is missing {', '.join(missing)} (see sample_attributes)")
+    size = int(size)
+    g = _Geometry(attrs)
+    if style == "anime":
+        ss = int(min(8, max(2, round(256 / size))))
+        canvas = _draw_anime(g, attrs, size * ss, size)
+    else:
+        ss = int(min(4, max(2, round(128 / size))))
+        canvas = _draw_photo(g, attrs, size * ss, size)
+    img = cv2.resize(canvas, (size, size), interpolation=cv2.INTER_AREA)
+    if style == "photo":
+        rng = np.random.default_rng([int(attrs["texture_seed"]), 4, size])
+        img = img + rng.normal(0.0, 2.0, img.shape).astype(np.float32)
+        img = np.clip(img + 0.5, 0, 255).astype(np.uint8)
+    return img, g.landmarks(size)
+
+
+def render_avatar(seed: int, index: int, style: str, size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """Avatar ``index`` of ``seed`` in ``style``: image (size, size, 3) uint8 and landmarks (5, 2)."""
+    _check_style(style)
+    _check_size(size)
+    return render(sample_attributes(seed, index), style, size)
+
+
+def render_pair(seed: int, index: int, size: int = 64) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The same face as a photo and as anime: (photo, anime, landmarks), landmarks shared by both."""
+    _check_size(size)
+    attrs = sample_attributes(seed, index)
+    photo, marks = render(attrs, "photo", size)
+    anime, _ = render(attrs, "anime", size)
+    return photo, anime, marks
+
+
+def _cache_file(style: str, n: int, size: int, seed: int, start: int) -> Path:
+    from animelib.paths import cache_dir
+
+    name = f"{style}_n{n}_s{size}_seed{seed}_start{start}_v{RENDERER_VERSION}.npz"
+    return cache_dir("synthetic") / name
+
+
+def render_set(style: str, n: int, size: int = 64, seed: int = 0, start: int = 0, cache: bool = True,
+               progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Avatars ``start`` .. ``start + n - 1``: images (n, size, size, 3) uint8, landmarks (n, 5, 2) float32.
+
+    With ``cache``, the arrays are kept in ``cache_dir("synthetic")`` and loaded from there next time.
+    """
+    _check_style(style)
+    _check_int("n", n, 0)
+    _check_size(size)
+    _check_int("seed", seed, 0)
+    _check_int("start", start, 0)
+    n, size, seed, start = int(n), int(size), int(seed), int(start)
+    path = _cache_file(style, n, size, seed, start) if cache and n > 0 else None
+    if path is not None and path.is_file():
+        try:
+            with np.load(path) as f:
+                images, marks = f["images"], f["landmarks"]
+            if images.shape == (n, size, size, 3) and marks.shape == (n, 5, 2):
+                return images, marks
+        except (OSError, ValueError, KeyError):
+            pass  # unreadable cache file: render again and overwrite it
+    images = np.empty((n, size, size, 3), np.uint8)
+    marks = np.empty((n, 5, 2), np.float32)
+    indices = range(start, start + n)
+    if progress and n > 500:
+        from tqdm.auto import tqdm
+
+        indices = tqdm(indices, desc=f"rendering {n} {style} avatars ({size} px)", unit="img", leave=False)
+    for i, index in enumerate(indices):
+        images[i], marks[i] = render(sample_attributes(seed, index), style, size)
+    if path is not None:
+        fd, tmp = tempfile.mkstemp(prefix=path.stem, suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.savez(f, images=images, landmarks=marks)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    return images, marks

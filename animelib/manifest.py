@@ -1,0 +1,110 @@
+"""The figure manifest: every report figure under a stable id, with its file, notebook, caption and run.
+
+``<figures-dir>/manifest.json`` = ``{"profile": ..., "figures": [{"id", "file", "notebook", "caption",
+"run"}]}`` with ``file`` relative to the manifest. Saving a figure updates its entry, so notebooks can run
+one at a time and in any order.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from animelib.paths import REPO_ROOT
+
+FIG_DPI = 120
+MANIFEST = "manifest.json"
+
+# Every figure and table of the report we regenerate, with the notebook that draws it.
+FIGURES: dict[str, tuple[str, str]] = {
+    "table1": ("00_datasets.ipynb", "Table 1: the datasets"),
+    "fig1a": ("00_datasets.ipynb", "Figure 1a: examples from Thumbs (photos)"),
+    "fig1b": ("00_datasets.ipynb", "Figure 1b: examples from Faces (anime)"),
+    "edge_promotion": ("00_datasets.ipynb", "Edge promotion: B beside E"),
+    "fig2a": ("01_dcgan.ipynb", "Figure 2a: DCGAN generator architecture"),
+    "fig2b": ("01_dcgan.ipynb", "Figure 2b: DCGAN discriminator architecture"),
+    "fig5": ("01_dcgan.ipynb", "Figure 5: DCGAN training losses"),
+    "fig6a": ("01_dcgan.ipynb", "Figure 6a: avatars from random noise"),
+    "fig6b": ("01_dcgan.ipynb", "Figure 6b: avatars from continuous noise"),
+    "fig6c": ("01_dcgan.ipynb", "Figure 6c: the same noise at different epochs"),
+    "fig3": ("02_cyclegan.ipynb", "Figure 3: CycleGAN architecture"),
+    "fig7": ("02_cyclegan.ipynb", "Figure 7: CycleGAN training losses"),
+    "fig8a": ("02_cyclegan.ipynb", "Figure 8a: A, G_A2B(A), G_B2A(G_A2B(A))"),
+    "fig8b": ("02_cyclegan.ipynb", "Figure 8b: B, G_B2A(B), G_A2B(G_B2A(B))"),
+    "fig4": ("03_cartoongan.ipynb", "Figure 4: CartoonGAN architecture"),
+    "cartoongan_losses": ("03_cartoongan.ipynb", "CartoonGAN training losses"),
+    "cartoongan_results": ("03_cartoongan.ipynb", "CartoonGAN results beside CycleGAN"),
+    "ablation": ("03_cartoongan.ipynb", "Extra losses: ablation"),
+    "table2": ("04_comparison.ipynb", "Table 2: the three models compared"),
+}
+
+
+def git_commit() -> str | None:
+    """The project's commit (with ``-dirty`` when the work tree has changes), or None outside git."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=REPO_ROOT, capture_output=True,
+                                text=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return commit + ("-dirty" if dirty else "")
+
+
+def run_info(config, device: Any = None, **extra: Any) -> dict[str, Any]:
+    """Where a figure came from: profile, seed, data, epochs, device and git commit."""
+    info = {
+        "model": config.MODEL,
+        "profile": config.profile,
+        "seed": config.seed,
+        "data": config.data_label,
+        "epochs": config.epochs,
+        "device": str(device if device is not None else config.device),
+        "commit": git_commit(),
+    }
+    info.update(extra)
+    return info
+
+
+def load_manifest(fig_dir: str | Path) -> dict[str, Any]:
+    path = Path(fig_dir) / MANIFEST
+    if not path.exists():
+        return {"profile": None, "figures": []}
+    return json.loads(path.read_text())
+
+
+def register(fig_dir: str | Path, fig_id: str, file: str, caption: str, notebook: str | None = None,
+             run: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
+    """Add or replace the entry ``fig_id`` in the manifest (atomically)."""
+    fig_dir = Path(fig_dir)
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    manifest = load_manifest(fig_dir)
+    entry = {"id": fig_id, "file": file, "notebook": notebook or FIGURES.get(fig_id, (None,))[0],
+             "caption": caption, "run": run or {}, **extra}
+    figures = [f for f in manifest["figures"] if f["id"] != fig_id] + [entry]
+    order = list(FIGURES)
+    figures.sort(key=lambda f: (order.index(f["id"]) if f["id"] in order else len(order), f["id"]))
+    manifest["figures"] = figures
+    if run and run.get("profile"):
+        manifest["profile"] = run["profile"]
+    fd, tmp = tempfile.mkstemp(dir=fig_dir, prefix=".manifest.")
+    with os.fdopen(fd, "w") as f:
+        json.dump(manifest, f, indent=2)
+        f.write("\n")
+    os.replace(tmp, fig_dir / MANIFEST)
+    return entry
+
+
+def save_figure(fig, fig_id: str, fig_dir: str | Path, caption: str, run: dict[str, Any] | None = None,
+                notebook: str | None = None, dpi: int = FIG_DPI, **extra: Any) -> Path:
+    """Save a matplotlib figure as ``<fig_dir>/<fig_id>.png`` and record it in the manifest."""
+    fig_dir = Path(fig_dir)
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    path = fig_dir / f"{fig_id}.png"
+    fig.savefig(path, dpi=dpi, bbox_inches="tight", facecolor="white")
+    register(fig_dir, fig_id, path.name, caption, notebook=notebook, run=run, **extra)
+    return path

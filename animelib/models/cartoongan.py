@@ -1,0 +1,140 @@
+"""CartoonGAN (report 3.4; its results, section 4.3, are ours): photo -> anime without a cycle.
+
+Generator: a 7x7 stem, two stride-2 down-sampling convs (each followed by a flat conv), 8 residual
+blocks, two stride-2 up-sampling transposed convs (each followed by a flat conv), 7x7 conv to RGB.
+Discriminator: 7 convs, two of them stride 2, ending in a map of patch scores.
+
+Training (Chen et al., 2018): from the anime set B an edge-promoted set E is made (edges blurred). D
+learns B = real, G(A) = fake and E = fake (BCE), so sharp anime edges become a sign of "real". G
+minimises GAN + content loss (L1 of VGG19 conv4_4 features of A and G(A)) + style loss (L1 between Gram
+matrices of VGG features of B and of G(A): the report writes A, the method means G(A)). Before the
+adversarial epochs G is pre-trained on the content loss alone.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from animelib.config import CartoonGANConfig
+from animelib.losses import ExtraLosses, gan_loss, style_loss
+from animelib.models.common import ConvBlock, ResidualBlock
+from animelib.models.cyclegan import TranslationTrainer
+from animelib.training import images_to_tensor, load_net, load_trained
+
+
+class Generator(nn.Module):
+    def __init__(self, ngf: int = 64, n_blocks: int = 8, norm: str = "instance"):
+        super().__init__()
+        self.net = nn.Sequential(
+            ConvBlock(3, ngf, 7, 1, 3, norm=norm, act="relu", padding_mode="reflect"),  # (N, ngf, H, W)
+            ConvBlock(ngf, ngf * 2, 3, 2, 1, norm=norm, act="relu"),  # down (N, 2ngf, H/2, W/2)
+            ConvBlock(ngf * 2, ngf * 2, 3, 1, 1, norm=norm, act="relu"),
+            ConvBlock(ngf * 2, ngf * 4, 3, 2, 1, norm=norm, act="relu"),  # down (N, 4ngf, H/4, W/4)
+            ConvBlock(ngf * 4, ngf * 4, 3, 1, 1, norm=norm, act="relu"),
+            *[ResidualBlock(ngf * 4, norm) for _ in range(n_blocks)],  # (N, 4ngf, H/4, W/4)
+            ConvBlock(ngf * 4, ngf * 2, 3, 2, 1, transposed=True, output_padding=1, norm=norm, act="relu"),  # up
+            ConvBlock(ngf * 2, ngf * 2, 3, 1, 1, norm=norm, act="relu"),
+            ConvBlock(ngf * 2, ngf, 3, 2, 1, transposed=True, output_padding=1, norm=norm, act="relu"),  # up
+            ConvBlock(ngf, ngf, 3, 1, 1, norm=norm, act="relu"),
+            ConvBlock(ngf, 3, 7, 1, 3, act="tanh", padding_mode="reflect"),  # (N, 3, H, W) in (-1, 1)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class Discriminator(nn.Module):
+    def __init__(self, ndf: int = 32, norm: str = "instance"):
+        super().__init__()
+        self.net = nn.Sequential(
+            ConvBlock(3, ndf, 3, 1, 1, act="lrelu"),  # (N, ndf, H, W)
+            ConvBlock(ndf, ndf * 2, 3, 2, 1, act="lrelu"),  # (N, 2ndf, H/2, W/2)
+            ConvBlock(ndf * 2, ndf * 4, 3, 1, 1, norm=norm, act="lrelu"),
+            ConvBlock(ndf * 4, ndf * 4, 3, 2, 1, act="lrelu"),  # (N, 4ndf, H/4, W/4)
+            ConvBlock(ndf * 4, ndf * 8, 3, 1, 1, norm=norm, act="lrelu"),
+            ConvBlock(ndf * 8, ndf * 8, 3, 1, 1, norm=norm, act="lrelu"),
+            ConvBlock(ndf * 8, 1, 3, 1, 1),  # (N, 1, H/4, W/4) patch logits
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class CartoonGANTrainer(TranslationTrainer):
+    loss_names = ("loss_G", "loss_gan", "loss_content", "loss_style", "loss_D")
+
+    def build(self) -> None:
+        from animelib.data.edges import edge_promoted
+        from animelib.models.vgg import load_vgg19
+
+        cfg = self.cfg
+        self.vgg = load_vgg19(cfg, self.device)
+        (self.run.path / "vgg.txt").write_text(self.vgg.note + "\n")
+        self.load_data()
+        edges = edge_promoted(self.data.train_b.images, key=f"{cfg.data_dir or 'synthetic'}-{cfg.image_size}",
+                              progress=self.progress)
+        self.images_e = images_to_tensor(edges)  # (NB, 3, H, W) uint8, aligned with images_b
+        self.G = Generator(cfg.ngf, cfg.n_blocks).to(self.device)
+        self.D = Discriminator(cfg.ndf).to(self.device)
+        self.nets = {"G": self.G, "D": self.D}
+        self.optimizers = {"G": self.adam(self.G.parameters()), "D": self.adam(self.D.parameters())}
+        self.extra = ExtraLosses(cfg, self.device, self.vgg, progress=self.progress)
+        self.loss_names = (*self.loss_names, *(f"loss_{n}" for n in cfg.extra_losses))
+
+    def batches(self):
+        """A, B and the edge-promoted versions of the same B images."""
+        for idx_a, idx_b in self.index_pairs():
+            yield (self.to_device(self.images_a[idx_a]), self.to_device(self.images_b[idx_b]),
+                   self.to_device(self.images_e[idx_b]))
+
+    def content_loss(self, real_A: torch.Tensor, fake_B: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        with torch.no_grad():
+            feat_a = self.vgg(real_A)
+        feat_fake = self.vgg(fake_B)
+        return F.l1_loss(feat_fake, feat_a), feat_fake
+
+    def train_step(self, batch) -> dict[str, float]:
+        real_A, real_B, edge_B = batch
+        cfg = self.cfg
+        if self.epoch < cfg.pretrain_epochs:  # pre-training: content loss alone
+            self.optimizers["G"].zero_grad(set_to_none=True)
+            content, _ = self.content_loss(real_A, self.G(real_A))
+            (cfg.content_weight * content).backward()
+            self.optimizers["G"].step()
+            return {"phase": "pretrain", "loss_content": content.item()}
+        # discriminator: B real, G(A) (detached: no generator backward here) and E fake
+        fake_B = self.G(real_A)
+        self.optimizers["D"].zero_grad(set_to_none=True)
+        loss_D = (gan_loss(self.D(real_B), True, "bce") + gan_loss(self.D(fake_B.detach()), False, "bce")
+                  + gan_loss(self.D(edge_B), False, "bce"))
+        loss_D.backward()
+        self.optimizers["D"].step()
+        # generator: GAN + content + style (+ the switched-on extra losses)
+        self.D.requires_grad_(False)
+        self.optimizers["G"].zero_grad(set_to_none=True)
+        loss_gan = gan_loss(self.D(fake_B), True, "bce")
+        content, feat_fake = self.content_loss(real_A, fake_B)
+        with torch.no_grad():
+            feat_b = self.vgg(real_B)
+        style = style_loss(feat_fake, feat_b)
+        extra = self.extra.terms(real_A, fake_B, real_B, vgg_out=feat_fake)
+        loss_G = loss_gan + cfg.content_weight * content + cfg.style_weight * style + self.extra.weighted(extra)
+        loss_G.backward()
+        self.optimizers["G"].step()
+        self.D.requires_grad_(True)
+        values = {"loss_G": loss_G, "loss_gan": loss_gan, "loss_content": content, "loss_style": style,
+                  "loss_D": loss_D, **extra}
+        return {"phase": "adversarial", **{k: v.item() for k, v in values.items()}}
+
+    def end_epoch(self) -> None:
+        self.log_paired_metrics(self.G)
+
+
+def load_generator(run_dir: str | Path, device: str = "auto") -> tuple[Generator, CartoonGANConfig]:
+    """The trained generator of a run folder (eval mode), and its config."""
+    cfg, state, dev = load_trained(run_dir, device)
+    return load_net(Generator(cfg.ngf, cfg.n_blocks), state, "G", dev), cfg

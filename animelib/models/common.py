@@ -1,0 +1,97 @@
+"""Building blocks shared by the networks, and the layer table the architecture figures are drawn from."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+NORMS = {"batch": nn.BatchNorm2d, "instance": nn.InstanceNorm2d}
+ACTS = {"lrelu": lambda: nn.LeakyReLU(0.2, inplace=True), "relu": lambda: nn.ReLU(inplace=True),
+        "tanh": nn.Tanh}
+SHORT = {"batch": "BN", "instance": "IN", "lrelu": "LReLU", "relu": "ReLU", "tanh": "Tanh"}
+
+
+class ConvBlock(nn.Sequential):
+    """conv or transposed conv, then optional norm and activation: one row of an architecture figure."""
+
+    def __init__(self, cin: int, cout: int, k: int, s: int = 1, p: int = 0, transposed: bool = False,
+                 norm: str | None = None, act: str | None = None, output_padding: int = 0,
+                 padding_mode: str = "zeros"):
+        if transposed:
+            conv = nn.ConvTranspose2d(cin, cout, k, s, p, output_padding=output_padding, bias=norm is None)
+        else:
+            conv = nn.Conv2d(cin, cout, k, s, p, bias=norm is None, padding_mode=padding_mode)
+        layers = [conv]
+        if norm:
+            layers.append(NORMS[norm](cout))
+        if act:
+            layers.append(ACTS[act]())
+        super().__init__(*layers)
+        self.kind = "ConvT" if transposed else "Conv"
+        self.k, self.s = k, s
+        self.post = ", ".join(SHORT[x] for x in (norm, act) if x)
+
+
+class ResidualBlock(nn.Module):
+    """x + conv-norm-relu-conv-norm(x), size and channels preserved (CycleGAN and CartoonGAN generators)."""
+
+    def __init__(self, channels: int, norm: str = "instance"):
+        super().__init__()
+        self.body = nn.Sequential(
+            ConvBlock(channels, channels, 3, 1, 1, norm=norm, act="relu", padding_mode="reflect"),
+            ConvBlock(channels, channels, 3, 1, 1, norm=norm, padding_mode="reflect"),
+        )
+        self.kind, self.k, self.s, self.post = "ResBlock", 3, 1, "skip"
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+def init_dcgan_weights(module: nn.Module) -> None:
+    """DCGAN's initialisation: conv weights N(0, 0.02), batch-norm scales N(1, 0.02)."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)
+
+
+def layer_table(model: nn.Module, input_shape: tuple[int, ...]) -> list[dict[str, Any]]:
+    """One row per ConvBlock / ResidualBlock, in forward order: kind, kernel k, stride s, output (C, H, W).
+
+    Found by running the model on a zero input with forward hooks, so the figure cannot drift from the code.
+    """
+    rows: list[dict[str, Any]] = [{"name": "input", "kind": "Input", "k": None, "s": None,
+                                   "out": tuple(input_shape[1:]), "post": ""}]
+    hooks = []
+
+    def hook(module, _inputs, output):
+        rows.append({"name": module._table_name, "kind": module.kind, "k": module.k, "s": module.s,
+                     "out": tuple(output.shape[1:]), "post": module.post})
+
+    inside_block = set()
+    for name, m in model.named_modules():
+        if isinstance(m, ResidualBlock):
+            inside_block.update(id(x) for x in m.modules() if x is not m)
+        if isinstance(m, (ConvBlock, ResidualBlock)) and id(m) not in inside_block:
+            m._table_name = name
+            hooks.append(m.register_forward_hook(hook))
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(torch.zeros(input_shape, device=next(model.parameters()).device))
+    finally:
+        for h in hooks:
+            h.remove()
+        model.train(was_training)
+    return rows
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

@@ -1,0 +1,160 @@
+"""DCGAN (report 3.2 and 4.1): networks, training, sampling and latent interpolation.
+
+Generator, as the report's text describes it::
+
+    z (100) -> ConvT 512x4x4 -> ConvT 256x8x8 -> ConvT 128x16x16 -> ConvT 64x32x32
+            -> Conv 3x32x32 ("extra layer", size preserving) -> ConvT 3x64x64 -> tanh
+
+with batch norm and leaky ReLU after every conv but the last. The discriminator mirrors it, with a
+channel- and size-preserving conv at 512x4x4 and a final conv to 1x1x1 (no fully connected layer).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from animelib.config import DCGANConfig
+from animelib.models.common import ConvBlock, init_dcgan_weights
+from animelib.training import Trainer, images_to_tensor, index_batches, load_net, load_trained
+from animelib.utils import to_uint8_images
+
+
+class Generator(nn.Module):
+    def __init__(self, nz: int = 100, ngf: int = 64):
+        super().__init__()
+        self.nz = nz
+        self.net = nn.Sequential(
+            ConvBlock(nz, ngf * 8, 4, 1, 0, transposed=True, norm="batch", act="lrelu"),  # (N, 512, 4, 4)
+            ConvBlock(ngf * 8, ngf * 4, 4, 2, 1, transposed=True, norm="batch", act="lrelu"),  # (N, 256, 8, 8)
+            ConvBlock(ngf * 4, ngf * 2, 4, 2, 1, transposed=True, norm="batch", act="lrelu"),  # (N, 128, 16, 16)
+            ConvBlock(ngf * 2, ngf, 4, 2, 1, transposed=True, norm="batch", act="lrelu"),  # (N, 64, 32, 32)
+            ConvBlock(ngf, 3, 3, 1, 1, norm="batch", act="lrelu"),  # extra layer (N, 3, 32, 32)
+            ConvBlock(3, 3, 4, 2, 1, transposed=True, act="tanh"),  # (N, 3, 64, 64) in (-1, 1)
+        )
+        init_dcgan_weights(self)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        if z.dim() == 2:  # (N, 100) -> (N, 100, 1, 1)
+            z = z[:, :, None, None]
+        return self.net(z)
+
+
+class Discriminator(nn.Module):
+    def __init__(self, ndf: int = 64):
+        super().__init__()
+        self.net = nn.Sequential(
+            ConvBlock(3, ndf, 4, 2, 1, act="lrelu"),  # (N, 64, 32, 32)
+            ConvBlock(ndf, ndf * 2, 4, 2, 1, norm="batch", act="lrelu"),  # (N, 128, 16, 16)
+            ConvBlock(ndf * 2, ndf * 4, 4, 2, 1, norm="batch", act="lrelu"),  # (N, 256, 8, 8)
+            ConvBlock(ndf * 4, ndf * 8, 4, 2, 1, norm="batch", act="lrelu"),  # (N, 512, 4, 4)
+            ConvBlock(ndf * 8, ndf * 8, 3, 1, 1, norm="batch", act="lrelu"),  # extra layer (N, 512, 4, 4)
+            ConvBlock(ndf * 8, 1, 4, 1, 0),  # (N, 1, 1, 1) logits
+        )
+        init_dcgan_weights(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x).flatten()  # (N,) logits; BCE is applied with the sigmoid folded in
+
+
+class DCGANTrainer(Trainer):
+    """D on real and fake (BCE), then G to make D call its fakes real; a fixed noise batch every epoch."""
+
+    loss_names = ("loss_G", "loss_D", "D_x", "D_G_z")
+
+    def build(self) -> None:
+        from animelib.data import load_domain
+
+        cfg = self.cfg
+        train, test = load_domain("anime", cfg.image_size, cfg.num_train, cfg.data_dir, cfg.data_seed,
+                                  cfg.dedupe, num_test=cfg.num_test, progress=self.progress)
+        self.data_notes = train.notes
+        self.images = images_to_tensor(train.images)  # (N, 3, 64, 64) uint8
+        self.net_G = Generator(cfg.nz, cfg.ngf).to(self.device)
+        self.net_D = Discriminator(cfg.ndf).to(self.device)
+        self.nets = {"G": self.net_G, "D": self.net_D}
+        self.optimizers = {"G": self.adam(self.net_G.parameters()), "D": self.adam(self.net_D.parameters())}
+        self.fixed_noise = fixed_noise(cfg)
+
+    def steps_per_epoch(self) -> int:
+        return len(index_batches(len(self.images), self.cfg.batch_size, torch.arange(len(self.images))))
+
+    def batches(self):
+        order = self.permutation(len(self.images))
+        for idx in index_batches(len(self.images), self.cfg.batch_size, order):
+            yield self.to_device(self.images[idx])
+
+    def train_step(self, real: torch.Tensor) -> dict[str, float]:
+        n = real.shape[0]
+        ones = torch.ones(n, device=self.device)
+        zeros = torch.zeros(n, device=self.device)
+        fake = self.net_G(self.randn(n, self.cfg.nz))  # (N, 3, 64, 64)
+        # phase 1: the discriminator on real and (detached) fake images
+        self.optimizers["D"].zero_grad(set_to_none=True)
+        out_real = self.net_D(real)
+        out_fake = self.net_D(fake.detach())
+        loss_D = F.binary_cross_entropy_with_logits(out_real, ones) + \
+            F.binary_cross_entropy_with_logits(out_fake, zeros)
+        loss_D.backward()
+        self.optimizers["D"].step()
+        # phase 2: the generator, to make the discriminator call its images real
+        self.optimizers["G"].zero_grad(set_to_none=True)
+        loss_G = F.binary_cross_entropy_with_logits(self.net_D(fake), ones)
+        loss_G.backward()
+        self.optimizers["G"].step()
+        return {"loss_G": loss_G.item(), "loss_D": loss_D.item(),
+                "D_x": torch.sigmoid(out_real).mean().item(), "D_G_z": torch.sigmoid(out_fake).mean().item()}
+
+    def end_epoch(self) -> None:
+        samples = to_uint8_images(self.net_G(self.fixed_noise.to(self.device)))  # (K, 64, 64, 3)
+        np.save(self.run.sample_file(f"fixed_e{self.epoch:03d}.npy"), samples)
+
+
+def fixed_noise(cfg: DCGANConfig) -> torch.Tensor:
+    """The evaluation noise: drawn from its own generator, the same at every epoch and in every session."""
+    return torch.randn(cfg.num_fixed, cfg.nz, generator=torch.Generator().manual_seed(cfg.noise_seed))
+
+
+def load_generator(run_dir: str | Path, device: str = "auto") -> tuple[Generator, DCGANConfig]:
+    """The trained generator of a run folder (eval mode), and its config."""
+    cfg, state, dev = load_trained(run_dir, device)
+    return load_net(Generator(cfg.nz, cfg.ngf), state, "G", dev), cfg
+
+
+def noise(n: int, nz: int = 100, seed: int = 0) -> torch.Tensor:
+    """(n, nz) standard normal noise from its own seed."""
+    return torch.randn(n, nz, generator=torch.Generator().manual_seed(seed))
+
+
+def slerp(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor | float) -> torch.Tensor:
+    """Spherical interpolation between noise vectors (rows), t in [0, 1]; falls back to lerp when parallel."""
+    t = torch.as_tensor(t, dtype=z0.dtype)
+    a, b = F.normalize(z0, dim=-1), F.normalize(z1, dim=-1)
+    omega = torch.acos((a * b).sum(-1).clamp(-1 + 1e-7, 1 - 1e-7))[..., None]
+    so = torch.sin(omega)
+    if t.dim() == 0:
+        t = t.expand(omega.shape)
+    else:
+        t = t.reshape(-1, 1)
+    out = torch.sin((1 - t) * omega) / so * z0 + torch.sin(t * omega) / so * z1
+    return torch.where(so.abs() < 1e-6, (1 - t) * z0 + t * z1, out)
+
+
+def interpolation_rows(rows: int, steps: int, nz: int = 100, seed: int = 0) -> torch.Tensor:
+    """(rows * steps, nz): each row walks the great circle between two random noise vectors."""
+    ends = noise(2 * rows, nz, seed)
+    t = torch.linspace(0, 1, steps)
+    return torch.cat([slerp(ends[2 * r].expand(steps, nz), ends[2 * r + 1].expand(steps, nz), t)
+                      for r in range(rows)])
+
+
+@torch.no_grad()
+def generate(net_G: Generator, z: torch.Tensor, batch_size: int = 256) -> np.ndarray:
+    """Images for noise ``z`` as (N, 64, 64, 3) uint8."""
+    dev = next(net_G.parameters()).device
+    return np.concatenate([to_uint8_images(net_G(z[i:i + batch_size].to(dev)))
+                           for i in range(0, len(z), batch_size)])

@@ -1,0 +1,68 @@
+"""Run the notebooks headless with papermill, injecting the profile, folders and device."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from animelib.errors import AnimelibError
+from animelib.paths import NOTEBOOKS_DIR
+
+# What the runner injects into every notebook's ``parameters`` cell.
+INJECTED = ("PROFILE", "SEED", "DATA_DIR", "FIG_DIR", "RUN_DIR", "DEVICE")
+
+
+class NotebookFailed(AnimelibError):
+    pass
+
+
+def list_notebooks(only: list[str] | None = None, folder: Path = NOTEBOOKS_DIR) -> list[Path]:
+    """The notebooks in run order (by file name); ``only`` picks by name or number (``dcgan``, ``01``)."""
+    books = sorted(p for p in folder.glob("*.ipynb") if not p.name.startswith("."))
+    if only:
+        picked = [p for p in books if any(o == p.stem or o in p.stem.split("_") for o in only)]
+        missing = [o for o in only if not any(o == p.stem or o in p.stem.split("_") for p in books)]
+        if missing:
+            names = ", ".join(p.stem for p in books)
+            raise AnimelibError(f"no notebook matches {', '.join(map(repr, missing))}; there are: {names}")
+        books = picked
+    return books
+
+
+def run_notebooks(profile: str = "quick", only: list[str] | None = None, data_dir: str | None = None,
+                  figures_dir: str | Path = "figures", runs_dir: str | Path = "runs", device: str = "auto",
+                  seed: int = 0, progress: bool = True, log=print) -> list[Path]:
+    """Execute the notebooks in order; executed copies go to ``<runs_dir>/notebooks/``."""
+    import papermill as pm
+    from tqdm.auto import tqdm
+
+    figures_dir, runs_dir = Path(figures_dir).resolve(), Path(runs_dir).resolve()
+    out_dir = runs_dir / "notebooks"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    params = {"PROFILE": profile, "SEED": seed, "DATA_DIR": str(Path(data_dir).resolve()) if data_dir else None,
+              "FIG_DIR": str(figures_dir), "RUN_DIR": str(runs_dir), "DEVICE": device}
+    books = list_notebooks(only)
+    outputs = []
+    bar = tqdm(books, desc="notebooks", unit="nb", disable=not progress)
+    for book in bar:
+        bar.set_postfix_str(book.name)
+        out = out_dir / book.name
+        start = time.perf_counter()
+        log(f"[animelib] running {book.name} (profile {profile}) -> {out}")
+        try:
+            pm.execute_notebook(str(book), str(out), parameters=params, cwd=str(book.parent),
+                                progress_bar=False, kernel_name="python3", log_output=False)
+        except pm.PapermillExecutionError as e:
+            raise NotebookFailed(f"{book.name} failed in cell {e.exec_count} ({e.ename}: {e.evalue}); "
+                                 f"the executed notebook is {out}") from None
+        log(f"[animelib] {book.name} done in {time.perf_counter() - start:.0f} s")
+        outputs.append(out)
+    return outputs
+
+
+def notebook_env() -> dict[str, str]:
+    """Environment for kernels started by the runner: no GUI backend, quiet tqdm widgets."""
+    env = dict(os.environ)
+    env.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    return env

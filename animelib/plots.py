@@ -1,0 +1,164 @@
+"""Plot functions: each takes data (usually read from a run folder) and returns a matplotlib Figure."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.patches import FancyBboxPatch
+
+KIND_COLOURS = {"Input": "#dddddd", "Conv": "#9ecae1", "ConvT": "#fdae6b", "ResBlock": "#a1d99b"}
+
+
+def _fmt_shape(shape: Sequence[int]) -> str:
+    return "x".join(str(s) for s in shape)
+
+
+def plot_architecture(rows: list[dict[str, Any]], title: str, ax=None) -> plt.Figure:
+    """A chain of boxes, one per layer, labelled like the report's Figure 2: layer, k, n (output), s.
+
+    ``rows`` come from :func:`animelib.models.common.layer_table`; box height grows with the output's
+    spatial size so down- and up-sampling are visible at a glance. Repeated residual blocks are merged.
+    """
+    merged: list[dict[str, Any]] = []
+    for r in rows:
+        if merged and r["kind"] == "ResBlock" and merged[-1]["kind"] == "ResBlock" and merged[-1]["out"] == r["out"]:
+            merged[-1]["repeat"] += 1
+        else:
+            merged.append({**r, "repeat": 1})
+    n = len(merged)
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(max(6, 1.45 * n), 3.2))
+    else:
+        fig = ax.figure
+    sizes = [r["out"][-1] if len(r["out"]) == 3 else 1 for r in merged]
+    top = np.log2(max(sizes)) + 1
+    for i, r in enumerate(merged):
+        h = 0.25 + 0.75 * (np.log2(sizes[i]) + 1) / top
+        colour = KIND_COLOURS.get(r["kind"], "#cccccc")
+        ax.add_patch(FancyBboxPatch((i + 0.1, 0.5 - h / 2), 0.8, h, boxstyle="round,pad=0.02",
+                                    fc=colour, ec="#333333", lw=1))
+        name = r["kind"] + (f" x{r['repeat']}" if r["repeat"] > 1 else "")
+        ax.text(i + 0.5, 0.5 + h / 2 + 0.06, name, ha="center", va="bottom", fontsize=9, weight="bold")
+        lines = [f"n={_fmt_shape(r['out'])}"]
+        if r["k"] is not None:
+            lines.insert(0, f"k={r['k']}  s={r['s']}")
+        ax.text(i + 0.5, 0.5, "\n".join(lines), ha="center", va="center", fontsize=7.5)
+        if r["post"]:
+            ax.text(i + 0.5, 0.5 - h / 2 - 0.05, r["post"], ha="center", va="top", fontsize=7, color="#555555")
+        if i:
+            ax.annotate("", (i + 0.1, 0.5), (i - 0.1, 0.5), arrowprops=dict(arrowstyle="->", lw=1))
+    ax.set_xlim(0, n)
+    ax.set_ylim(-0.15, 1.2)
+    ax.axis("off")
+    ax.set_title(title, fontsize=11)
+    return fig
+
+
+def smooth(values: np.ndarray, window: int) -> np.ndarray:
+    """Moving average with a window that shrinks at the start (same length as the input)."""
+    values = np.asarray(values, dtype=float)
+    if window <= 1 or len(values) < 2:
+        return values
+    c = np.cumsum(np.insert(values, 0, 0.0))
+    idx = np.arange(1, len(values) + 1)
+    lo = np.maximum(0, idx - window)
+    return (c[idx] - c[lo]) / (idx - lo)
+
+
+def step_records(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for r in history if "event" not in r]
+
+
+def events(history: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [r for r in history if r.get("event") == kind]
+
+
+def plot_losses(history: list[dict[str, Any]], groups: dict[str, Sequence[str]], title: str = "",
+                window: int | None = None, marks: dict[str, list[int]] | None = None,
+                log_y: bool = False) -> plt.Figure:
+    """Loss curves per iteration, one panel per group: raw values faint, moving average bold.
+
+    ``marks`` maps a label to iterations to draw as vertical lines (resume points, end of pre-training).
+    """
+    steps = step_records(history)
+    x = np.array([r["step"] for r in steps])
+    window = window or max(1, len(steps) // 25)
+    fig, axes = plt.subplots(1, len(groups), figsize=(5.2 * len(groups), 3.6), squeeze=False)
+    for ax, (panel, names) in zip(axes[0], groups.items(), strict=True):
+        for j, name in enumerate(names):
+            y = np.array([r.get(name, np.nan) for r in steps], dtype=float)
+            colour = f"C{j}"
+            ax.plot(x, y, color=colour, alpha=0.25, lw=0.8)
+            ax.plot(x, smooth(y, window), color=colour, lw=1.8, label=name)
+        for k, (label, where) in enumerate((marks or {}).items()):
+            for i, s in enumerate(where):
+                ax.axvline(s, color="k", ls=["--", ":", "-."][k % 3], lw=1, label=label if i == 0 else None)
+        ax.set_title(panel)
+        ax.set_xlabel("iteration")
+        if log_y:
+            ax.set_yscale("log")
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def image_grid(images: np.ndarray, nrow: int, title: str = "", pad: int = 2, scale: float = 1.0,
+               row_labels: Sequence[str] | None = None, col_labels: Sequence[str] | None = None) -> plt.Figure:
+    """(N, H, W, 3) uint8 images in rows of ``nrow``, on a white background."""
+    n, h, w, _ = images.shape
+    rows = -(-n // nrow)
+    canvas = np.full((rows * (h + pad) + pad, nrow * (w + pad) + pad, 3), 255, np.uint8)
+    for i, im in enumerate(images):
+        r, c = divmod(i, nrow)
+        canvas[pad + r * (h + pad):pad + r * (h + pad) + h, pad + c * (w + pad):pad + c * (w + pad) + w] = im
+    inches = scale * canvas.shape[1] / 100, scale * canvas.shape[0] / 100
+    fig, ax = plt.subplots(figsize=(max(inches[0], 2.5), max(inches[1], 1.0) + (0.4 if title else 0)))
+    ax.imshow(canvas, interpolation="nearest")
+    ax.set_xticks([pad + c * (w + pad) + w / 2 for c in range(nrow)] if col_labels else [])
+    if col_labels:
+        ax.set_xticklabels(col_labels, fontsize=8)
+        ax.xaxis.tick_top()
+    ax.set_yticks([pad + r * (h + pad) + h / 2 for r in range(rows)] if row_labels else [])
+    if row_labels:
+        ax.set_yticklabels(row_labels, fontsize=8)
+    for s in ax.spines.values():
+        s.set_visible(False)
+    if title:
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def plot_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str = "",
+               col_widths: Sequence[float] | None = None) -> plt.Figure:
+    """A table as a figure (for Table 1, Table 2 and the ablation)."""
+    fig, ax = plt.subplots(figsize=(max(6, 1.5 * len(columns)), 0.45 * (len(rows) + 1) + (0.5 if title else 0.1)))
+    ax.axis("off")
+    cells = [[_cell(v) for v in row] for row in rows]
+    table = ax.table(cellText=cells, colLabels=list(columns), loc="center", cellLoc="center",
+                     colWidths=col_widths)
+    table.auto_set_font_size(False)
+    table.set_fontsize(9)
+    table.scale(1, 1.4)
+    for (r, _c), cell in table.get_celld().items():
+        if r == 0:
+            cell.set_facecolor("#e8e8e8")
+            cell.set_text_props(weight="bold")
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def _cell(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.3f}" if abs(v) < 100 else f"{v:,.0f}"
+    if isinstance(v, int):
+        return f"{v:,}"
+    return str(v)

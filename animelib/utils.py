@@ -1,0 +1,72 @@
+"""Device selection, seeding and RNG state capture (for exact resume)."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import torch
+
+from animelib.errors import ConfigError
+
+
+def select_device(device: str = "auto") -> torch.device:
+    """``auto``: cuda, then mps, then cpu. A forced device that is not present is a clear error."""
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise ConfigError(f"device={device!r} is not a device name (auto, cpu, cuda, cuda:N, mps)") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device={device!r} asked for CUDA, but torch sees no CUDA device here")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError(f"device={device!r} asked for MPS, but it is not available here")
+    return dev
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (CPU and every CUDA device)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def rng_state() -> dict:
+    """Every global RNG state, in a form ``torch.load(weights_only=True)`` accepts."""
+    py = random.getstate()
+    np_state = np.random.get_state()
+    state = {
+        "python": [py[0], list(py[1]), py[2]],
+        "numpy": [np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), *np_state[2:]],
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    name, keys, *rest = state["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), *rest))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def to_uint8_images(x: torch.Tensor) -> np.ndarray:
+    """(N, 3, H, W) in [-1, 1] to (N, H, W, 3) uint8."""
+    x = ((x.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    return x.permute(0, 2, 3, 1).numpy()
+
+
+def to_tensor_images(x: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
+    """(N, H, W, 3) uint8 to (N, 3, H, W) float in [-1, 1]."""
+    t = torch.from_numpy(np.ascontiguousarray(x)).to(device)
+    return t.permute(0, 3, 1, 2).float().div(127.5).sub(1)

@@ -1,0 +1,70 @@
+import dataclasses
+import json
+
+import pytest
+
+from animelib.config import CartoonGANConfig, CycleGANConfig, DCGANConfig, config_class
+from animelib.errors import ConfigError
+
+
+def test_profiles_build_and_differ():
+    smoke, quick, full = (DCGANConfig.from_profile(p) for p in ("smoke", "quick", "full"))
+    assert smoke.epochs < quick.epochs < full.epochs == 100
+    assert (full.batch_size, full.lr, full.ngf, full.ndf, full.nz) == (128, 3e-4, 64, 64, 100)
+    assert full.num_train == 115_087
+
+
+def test_report_hyperparameters_in_full_profiles():
+    cyc = CycleGANConfig.from_profile("full")
+    assert (cyc.batch_size, cyc.epochs, cyc.lr, cyc.lr_decay_epoch) == (128, 300, 3e-4, 120)
+    assert cyc.lr * cyc.lr_decay == pytest.approx(3e-5)
+    assert (cyc.lambda_identity, cyc.lambda_gan, cyc.lambda_cycle) == (5, 1, 10)
+    assert (cyc.n_blocks, cyc.pool_size) == (4, 50)
+    assert cyc.ngf < DCGANConfig.from_profile("full").ngf  # "fewer channels than DCGAN"
+    cart = CartoonGANConfig.from_profile("full")
+    assert cart.n_blocks == 8 and cart.content_weight == 10 and cart.vgg_weights == "imagenet"
+
+
+def test_overrides_and_frozen():
+    cfg = DCGANConfig.from_profile("quick", epochs=3, seed=7)
+    assert (cfg.epochs, cfg.seed, cfg.profile) == (3, 7, "quick")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.epochs = 5
+    assert DCGANConfig.from_profile("quick", epochs=None).epochs == DCGANConfig.from_profile("quick").epochs
+
+
+def test_unknown_parameter_is_named():
+    with pytest.raises(ConfigError, match="'epoch'.*did you mean 'epochs'"):
+        DCGANConfig.from_profile("smoke", epoch=3)
+
+
+@pytest.mark.parametrize("bad, match", [
+    (dict(epochs=0), "epochs=0"),
+    (dict(batch_size="8"), "batch_size"),
+    (dict(lr=-1.0), "lr=-1.0"),
+])
+def test_bad_values_are_named(bad, match):
+    with pytest.raises(ConfigError, match=match):
+        DCGANConfig.from_profile("smoke", **bad)
+
+
+def test_unknown_profile_and_model():
+    with pytest.raises(ConfigError, match="profile='fast'"):
+        DCGANConfig.from_profile("fast")
+    with pytest.raises(ConfigError, match="model='vae'"):
+        config_class("vae")
+
+
+def test_full_profile_keeps_report_widths():
+    with pytest.raises(ConfigError, match="ngf and ndf stay 64"):
+        DCGANConfig.from_profile("full", ngf=32)
+
+
+def test_round_trip_through_json(tmp_path):
+    cfg = CycleGANConfig.from_profile("smoke", data_dir=tmp_path, color_loss=True)
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(cfg.to_dict()))
+    again = CycleGANConfig.load(path)
+    assert again == cfg
+    assert again.extra_losses == ("color",)
+    assert again.run_name == "cyclegan-smoke-s0"
