@@ -108,3 +108,10 @@ def save_figure(fig, fig_id: str, fig_dir: str | Path, caption: str, run: dict[s
     fig.savefig(path, dpi=dpi, bbox_inches="tight", facecolor="white")
     register(fig_dir, fig_id, path.name, caption, notebook=notebook, run=run, **extra)
     return path
+
+
+def caption(text: str, config, epochs: int | None = None, note: str | None = None) -> str:
+    """A figure caption ending in where it came from: profile, data, epochs (and a warning note, if any)."""
+    done = config.epochs if epochs is None else epochs
+    source = f"{config.profile} profile, {config.data_label}, {done} epochs, seed {config.seed}"
+    return f"{text} ({source})." + (f" {note}" if note else "")

@@ -109,8 +109,9 @@ def plot_losses(history: list[dict[str, Any]], groups: dict[str, Sequence[str]],
 
 
 def image_grid(images: np.ndarray, nrow: int, title: str = "", pad: int = 2, scale: float = 1.0,
-               row_labels: Sequence[str] | None = None, col_labels: Sequence[str] | None = None) -> plt.Figure:
-    """(N, H, W, 3) uint8 images in rows of ``nrow``, on a white background."""
+               row_labels: Sequence[str] | None = None, col_labels: Sequence[str] | None = None,
+               landmarks: np.ndarray | None = None) -> plt.Figure:
+    """(N, H, W, 3) uint8 images in rows of ``nrow``, on a white background; optional (N, 5, 2) landmarks."""
     n, h, w, _ = images.shape
     rows = -(-n // nrow)
     canvas = np.full((rows * (h + pad) + pad, nrow * (w + pad) + pad, 3), 255, np.uint8)
@@ -120,6 +121,11 @@ def image_grid(images: np.ndarray, nrow: int, title: str = "", pad: int = 2, sca
     inches = scale * canvas.shape[1] / 100, scale * canvas.shape[0] / 100
     fig, ax = plt.subplots(figsize=(max(inches[0], 2.5), max(inches[1], 1.0) + (0.4 if title else 0)))
     ax.imshow(canvas, interpolation="nearest")
+    if landmarks is not None:
+        for i, marks in enumerate(landmarks):
+            r, c = divmod(i, nrow)
+            ax.scatter(pad + c * (w + pad) + marks[:, 0] - 0.5, pad + r * (h + pad) + marks[:, 1] - 0.5,
+                       s=6, c=["#ff2020", "#ff2020", "#20c020", "#2060ff", "#2060ff"], linewidths=0)
     ax.set_xticks([pad + c * (w + pad) + w / 2 for c in range(nrow)] if col_labels else [])
     if col_labels:
         ax.set_xticklabels(col_labels, fontsize=8)
@@ -135,17 +141,17 @@ def image_grid(images: np.ndarray, nrow: int, title: str = "", pad: int = 2, sca
     return fig
 
 
-def plot_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str = "",
-               col_widths: Sequence[float] | None = None) -> plt.Figure:
-    """A table as a figure (for Table 1, Table 2 and the ablation)."""
-    fig, ax = plt.subplots(figsize=(max(6, 1.5 * len(columns)), 0.45 * (len(rows) + 1) + (0.5 if title else 0.1)))
-    ax.axis("off")
+def plot_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str = "") -> plt.Figure:
+    """A table as a figure (Table 1, Table 2, the ablation); column widths follow their longest text."""
     cells = [[_cell(v) for v in row] for row in rows]
-    table = ax.table(cellText=cells, colLabels=list(columns), loc="center", cellLoc="center",
-                     colWidths=col_widths)
+    chars = [max(len(str(c)), *(len(r[i]) for r in cells)) + 2 for i, c in enumerate(columns)]
+    widths = [c / sum(chars) for c in chars]
+    fig, ax = plt.subplots(figsize=(max(5.0, 0.085 * sum(chars)), 0.32 * (len(rows) + 1) + (0.45 if title else 0.1)))
+    ax.axis("off")
+    table = ax.table(cellText=cells, colLabels=list(columns), loc="center", cellLoc="center", colWidths=widths)
     table.auto_set_font_size(False)
     table.set_fontsize(9)
-    table.scale(1, 1.4)
+    table.scale(1, 1.35)
     for (r, _c), cell in table.get_celld().items():
         if r == 0:
             cell.set_facecolor("#e8e8e8")

@@ -125,3 +125,17 @@ def _atomic_save(obj: Any, path: Path) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def history_summary(history: list[dict[str, Any]]) -> str:
+    """One line: epochs, steps, training time and where the run was resumed."""
+    epochs = [r for r in history if r.get("event") == "epoch"]
+    if not epochs:
+        return "no epoch finished yet"
+    seconds = sum(r["seconds"] for r in epochs)
+    resumes = [r["epoch"] for r in history if r.get("event") == "resume"]
+    text = (f"{epochs[-1]['epoch']} epochs, {epochs[-1]['step']:,} steps, {seconds:.0f} s of training "
+            f"({epochs[-1]['step'] / max(seconds, 1e-9):.1f} steps/s)")
+    if resumes:
+        text += f"; resumed after epoch{'s' if len(resumes) > 1 else ''} {', '.join(map(str, resumes))}"
+    return text

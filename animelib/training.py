@@ -137,8 +137,6 @@ class Trainer:
                 self.run.save_checkpoint(self.state_dict())
         finally:
             bar.close()
-        if self.finished:
-            self.run.log({"event": "finished", "epoch": self.epoch, "step": self.step})
         return self
 
     # --- helpers for subclasses ----------------------------------------------------------------------

@@ -146,6 +146,22 @@ def test_sixteen_bit_gradient_keeps_its_range(tmp_path):
     assert np.all(np.diff(row) >= 0) and 120 <= row[32] <= 136
 
 
+def test_exif_orientation_is_applied(tmp_path):
+    from PIL import ImageOps
+
+    stored = np.zeros((30, 60, 3), np.uint8)
+    stored[:, :30] = (255, 0, 0)  # left half red, right half blue, as stored
+    stored[:, 30:] = (0, 0, 255)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 degrees clockwise to display"
+    path = save(tmp_path / "p" / "phone.jpg", Image.fromarray(stored), "JPEG", quality=95, exif=exif)
+    got = load_folder(tmp_path / "p", 30, progress=False).images[0].astype(int)
+    shown = np.asarray(ImageOps.exif_transpose(Image.open(path)).convert("RGB"))
+    assert shown.shape == (60, 30, 3)  # upright: taller than wide
+    assert np.abs(got - shown[15:45]).mean() < 3
+    assert got[2, 15, 0] > 200 and got[-3, 15, 2] > 200  # red on top, blue below
+
+
 def test_dedupe_keeps_the_first_copy(mixed):
     root, _ = mixed
     got = load_folder(root, SIZE, dedupe=True, progress=False)
@@ -186,15 +202,21 @@ def test_cache_is_reused_without_decoding(mixed, monkeypatch):
     def boom(*args, **kwargs):
         raise AssertionError("decoded again")
 
+    real = folders._decode
     monkeypatch.setattr(folders, "_decode", boom)
     second = load_folder(root, SIZE, progress=False)
     assert second.from_cache
     assert np.array_equal(first.images, second.images)
     assert second.files == first.files and second.skipped == first.skipped
     assert second.summary() == first.summary()
-    # Another size or crop is another cache entry, hence decoded.
+    # Another size is another cache entry, hence decoded; both entries are kept.
     with pytest.raises(AssertionError, match="decoded again"):
         load_folder(root, SIZE * 2, progress=False)
+    monkeypatch.setattr(folders, "_decode", real)
+    load_folder(root, SIZE * 2, progress=False)
+    assert len(list(Path(os.environ["ANIMELIB_CACHE"], "folders").glob("*.npy"))) == 2
+    monkeypatch.setattr(folders, "_decode", boom)
+    assert load_folder(root, SIZE, progress=False).from_cache
 
 
 def test_cache_invalidated_by_touched_or_added_file(mixed, monkeypatch):
@@ -245,12 +267,13 @@ def test_unusable_folder_says_why(tmp_path):
     root.mkdir()
     (root / "a.jpg").write_bytes(b"")
     (root / "b.txt").write_text("hello")
-    (root / "c.png").write_bytes(bytes(range(1, 256)) * 4)
+    (root / "c.png").write_bytes(bytes(range(1, 256)) * 4)  # binary, named like an image: corrupt
+    (root / "d.zip").write_bytes(bytes(range(256)) * 4)  # binary, named otherwise: not an image
     with pytest.raises(DataError) as info:
         load_folder(root, SIZE, progress=False)
     msg = str(info.value)
     assert str(root) in msg
-    assert "(searched recursively, 3 files, all unusable: 1 corrupt, 1 zero-byte, 1 not an image)" in msg
+    assert "(searched recursively, 4 files, all unusable: 1 corrupt, 1 zero-byte, 2 not an image)" in msg
     assert "Put photos of faces there or leave --data-dir unset" in msg
 
 

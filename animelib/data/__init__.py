@@ -124,3 +124,39 @@ def paired_truth(size: int, n: int, data_seed: int = 0, progress: bool = True) -
 
     start = INDEX_OFFSET["test"]  # the same faces as the held-out thumbs
     return render_set("anime", n, size, seed=data_seed, start=start, progress=progress)
+
+
+def dataset_table(dcgan_cfg, translation_cfg) -> tuple[list[str], list[list]]:
+    """Table 1 as configured: each dataset's name, category, the report's count and the count used here."""
+    from animelib.config import REPORT_DATASETS
+
+    columns = ["name", "category", "samples (report)", "samples (here)", "source here"]
+    rows = []
+    for domain, cfg, n in (("anime", dcgan_cfg, dcgan_cfg.num_train), ("thumbs", translation_cfg, translation_cfg.num_a),
+                           ("faces", translation_cfg, translation_cfg.num_b)):
+        name, category, report_count = REPORT_DATASETS[domain]
+        if cfg.data_dir is None:
+            here, source = n + cfg.num_test, f"synthetic, {STYLE_OF[domain]} style"
+        else:
+            train, test = load_domain(domain, cfg.image_size, n, cfg.data_dir, cfg.data_seed, cfg.dedupe,
+                                      num_test=cfg.num_test, progress=False)
+            here, source = len(train) + len(test), str(domain_folder(cfg.data_dir, domain))
+        rows.append([name, category, report_count, here, source])
+    return columns, rows
+
+
+def example_images(cfg, n: int = 16, size: int = 128) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` training examples of Thumbs (A) and of Faces (B) at ``size`` pixels (Figure 1)."""
+    common = dict(size=size, n=n, data_dir=cfg.data_dir, data_seed=cfg.data_seed, dedupe=cfg.dedupe, progress=False)
+    photos, _ = load_domain("thumbs", **common)
+    anime, _ = load_domain("faces", **common)
+    return photos.images[:n], anime.images[:n]
+
+
+def landmark_figure_data(size: int = 128, n: int = 8, data_seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Held-out photos then their anime truths, (2n, S, S, 3), with landmarks (2n, 5, 2)."""
+    from animelib.data.synthetic import render_set
+
+    photos, marks = render_set("photo", n, size, seed=data_seed, start=INDEX_OFFSET["test"], progress=False)
+    truth, _ = paired_truth(size, n, data_seed, progress=False)
+    return np.concatenate([photos, truth]), np.concatenate([marks, marks])

@@ -130,7 +130,8 @@ def _to_rgb(im) -> np.ndarray:
     from PIL import Image, ImageOps
 
     try:
-        im = ImageOps.exif_transpose(im)  # phone photos are often stored sideways
+        if im.getexif().get(0x0112, 1) in range(2, 9):  # phone photos are often stored sideways
+            im = ImageOps.exif_transpose(im)
     except _DECODE_ERRORS:
         pass  # a broken EXIF block: keep the pixels as stored
     mode = im.mode
@@ -155,10 +156,12 @@ def _square(rgb: np.ndarray, size: int, crop: str, margin: float) -> tuple[np.nd
 
     from animelib.data import faces
 
-    if crop == "center":
-        square, found = faces.center_crop(rgb), False
-    else:
-        square, found = faces.crop_face(rgb, crop, margin=margin)
+    square, found = faces.center_crop(rgb), False
+    if crop != "center":
+        try:
+            square, found = faces.crop_face(rgb, crop, margin=margin)
+        except cv2.error:  # a detector choking on an odd image: keep the centre crop
+            pass
     side = square.shape[0]
     if side != size:
         interp = cv2.INTER_AREA if side > size else cv2.INTER_CUBIC
@@ -297,11 +300,11 @@ def load_folder(folder, size: int, crop: str = "center", dedupe: bool = False, c
 
     entries = _scan(folder)
     size = int(size)
-    key = hashlib.sha1(json.dumps({
-        "version": CACHE_VERSION, "folder": str(folder.resolve()), "files": entries, "size": size,
-        "crop": crop, "margin": margin, "dedupe": dedupe, "max_images": max_images,
-    }).encode()).hexdigest()
-    prefix = f"{_slug(name)}-{hashlib.sha1(str(folder.resolve()).encode()).hexdigest()[:10]}-"
+    settings = {"version": CACHE_VERSION, "folder": str(folder.resolve()), "size": size, "crop": crop,
+                "margin": margin, "dedupe": dedupe, "max_images": max_images}
+    key = hashlib.sha1(json.dumps({**settings, "files": entries}).encode()).hexdigest()
+    # One entry per folder and settings: a newer file list replaces the entry, other sizes or crops stay.
+    prefix = f"{_slug(name)}-{size}-{hashlib.sha1(json.dumps(settings).encode()).hexdigest()[:10]}-"
     npy_path = cache_dir("folders") / f"{prefix}{key[:20]}.npy" if cache else None
 
     result = _read_cache(npy_path, key, size) if cache else None
@@ -326,7 +329,9 @@ def _decode_all(folder: Path, entries, size: int, crop: str, margin: float, dedu
     from PIL import Image
     from tqdm.auto import tqdm
 
-    images, files, skipped = [], [], {}
+    capacity = len(entries) if max_images is None else min(len(entries), max_images)
+    buf = np.empty((capacity, size, size, 3), np.uint8)  # filled in order; skipped files leave the tail
+    files, skipped = [], {}
     seen: dict[str, str] = {}
     faces_found = center_crops = 0
     limited = False
@@ -349,17 +354,17 @@ def _decode_all(folder: Path, entries, size: int, crop: str, margin: float, dedu
                 if reason is not None:
                     skipped.setdefault(reason, []).append(rel)
                     continue
-                images.append(res.image)
+                buf[len(files)] = res.image
                 files.append(rel)
                 faces_found += res.face
                 center_crops += not res.face
-                if max_images is not None and len(images) >= max_images:
+                if max_images is not None and len(files) >= max_images:
                     limited = len(files) + sum(len(v) for v in skipped.values()) < len(entries)
                     break
             bar.close()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-    array = np.stack(images) if images else np.zeros((0, size, size, 3), np.uint8)  # (N, size, size, 3)
+    array = buf[:len(files)]  # (N, size, size, 3) uint8
     return FolderImages(array, files, len(entries), skipped, faces_found, center_crops, crop=crop,
                         limited=limited)
 

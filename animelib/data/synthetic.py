@@ -15,6 +15,7 @@ import colorsys
 import math
 import os
 import tempfile
+from functools import lru_cache
 from numbers import Integral
 from pathlib import Path
 
@@ -128,10 +129,21 @@ def sample_attributes(seed: int, index: int) -> dict[str, float | int | tuple]:
 # geometry: every shape in head-local units (1 = image width at scale 1; origin between the eyes; y down)
 
 
+@lru_cache(maxsize=64)
+def _bezier_weights(n: int) -> np.ndarray:
+    t = np.linspace(0.0, 1.0, n)
+    return np.stack([(1 - t) ** 2, 2 * (1 - t) * t, t**2], 1)  # (n, 3)
+
+
+@lru_cache(maxsize=64)
+def _unit_circle(n: int) -> tuple[np.ndarray, np.ndarray]:
+    t = np.linspace(0.0, 2 * math.pi, n, endpoint=False)
+    return np.cos(t), np.sin(t)
+
+
 def _bezier(p0, p1, p2, n: int = 12) -> np.ndarray:
     """(n, 2) points of the quadratic Bezier p0 -> p2 with control p1."""
-    t = np.linspace(0.0, 1.0, n)[:, None]
-    return (1 - t) ** 2 * np.asarray(p0, np.float64) + 2 * (1 - t) * t * np.asarray(p1) + t**2 * np.asarray(p2)
+    return _bezier_weights(n) @ np.array([p0, p1, p2], np.float64)
 
 
 def _through(p0, mid, p2, n: int = 12) -> np.ndarray:
@@ -140,9 +152,13 @@ def _through(p0, mid, p2, n: int = 12) -> np.ndarray:
     return _bezier(p0, 2 * mid - 0.5 * (p0 + p2), p2, n)
 
 
-def _ellipse(cx, cy, rx, ry, n: int = 28, t0: float = 0.0, t1: float = 2 * math.pi) -> np.ndarray:
-    t = np.linspace(t0, t1, n, endpoint=(t1 - t0) < 2 * math.pi - 1e-9)
-    return np.stack([cx + rx * np.cos(t), cy + ry * np.sin(t)], 1)
+def _ellipse(cx, cy, rx, ry, n: int = 28) -> np.ndarray:
+    """(n, 2) points around an axis-aligned ellipse."""
+    c, s = _unit_circle(n)
+    out = np.empty((n, 2))
+    out[:, 0] = cx + rx * c
+    out[:, 1] = cy + ry * s
+    return out
 
 
 def _strand(p0, p1, p2, width: float, n: int = 16, root: float = 0.6) -> np.ndarray:
@@ -195,10 +211,10 @@ class _Geometry:
         self.face = np.concatenate([upper, self.face_lower])
         ear_x = self.face_x(0.04) - 0.006
         self.ears = [(side * ear_x, 0.045, 0.032, 0.056) for side in (-1, 1)]
-        nw = self.nw = 0.066 + 0.02 * a["face_width"]
-        self.neck = np.array([(-nw, self.yc), (-nw * 1.06, chin + 0.2), (0, chin + 0.27), (nw * 1.06, chin + 0.2),
+        nw = self.nw = 0.082 + 0.02 * a["face_width"]
+        self.neck = np.array([(-nw, self.yc), (-nw * 1.08, chin + 0.14), (0, chin + 0.2), (nw * 1.08, chin + 0.14),
                               (nw, self.yc)])
-        self.body = _ellipse(0, chin + 0.45, 0.4 + 0.05 * a["face_width"], 0.28, 40)
+        self.body = _ellipse(0, chin + 0.43, 0.46 + 0.05 * a["face_width"], 0.31, 40)
 
         # hair
         vol = float(a["hair_volume"]) * (1.6 if self.style == "spiky" else 1.0)
@@ -406,8 +422,14 @@ class _Painter:
             return
         allp = np.concatenate(shapes)
         pad = 3 * sigma + 2 + max([s[1] for s in strokes], default=0)
-        x0, y0 = (max(int(math.floor(v - pad)), 0) for v in allp.min(0))
-        x1, y1 = (min(int(math.ceil(v + pad)) + 1, self.S) for v in allp.max(0))
+        lo, hi = allp.min(0) - pad, allp.max(0) + pad
+        clips = None
+        if clip is not None:
+            clips = [self.px(p) for p in clip]
+            cp = np.concatenate(clips)
+            lo, hi = np.maximum(lo, cp.min(0) - 2), np.minimum(hi, cp.max(0) + 2)
+        x0, y0 = (max(int(math.floor(v)), 0) for v in lo)
+        x1, y1 = (min(int(math.ceil(v)) + 1, self.S) for v in hi)
         if x1 <= x0 or y1 <= y0:
             return
         mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
@@ -415,17 +437,22 @@ class _Painter:
             cv2.fillPoly(mask, [self._int(p, x0, y0)], 255, cv2.LINE_AA, 4)
         for p, (_, w, closed) in zip(shapes[len(fills):], strokes):
             cv2.polylines(mask, [self._int(p, x0, y0)], closed, 255, max(1, int(round(w))), cv2.LINE_AA, 4)
-        if clip is not None:
+        if clips is not None:
             cm = np.zeros_like(mask)
-            for p in clip:
-                cv2.fillPoly(cm, [self._int(self.px(p), x0, y0)], 255, cv2.LINE_AA, 4)
+            for p in clips:
+                cv2.fillPoly(cm, [self._int(p, x0, y0)], 255, cv2.LINE_AA, 4)
             mask = np.minimum(mask, cm)
+        region = self.img[y0:y1, x0:x1]
+        if self.img.dtype == np.uint8 and mul is None and field is None and alpha >= 1 and sigma <= 0:
+            # opaque flat colour on a supersampled 8-bit canvas: a hard mask is enough
+            np.copyto(region, np.asarray(np.round(color), np.uint8), where=(mask > 127)[..., None])
+            return
         a = mask.astype(np.float32) * (alpha / 255.0)
         if sigma > 0:
             a = cv2.GaussianBlur(a, (0, 0), sigma)
         a = a[..., None]
         roi = (y0, y1, x0, x1)
-        region = self.img[y0:y1, x0:x1].astype(np.float32)
+        region = region.astype(np.float32)
         if mul is not None:
             out = region * (1.0 + (np.asarray(mul, np.float32) - 1.0) * a)
         else:
@@ -608,91 +635,159 @@ def _anime_mouth(p: _Painter, g: _Geometry, a: dict, line, lw: float) -> None:
 # photo style
 
 
+class _Sticker:
+    """A colour + alpha scratch layer drawn with hard anti-aliased shapes, then blended in one go (photo style).
+
+    ``colour_only`` shapes change the colour under an existing alpha (an iris stays inside the eye white).
+    """
+
+    def __init__(self, p: _Painter):
+        self.p = p
+        self.col = np.zeros((p.S, p.S, 3), np.uint8)
+        self.alpha = np.zeros((p.S, p.S), np.uint8)
+
+    def fill(self, polys, color, alpha: float = 1.0, colour_only: bool = False) -> None:
+        color = tuple(float(c) for c in np.clip(color, 0, 255))
+        for poly in polys:
+            pts = [self.p._int(self.p.px(poly))]
+            cv2.fillPoly(self.col, pts, color, cv2.LINE_AA, 4)
+            if not colour_only:
+                cv2.fillPoly(self.alpha, pts, 255.0 * alpha, cv2.LINE_AA, 4)
+
+    def stroke(self, lines, color, width: float, alpha: float = 1.0) -> None:
+        color = tuple(float(c) for c in np.clip(color, 0, 255))
+        w = max(1, int(round(width)))
+        for line in lines:
+            pts = [self.p._int(self.p.px(line))]
+            cv2.polylines(self.col, pts, False, color, w, cv2.LINE_AA, 4)
+            cv2.polylines(self.alpha, pts, False, 255.0 * alpha, w, cv2.LINE_AA, 4)
+
+    def apply(self, img: np.ndarray, sigma: float, shade=None, add=None) -> None:
+        """Blend onto ``img`` (float32, in place): colours times ``shade`` plus ``add``, edges blurred by ``sigma``."""
+        a = self.alpha.astype(np.float32) * np.float32(1 / 255)
+        col = self.col.astype(np.float32)
+        if shade is not None:
+            col *= shade if shade.ndim == 3 else shade[..., None]
+        if add is not None:
+            col += add
+        if sigma > 0:
+            col *= a[..., None]  # premultiplied, so that blurred edges do not fade to black
+            a = cv2.GaussianBlur(a, (0, 0), sigma)
+            img *= 1.0 - a[..., None]
+            img += cv2.GaussianBlur(col, (0, 0), sigma)
+        else:
+            col -= img
+            col *= a[..., None]
+            img += col
+
+
+def _shade_map(S: int) -> np.ndarray:
+    return np.ones((S, S, 3), np.float32)
+
+
+def _shade_fill(p: _Painter, shade: np.ndarray, polys, factor) -> None:
+    factor = tuple(float(f) for f in np.broadcast_to(np.asarray(factor, np.float32), (3,)))
+    for poly in polys:
+        cv2.fillPoly(shade, [p._int(p.px(poly))], factor, cv2.LINE_8, 4)
+
+
 def _draw_photo(g: _Geometry, a: dict, S: int, size: int) -> np.ndarray:
     ss = S / size
     rng = np.random.default_rng([int(a["texture_seed"]), 3, S])
-    img = _photo_background(a, S, rng)
+    img = _photo_background(a, S)
     p = _Painter(img, g.M, g.scale)
-    soft_hair = 0.0075 * p.unit  # hair edge blur, canvas pixels
-    soft = 0.45 * ss
+    u = p.unit
+    soft_hair = 0.0075 * u  # hair edge blur, canvas pixels
+
+    # smooth fields, computed at half resolution: hair shade, clothes shade, face light, skin blotches
+    L = max(32, S // 2)
+    q = _Painter(np.empty((L, L, 3), np.float32), g.M, g.scale)
+    lx, ly = q.local_grid((0, L, 0, L))
+    fields = np.empty((L, L, 4), np.float32)
+    streak = cv2.resize(rng.uniform(0.84, 1.1, (5, max(4, L // 2))).astype(np.float32), (L, L),
+                        interpolation=cv2.INTER_CUBIC)
+    r = np.sqrt((lx / g.rx) ** 2 + ((ly - g.ccy) / g.ry) ** 2)
+    sheen = 1.0 + 0.32 * np.exp(-(((r - 0.68) / 0.1) ** 2)) * (ly < g.ccy)
+    fields[..., 0] = streak * sheen * np.clip(1.05 - 0.35 * ly, 0.6, 1.15)
+    fields[..., 1] = np.clip(1.1 - 0.9 * (ly - g.chin - 0.12) - 0.6 * lx**2, 0.55, 1.1)
+    light_x, light_y = -0.06 + 0.06 * (a["texture_seed"] % 3 - 1), -0.04
+    d2 = ((lx - light_x) / g.fw) ** 2 + ((ly - light_y) / (0.55 * (g.chin - g.top))) ** 2
+    fields[..., 2] = np.clip(0.1 - 0.42 * d2, -0.5, 0.15)
+    fields[..., 3] = cv2.resize(rng.standard_normal((12, 12), np.float32), (L, L), interpolation=cv2.INTER_CUBIC)
+    fields = cv2.resize(fields, (S, S), interpolation=cv2.INTER_LINEAR)
+    hair_shade = fields[..., 0]
 
     skin = _skin(a["skin_tone"])
     hair = _desaturate(a["hair_color"], 0.3) * 0.9
-    # hair texture: vertical streaks, darker towards the ends, a sheen near the top of the head
-    streak = cv2.resize(rng.uniform(0.78, 1.12, (6, max(4, S // 3))).astype(np.float32), (S, S),
-                        interpolation=cv2.INTER_LINEAR)
-    fine = cv2.resize(rng.uniform(0.9, 1.1, (S // 2, S)).astype(np.float32), (S, S),
-                      interpolation=cv2.INTER_LINEAR)
+    back = _Sticker(p)
+    back.fill(g.behind, hair)
+    back.fill([g.back], hair * 0.72)
+    back.apply(img, soft_hair, hair_shade)
 
-    def hair_field(roi, dark: float = 1.0):
-        y0, y1, x0, x1 = roi
-        lx, ly = p.local_grid(roi)
-        r = np.sqrt((lx / g.rx) ** 2 + ((ly - g.ccy) / g.ry) ** 2)
-        sheen = 1.0 + 0.45 * np.exp(-(((r - 0.68) / 0.1) ** 2)) * (ly < g.ccy)
-        shade = streak[y0:y1, x0:x1] * fine[y0:y1, x0:x1] * sheen * dark * np.clip(1.05 - 0.35 * ly, 0.6, 1.15)
-        return hair * shade[..., None]
+    body = _Sticker(p)
+    body.fill([g.body], _desaturate(a["clothes_color"], 0.2))
+    body.fill([g.neck], skin * 0.86)
+    body.fill([_ellipse(cx, cy, rx, ry, 20) for cx, cy, rx, ry in g.ears], skin * 0.88)
+    body.apply(img, 0.0, fields[..., 1])
 
-    for poly in g.behind:
-        p.layer(fills=[poly], field=hair_field, sigma=soft_hair)
-    p.layer(fills=[g.back], field=lambda roi: hair_field(roi, 0.72), sigma=soft_hair)
+    # face: radial soft light (warmer in the shadows) and skin texture
+    shade = 1.0 + fields[..., 2:3] * np.array([0.85, 1.0, 1.15], np.float32)
+    tex = 3.0 * fields[..., 3] + 14.0 * (rng.random((S, S), np.float32) - 0.5)
+    face = _Sticker(p)
+    face.fill([g.face], skin)
+    face.apply(img, 0.0, shade, tex[..., None])
 
-    clothes = _desaturate(a["clothes_color"], 0.2)
+    _photo_features(p, g, a, skin, hair, ss)
 
-    def cloth_field(roi):
-        lx, ly = p.local_grid(roi)
-        sh = np.clip(1.1 - 0.9 * (ly - g.chin - 0.17) - 0.6 * np.abs(lx) ** 2, 0.55, 1.15)
-        return clothes * sh[..., None]
+    # soft shadows on the skin, at half resolution: broad (eye sockets, cheeks, under the chin, under the
+    # bangs) and fine (nose, lips, eyelids, ears)
+    broad, fine = np.ones((L, L, 3), np.float32), np.ones((L, L, 3), np.float32)
+    _shade_fill(q, broad, [g.face_lower + (0.0, 0.05)], (0.62, 0.6, 0.64))
+    _shade_fill(q, broad, [g.face], 1.0)
+    _shade_fill(q, broad, [_ellipse(sd * g.ex, -0.25 * g.eh_p, 1.45 * g.ew_p, 2.0 * g.eh_p, 20) for sd in (-1, 1)],
+                (0.84, 0.8, 0.82))
+    blush = 0.05 + 0.13 * a["blush"]
+    _shade_fill(q, broad, [_ellipse(sd * (g.ex + 0.03), 0.1, 0.055, 0.035, 20) for sd in (-1, 1)],
+                (1.0, 1.0 - blush, 1.0 - blush))
+    _shade_fill(q, broad, [g.fringe + (0.01, 0.025)] + [lk + (-0.02 * np.sign(lk[0, 0]), 0.0) for lk in g.locks],
+                (0.6, 0.56, 0.6))
+    _photo_fine_shading(q, g, a, fine)
+    skin_mask = np.zeros((L, L), np.uint8)
+    for poly in [g.face, g.neck] + [_ellipse(cx, cy, rx, ry, 20) for cx, cy, rx, ry in g.ears]:
+        cv2.fillPoly(skin_mask, [q._int(q.px(poly))], 255, cv2.LINE_AA, 4)
+    broad = cv2.GaussianBlur(broad, (0, 0), 0.018 * q.unit)
+    fine = cv2.GaussianBlur(fine, (0, 0), max(0.5, 0.006 * q.unit))
+    broad *= fine
+    broad -= 1.0
+    broad *= skin_mask.astype(np.float32)[..., None] * np.float32(1 / 255)
+    broad += 1.0
+    img *= cv2.resize(broad, (S, S), interpolation=cv2.INTER_LINEAR)
 
-    p.layer(fills=[g.body], field=cloth_field, sigma=soft)
-    p.layer(fills=[g.neck], color=skin * 0.86, sigma=soft)
-    p.layer(fills=[g.face_lower + (0.0, 0.05)], mul=(0.62, 0.6, 0.64), sigma=0.02 * p.unit, clip=[g.neck])
-    for cx, cy, rx, ry in g.ears:
-        p.layer(fills=[_ellipse(cx, cy, rx, ry)], color=skin * 0.88, sigma=soft)
-        p.layer(fills=[_ellipse(cx + 0.2 * rx * np.sign(cx), cy, 0.45 * rx, 0.55 * ry)], mul=0.8,
-                sigma=2 * soft)
-
-    noise = rng.normal(0.0, 1.0, (S, S)).astype(np.float32)
-    blotch = cv2.resize(rng.normal(0.0, 1.0, (12, 12)).astype(np.float32), (S, S), interpolation=cv2.INTER_CUBIC)
-    light_x, light_y = -0.06 + 0.06 * (a["texture_seed"] % 3 - 1), -0.04
-
-    def skin_field(roi):
-        y0, y1, x0, x1 = roi
-        lx, ly = p.local_grid(roi)
-        d2 = ((lx - light_x) / g.fw) ** 2 + ((ly - light_y) / (0.55 * (g.chin - g.top))) ** 2
-        sh = np.clip(1.1 - 0.42 * d2, 0.5, 1.15)[..., None]
-        col = skin * sh ** np.array([0.85, 1.0, 1.15], np.float32)
-        tex = 5.0 * noise[y0:y1, x0:x1] + 3.0 * blotch[y0:y1, x0:x1]
-        return col + tex[..., None]
-
-    p.layer(fills=[g.face], field=skin_field, sigma=0.6 * ss)
-    face = [g.face]
-    _photo_features(p, g, a, skin, hair, face, ss)
-
-    # bangs cast a soft shadow on the forehead, then the hair in front
-    p.layer(fills=[g.fringe + (0.01, 0.025)] + [lk + (-0.02 * np.sign(lk[0, 0]), 0.0) for lk in g.locks],
-            mul=(0.6, 0.56, 0.6), sigma=0.018 * p.unit, clip=face)
-    for lk in g.locks:
-        p.layer(fills=[lk], field=hair_field, sigma=soft_hair)
-    p.layer(fills=[g.fringe], field=hair_field, sigma=soft_hair)
-    for cx, cy, r in g.ties:
-        p.layer(fills=[_ellipse(cx, cy, r, r * 1.2)], color=_desaturate(a["accent_color"], 0.3) * 0.85,
-                sigma=soft)
-
-    img = cv2.GaussianBlur(img, (0, 0), 0.5 * ss)
-    return img
+    front = _Sticker(p)
+    front.fill(g.locks + [g.fringe], hair)
+    front.fill([_ellipse(cx, cy, r, r * 1.2, 16) for cx, cy, r in g.ties], _desaturate(a["accent_color"], 0.3))
+    front.apply(img, soft_hair, hair_shade)
+    return cv2.GaussianBlur(img, (0, 0), 0.6 * ss)
 
 
-def _photo_background(a: dict, S: int, rng: np.random.Generator) -> np.ndarray:
+@lru_cache(maxsize=8)
+def _vignette(S: int) -> np.ndarray:
+    yy, xx = np.mgrid[0:S, 0:S].astype(np.float32) / S - 0.5
+    return (1.0 - 0.5 * (xx**2 + yy**2))[..., None]
+
+
+def _photo_background(a: dict, S: int) -> np.ndarray:
+    """A blurred scene (smooth gradient plus bokeh, a window edge or shelves), drawn small and enlarged."""
+    low = 32
     base = _mix(_desaturate(a["background_color"], 0.35), (110, 110, 110), 0.25) * 0.9
     pat = BACKGROUND_PATTERNS[int(a["background_pattern"]) % len(BACKGROUND_PATTERNS)]
     pg = _pattern_geometry(a)
-    grad = cv2.resize(pg["grad"].astype(np.float32), (S, S), interpolation=cv2.INTER_CUBIC)
-    img = base * (1.0 + 0.18 * grad[..., None])
-    low = max(16, S // 4)
+    grad = cv2.resize(pg["grad"].astype(np.float32), (low, low), interpolation=cv2.INTER_CUBIC)
     layer = np.zeros((low, low), np.float32)
+    amp = 0.0
     if pat == "dots":  # bokeh
         for (x, y), r in zip(pg["dots"], pg["dot_r"]):
-            cv2.circle(layer, (int(x * low), int(y * low)), max(1, int(r * low)), 1.0, -1, cv2.LINE_AA)
+            cv2.circle(layer, (int(x * low * 16), int(y * low * 16)), int(r * low * 16), 1.0, -1, cv2.LINE_8, 4)
         amp = 70.0
     elif pat == "split":  # a wall and a window
         x, tilt = pg["split"]
@@ -705,92 +800,89 @@ def _photo_background(a: dict, S: int, rng: np.random.Generator) -> np.ndarray:
             x0 = int((i + ph) * low / k)
             cv2.rectangle(layer, (x0, 0), (x0 + int(low / (2 * k)), low), 1.0, -1)
         amp = 35.0
-    else:
-        amp = 0.0
     if amp:
-        layer = cv2.GaussianBlur(layer, (0, 0), low / 28)
-        img = img + amp * cv2.resize(layer, (S, S), interpolation=cv2.INTER_LINEAR)[..., None]
-    yy, xx = np.mgrid[0:S, 0:S].astype(np.float32) / S - 0.5
-    img = img * (1.0 - 0.5 * (xx**2 + yy**2))[..., None]
-    img = img + rng.normal(0.0, 2.0, (S, S, 1)).astype(np.float32)
-    return np.ascontiguousarray(img, np.float32)
+        layer = cv2.GaussianBlur(layer, (0, 0), 1.2)
+    small = (base * (1.0 + 0.18 * grad[..., None]) + amp * layer[..., None]) * _vignette(low)
+    return cv2.resize(small.astype(np.float32), (S, S), interpolation=cv2.INTER_CUBIC)
 
 
-def _photo_features(p: _Painter, g: _Geometry, a: dict, skin, hair, face, ss: float) -> None:
-    u = p.unit
-    soft = 0.45 * ss
-    ew, eh = g.ew_p, g.eh_p
-    # soft shading: eye sockets, nose, under the nose and lower lip, cheeks
-    for sd in (-1, 1):
-        ex = sd * g.ex
-        p.layer(fills=[_ellipse(ex, -0.25 * eh, 1.45 * ew, 2.0 * eh)], mul=(0.84, 0.8, 0.82), sigma=0.02 * u,
-                clip=face)
+def _photo_fine_shading(p: _Painter, g: _Geometry, a: dict, fine: np.ndarray) -> None:
+    """Nose, nostrils, under the lower lip, eyelid creases and inner ears, into the ``fine`` shade map."""
+    ny, ew, eh = g.nose_y, g.ew_p, g.eh_p
     side = 1 if a["texture_seed"] % 3 != 0 else -1
-    p.layer(fills=[np.array([(side * 0.012, -0.015), (side * 0.03, -0.015), (side * 0.036, g.nose_y - 0.01),
-                             (side * 0.018, g.nose_y - 0.005)])], mul=(0.8, 0.76, 0.78), sigma=0.012 * u)
-    for sd in (-1, 1):
-        p.layer(fills=[_ellipse(sd * 0.027, g.nose_y - 0.008, 0.018, 0.016)], mul=0.86, sigma=0.006 * u)
-    p.layer(fills=[_ellipse(0.0, g.nose_y + 0.014, 0.03, 0.008)], mul=0.82, sigma=0.006 * u)
-    for sd in (-1, 1):
-        p.layer(fills=[_ellipse(sd * 0.02, g.nose_y + 0.002, 0.01, 0.005)], color=skin * 0.35, alpha=0.8,
-                sigma=soft)
-    p.layer(fills=[_ellipse(-0.004, g.nose_y - 0.012, 0.012, 0.01)], color=(255, 250, 245), alpha=0.3,
-            sigma=0.006 * u)
-    blush = 0.15 + 0.35 * a["blush"]
-    for sd in (-1, 1):
-        p.layer(fills=[_ellipse(sd * (g.ex + 0.03), 0.1, 0.055, 0.035)], color=(225, 110, 110), alpha=blush,
-                sigma=0.02 * u, clip=face)
+    _shade_fill(p, fine, [np.array([(side * 0.012, -0.015), (side * 0.028, -0.015), (side * 0.034, ny - 0.01),
+                                    (side * 0.018, ny - 0.005)])], (0.8, 0.76, 0.78))
+    _shade_fill(p, fine, [_ellipse(sd * 0.027, ny - 0.008, 0.018, 0.016, 16) for sd in (-1, 1)]
+                + [_ellipse(0.0, ny + 0.014, 0.03, 0.008, 16)], (0.84, 0.8, 0.82))
+    _shade_fill(p, fine, [_ellipse(sd * 0.02, ny + 0.002, 0.011, 0.006, 12) for sd in (-1, 1)], (0.45, 0.4, 0.42))
+    opening = _mouth_opening(a)
+    _shade_fill(p, fine, [_ellipse(0.0, g.line_y + opening + 0.036, 0.6 * g.mw, 0.008, 16)], 0.84)
+    crease = [_bezier((sd * g.ex - ew, -0.2 * eh), (sd * g.ex, -2.6 * eh), (sd * g.ex + ew, -0.2 * eh), 10)
+              for sd in (-1, 1)]
+    for c in crease:
+        cv2.polylines(fine, [p._int(p.px(c))], False, (0.8, 0.76, 0.78), max(1, int(round(0.005 * p.unit))),
+                      cv2.LINE_8, 4)
+    _shade_fill(p, fine, [_ellipse(cx + 0.2 * rx * np.sign(cx), cy, 0.45 * rx, 0.55 * ry, 12)
+                          for cx, cy, rx, ry in g.ears], 0.8)
 
-    # eyes: brows, sclera, iris, pupil, lid line, crease, catchlight
+
+def _mouth_opening(a: dict) -> float:
+    return 0.0 if a["mouth_open"] <= 0.55 else 0.008 + 0.04 * (a["mouth_open"] - 0.55)
+
+
+def _photo_features(p: _Painter, g: _Geometry, a: dict, skin, hair, ss: float) -> None:
+    """Brows, eyes, nose tip highlight and lips, as one soft sticker."""
+    u = p.unit
+    st = _Sticker(p)
+    ew, eh = g.ew_p, g.eh_p
+    sides = (-1, 1)
+    st.fill([_ellipse(-0.004, g.nose_y - 0.012, 0.012, 0.01, 12)], (255, 248, 240), alpha=0.25)
     iris = _desaturate(a["eye_color"], 0.35) * 0.75
-    brow = hair * 0.55 + np.float32(10)
-    for sd in (-1, 1):
+    brows, almonds, uppers = [], [], []
+    for sd in sides:
         ex = sd * g.ex
         by = -eh - 0.032
-        c = _bezier((ex - sd * 1.0 * ew, by + 0.004), (ex + sd * 0.2 * ew, by - 0.02), (ex + sd * 1.3 * ew, by + 0.01),
-                    12)
+        c = _bezier((ex - sd * 1.0 * ew, by + 0.004), (ex + sd * 0.2 * ew, by - 0.02),
+                    (ex + sd * 1.3 * ew, by + 0.01), 10)
         d = np.gradient(c, axis=0)
         nrm = np.stack([-d[:, 1], d[:, 0]], 1) / (np.linalg.norm(d, axis=1, keepdims=True) + 1e-12)
-        w = np.linspace(0.009, 0.003, 12)[:, None]
-        p.layer(fills=[np.concatenate([c + nrm * w, (c - nrm * w)[::-1]])], color=brow, alpha=0.85, sigma=soft)
+        w = np.linspace(0.009, 0.003, 10)[:, None]
+        brows.append(np.concatenate([c + nrm * w, (c - nrm * w)[::-1]]))
+        upper = _bezier((ex - ew, 0.15 * eh), (ex, -2.1 * eh), (ex + ew, 0.15 * eh), 10)
+        lower = _bezier((ex + ew, 0.15 * eh), (ex, 1.65 * eh), (ex - ew, 0.15 * eh), 10)
+        almonds.append(np.concatenate([upper, lower[1:-1]]))
+        uppers.append(upper)
+    ri = 0.98 * eh
+    st.fill(brows, hair * 0.55 + 10, alpha=0.85)
+    st.fill(almonds, (232, 228, 224))
+    st.fill([_ellipse(sd * g.ex, 0.0, ri, ri, 20) for sd in sides], iris * 0.7, colour_only=True)
+    st.fill([_ellipse(sd * g.ex, 0.0, 0.75 * ri, 0.75 * ri, 16) for sd in sides], iris, colour_only=True)
+    st.fill([_ellipse(sd * g.ex, 0.0, 0.4 * ri, 0.4 * ri, 12) for sd in sides], (22, 16, 16), colour_only=True)
+    st.fill([_ellipse(sd * g.ex - 0.35 * ri, -0.35 * ri, 0.2 * ri, 0.2 * ri, 8) for sd in sides], (250, 250, 250),
+            colour_only=True)
+    st.stroke(uppers, (52, 36, 32), 0.007 * u, alpha=0.9)
 
-        upper = _bezier((ex - ew, 0.15 * eh), (ex, -2.1 * eh), (ex + ew, 0.15 * eh), 12)
-        lower = _bezier((ex + ew, 0.15 * eh), (ex, 1.65 * eh), (ex - ew, 0.15 * eh), 12)
-        almond = np.concatenate([upper, lower[1:-1]])
-        p.layer(fills=[almond], color=(236, 232, 228), sigma=0.3 * ss)
-        ri = 0.98 * eh
-        p.layer(fills=[_ellipse(ex, 0.0, ri, ri)], color=iris * 0.7, clip=[almond])
-        p.layer(fills=[_ellipse(ex, 0.0, 0.72 * ri, 0.72 * ri)], color=iris, clip=[almond], sigma=0.2 * ss)
-        p.layer(fills=[_ellipse(ex, 0.0, 0.4 * ri, 0.4 * ri)], color=(22, 16, 16), clip=[almond])
-        p.layer(fills=[upper + (0, -0.003)], mul=0.85, sigma=soft)
-        p.layer(strokes=[(upper, 0.006 * u, False)], color=(52, 36, 32), alpha=0.9, sigma=0.25 * ss)
-        p.layer(strokes=[(upper + (0, -0.9 * eh), 0.004 * u, False)], mul=0.82, sigma=soft)
-        p.layer(strokes=[(lower, 0.003 * u, False)], mul=0.85, sigma=soft)
-        p.layer(fills=[_ellipse(ex - 0.35 * ri, -0.35 * ri, 0.2 * ri, 0.2 * ri)], color=(255, 255, 255),
-                alpha=0.9)
-
-    # lips
     lip = _mix(skin, (192, 78, 92), 0.45)
     lc, rc = np.array((-g.mw, g.corner_y)), np.array((g.mw, g.corner_y))
-    opening = 0.0 if a["mouth_open"] <= 0.55 else 0.008 + 0.04 * (a["mouth_open"] - 0.55)
+    opening = _mouth_opening(a)
     m_top = _through(lc, (0.0, g.line_y), rc, 12)  # the mouth line, left to right
     m_bot = _through(rc, (0.0, g.line_y + opening), lc, 12)  # the lower lip's top, right to left
     ul = 0.012 + 0.004 * a["mouth_width"]
-    upper = np.concatenate([m_top[::-1][:1], _through(rc, (0.45 * g.mw, g.line_y - ul), (0.0, g.line_y - ul * 0.7), 6),
+    upper = np.concatenate([rc[None], _through(rc, (0.45 * g.mw, g.line_y - ul), (0.0, g.line_y - ul * 0.7), 6),
                             _through((0.0, g.line_y - ul * 0.7), (-0.45 * g.mw, g.line_y - ul), lc, 6)[1:],
                             m_top[1:-1]])
     lower = np.concatenate([m_bot, _through(lc, (0.0, g.line_y + opening + 0.022), rc, 12)[1:-1]])
     if opening > 0:
         inside = np.concatenate([m_top, m_bot[1:-1]])
-        p.layer(fills=[inside], color=(58, 22, 26), sigma=0.25 * ss)
-        p.layer(fills=[_ellipse(0.0, g.line_y + 0.002, 0.7 * g.mw, min(0.008, 0.45 * opening))],
-                color=(226, 220, 208), clip=[inside], sigma=0.2 * ss)
-    p.layer(fills=[upper], color=lip * 0.86, sigma=0.35 * ss)
-    p.layer(fills=[lower], color=lip, sigma=0.35 * ss)
-    p.layer(fills=[_ellipse(0.0, g.line_y + opening + 0.011, 0.4 * g.mw, 0.004)], color=(255, 230, 230),
-            alpha=0.35, sigma=0.5 * ss)
-    p.layer(strokes=[(m_top, 0.004 * u, False)], color=lip * 0.45, alpha=0.8, sigma=0.3 * ss)
-    p.layer(fills=[_ellipse(0.0, g.line_y + opening + 0.034, 0.6 * g.mw, 0.008)], mul=0.86, sigma=0.008 * u)
+        st.fill([inside], (58, 22, 26))
+        st.fill([_ellipse(0.0, g.line_y + 0.002, 0.7 * g.mw, min(0.008, 0.45 * opening), 16)], (226, 220, 208),
+                colour_only=True)
+    st.fill([upper], lip * 0.86)
+    st.fill([lower], lip)
+    st.fill([_ellipse(0.0, g.line_y + opening + 0.011, 0.4 * g.mw, 0.004, 12)], _mix(lip, (255, 235, 235), 0.4),
+            colour_only=True)
+    st.stroke([m_top], lip * 0.5, 0.004 * u, alpha=0.75)
+    st.apply(p.img, 0.0)
 
 
 # ----------------------------------------------------------------------------------------------------------

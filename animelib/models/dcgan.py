@@ -37,6 +37,9 @@ class Generator(nn.Module):
             ConvBlock(3, 3, 4, 2, 1, transposed=True, act="tanh"),  # (N, 3, 64, 64) in (-1, 1)
         )
         init_dcgan_weights(self)
+        # The last layer reads only 3 channels: with DCGAN's N(0, 0.02) its output would start as an almost
+        # constant grey that the discriminator rejects at once. A fan-in scaled init gives it a real start.
+        nn.init.kaiming_normal_(self.net[-1][0].weight, nonlinearity="linear")
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         if z.dim() == 2:  # (N, 100) -> (N, 100, 1, 1)
@@ -158,3 +161,28 @@ def generate(net_G: Generator, z: torch.Tensor, batch_size: int = 256) -> np.nda
     dev = next(net_G.parameters()).device
     return np.concatenate([to_uint8_images(net_G(z[i:i + batch_size].to(dev)))
                            for i in range(0, len(z), batch_size)])
+
+
+def snapshot_epochs(epochs: int, count: int = 10) -> list[int]:
+    """``count`` evenly spaced epochs ending at the last (10, 20 ... 100 for 100 epochs)."""
+    picked = sorted({max(1, round(epochs * k / count)) for k in range(1, count + 1)})
+    return picked
+
+
+def epoch_samples(run_dir: str | Path, epochs: list[int], rows: int = 8) -> np.ndarray:
+    """The first ``rows`` fixed-noise images at each epoch, row-major: (rows * len(epochs), 64, 64, 3)."""
+    per_epoch = [np.load(Path(run_dir) / "samples" / f"fixed_e{e:03d}.npy")[:rows] for e in epochs]
+    return np.stack(per_epoch, axis=1).reshape(-1, *per_epoch[0].shape[1:])
+
+
+def loss_trend(history: list[dict]) -> str:
+    """The report's reading of Figure 5, checked on this run: does the discriminator get the upper hand?"""
+    steps = [r for r in history if "event" not in r]
+    tenth = max(1, len(steps) // 10)
+    first = {k: float(np.mean([r[k] for r in steps[:tenth]])) for k in ("loss_G", "loss_D")}
+    last = {k: float(np.mean([r[k] for r in steps[-tenth:]])) for k in ("loss_G", "loss_D")}
+    upper_hand = last["loss_G"] > first["loss_G"] and last["loss_D"] < first["loss_D"]
+    verdict = ("as in the report, the discriminator gets the upper hand (loss_D falls while loss_G rises)"
+               if upper_hand else "unlike the report's run, the discriminator does not clearly get the upper hand")
+    return (f"loss_G {first['loss_G']:.3f} (first tenth of the iterations) -> {last['loss_G']:.3f} (last tenth); "
+            f"loss_D {first['loss_D']:.3f} -> {last['loss_D']:.3f}: {verdict}.")

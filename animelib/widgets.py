@@ -1,0 +1,205 @@
+"""Interactive widgets (ipywidgets): latent-space sliders for DCGAN, "translate your own photo" for CycleGAN.
+
+Each widget is built by a function that returns it; the drawing is done by pure functions
+(:func:`render_latent`, :func:`translate_photo`) that scripts and tests call directly.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from animelib.errors import DataError
+
+
+def png_bytes(image: np.ndarray, scale: int = 1) -> bytes:
+    """(H, W, 3) uint8 -> PNG bytes, enlarged ``scale`` times with nearest neighbour."""
+    from PIL import Image
+
+    im = Image.fromarray(image)
+    if scale > 1:
+        im = im.resize((im.width * scale, im.height * scale), Image.NEAREST)
+    buf = io.BytesIO()
+    im.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def latent_directions(nz: int = 100, k: int = 5, mode: str = "pca", samples: int = 4096, seed: int = 0,
+                      coordinates: list[int] | None = None) -> torch.Tensor:
+    """(k, nz) unit directions: the first principal directions of many sampled z, or chosen coordinates."""
+    if mode == "coordinates":
+        coords = coordinates or list(range(k))
+        return torch.eye(nz)[coords]
+    if mode != "pca":
+        raise ValueError(f"mode={mode!r} is not 'pca' or 'coordinates'")
+    z = torch.randn(samples, nz, generator=torch.Generator().manual_seed(seed))
+    _, _, v = torch.pca_lowrank(z, q=k, center=True)
+    return v.T.contiguous()  # (k, nz)
+
+
+def latent_vector(seed: int, offsets: list[float], directions: torch.Tensor, seed_b: int | None = None,
+                  t: float = 0.0) -> torch.Tensor:
+    """z(seed) moved along ``directions`` by ``offsets``, then slerped towards z(seed_b) by ``t``."""
+    from animelib.models.dcgan import noise, slerp
+
+    nz = directions.shape[1]
+    z = noise(1, nz, seed)[0] + (torch.tensor(offsets, dtype=torch.float32)[:, None] * directions).sum(0)
+    if seed_b is not None and t > 0:
+        z = slerp(z[None], noise(1, nz, seed_b), t)[0]
+    return z[None]  # (1, nz)
+
+
+def render_latent(net_G, seed: int, offsets: list[float], directions: torch.Tensor, seed_b: int | None = None,
+                  t: float = 0.0, scale: int = 4) -> bytes:
+    """The generator's image for these slider values, as PNG bytes (pure: same values, same bytes)."""
+    from animelib.models.dcgan import generate
+
+    return png_bytes(generate(net_G, latent_vector(seed, offsets, directions, seed_b, t))[0], scale)
+
+
+@dataclass
+class LatentExplorer:
+    """Sliders over a DCGAN generator's latent space; ``renders`` counts real redraws."""
+
+    net_G: Any
+    directions: torch.Tensor
+    scale: int = 4
+    renders: int = 0
+    widget: Any = None
+    controls: dict[str, Any] = field(default_factory=dict)
+    _last: tuple | None = None
+
+    def values(self) -> tuple:
+        c = self.controls
+        return (c["seed"].value, tuple(s.value for s in c["directions"]), c["seed_b"].value, c["t"].value)
+
+    def update(self, *_: Any) -> None:
+        values = self.values()
+        if values == self._last:  # same values: nothing to redraw
+            return
+        seed, offsets, seed_b, t = values
+        self.controls["image"].value = render_latent(self.net_G, seed, list(offsets), self.directions, seed_b, t,
+                                                     self.scale)
+        self._last = values
+        self.renders += 1
+
+
+def latent_explorer(net_G, k: int = 5, mode: str = "pca", seed: int = 0, seed_b: int = 1,
+                    scale: int = 4) -> Any:
+    """A widget: a seed, ``k`` sliders along latent directions, and a slider from this seed to another.
+
+    Returns an ``ipywidgets.VBox`` whose ``.explorer`` is the :class:`LatentExplorer` behind it.
+    """
+    import ipywidgets as W
+
+    nz = net_G.nz
+    ex = LatentExplorer(net_G, latent_directions(nz, k, mode), scale)
+    label = "PC" if mode == "pca" else "z"
+    c = ex.controls
+    c["seed"] = W.IntText(value=seed, description="seed")
+    c["directions"] = [W.FloatSlider(value=0.0, min=-3.0, max=3.0, step=0.1, description=f"{label} {i + 1}",
+                                     continuous_update=True) for i in range(k)]
+    c["seed_b"] = W.IntText(value=seed_b, description="towards seed")
+    c["t"] = W.FloatSlider(value=0.0, min=0.0, max=1.0, step=0.05, description="interpolate")
+    c["image"] = W.Image(format="png", width=64 * scale, height=64 * scale)
+    for w in [c["seed"], *c["directions"], c["seed_b"], c["t"]]:
+        w.observe(ex.update, names="value")
+    ex.update()
+    box = W.HBox([c["image"], W.VBox([c["seed"], *c["directions"], c["seed_b"], c["t"]])])
+    box.explorer = ex
+    ex.widget = box
+    return box
+
+
+# --- translate your own photo --------------------------------------------------------------------------
+def read_image(data: bytes | str) -> np.ndarray:
+    """Bytes or a path to (H, W, 3) uint8 RGB; anything unreadable is a :class:`DataError` with a reason."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        if isinstance(data, (bytes, bytearray, memoryview)):
+            if len(data) == 0:
+                raise DataError("the file is empty")
+            im = Image.open(io.BytesIO(bytes(data)))
+        else:
+            im = Image.open(data)
+        if im.width * im.height > 50_000_000:
+            raise DataError(f"the image is too large ({im.width}x{im.height})")
+        im.load()
+    except DataError:
+        raise
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        raise DataError(f"not a readable image ({type(e).__name__}: {str(e)[:120]})") from None
+    if im.mode in ("RGBA", "LA", "P"):
+        im = im.convert("RGBA")
+        background = Image.new("RGBA", im.size, (255, 255, 255, 255))
+        im = Image.alpha_composite(background, im)
+    return np.asarray(im.convert("RGB"))
+
+
+def translate_photo(data: bytes | str, G_A2B, G_B2A, size: int, crop: bool = True) -> dict[str, Any]:
+    """Crop the face of a photo, translate it to anime and back.
+
+    Returns ``{"input", "translation", "reconstruction"}`` as (size, size, 3) uint8, plus ``face_found``.
+    """
+    import cv2
+
+    from animelib.utils import to_tensor_images, to_uint8_images
+
+    image = read_image(data)
+    found = False
+    if crop:
+        from animelib.data.faces import crop_face
+
+        image, found = crop_face(image, "photo")
+    else:
+        from animelib.data.faces import center_crop
+
+        image = center_crop(image)
+    image = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
+    dev = next(G_A2B.parameters()).device
+    with torch.no_grad():
+        x = to_tensor_images(image[None], dev)
+        fake = G_A2B(x)
+        rec = G_B2A(fake)
+    return {"input": image, "translation": to_uint8_images(fake)[0], "reconstruction": to_uint8_images(rec)[0],
+            "face_found": found}
+
+
+def photo_translator(G_A2B, G_B2A, size: int, scale: int = 3) -> Any:
+    """A widget: upload a photo, see its face, the anime translation and the reconstruction.
+
+    Returns an ``ipywidgets.VBox``; ``.handle(name, data)`` runs one upload (used by tests too).
+    """
+    import ipywidgets as W
+
+    upload = W.FileUpload(accept="image/*", multiple=False, description="photo")
+    message = W.HTML("Upload a photo with a face (any common image format).")
+    images = [W.Image(format="png", width=size * scale, height=size * scale) for _ in range(3)]
+    labels = [W.HTML(f"<b>{t}</b>") for t in ("input (face crop)", "G_A2B: anime", "G_B2A(G_A2B): back")]
+    row = W.HBox([W.VBox([lab, im]) for lab, im in zip(labels, images, strict=True)])
+
+    def handle(name: str, data: bytes) -> bool:
+        try:
+            out = translate_photo(data, G_A2B, G_B2A, size)
+        except DataError as e:
+            message.value = f"<span style='color:#b00'>Could not use {name}: {e}</span>"
+            return False
+        for im, key in zip(images, ("input", "translation", "reconstruction"), strict=True):
+            im.value = png_bytes(out[key], scale)
+        found = "face found" if out["face_found"] else "no face found: centre crop"
+        message.value = f"{name}: {found}."
+        return True
+
+    def on_upload(change) -> None:
+        for item in change["new"]:
+            handle(item["name"], bytes(item["content"]))
+
+    upload.observe(on_upload, names="value")
+    box = W.VBox([upload, message, row])
+    box.handle, box.message, box.images = handle, message, images
+    return box

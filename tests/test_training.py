@@ -1,0 +1,127 @@
+"""Training machinery: steps change the nets, resume equals uninterrupted, schedules and fixed noise."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from animelib.config import CartoonGANConfig, CycleGANConfig, DCGANConfig
+from animelib.models.cyclegan import CycleGANTrainer, lr_factor
+from animelib.models.dcgan import DCGANTrainer, fixed_noise
+from animelib.runs import read_history
+from animelib.training import train
+
+SMOKE = {
+    "dcgan": DCGANConfig.from_profile("smoke", num_train=32, batch_size=8, epochs=3),
+    "cyclegan": CycleGANConfig.from_profile("smoke", num_a=8, num_b=12, batch_size=4, epochs=3,
+                                            lr_decay_epoch=2, interrupt_at=()),
+    "cartoongan": CartoonGANConfig.from_profile("smoke", num_a=8, num_b=8, batch_size=4, epochs=3,
+                                                pretrain_epochs=1),
+}
+
+
+def losses_of(run_dir):
+    return [{k: v for k, v in r.items() if k not in ("epoch", "step", "phase")}
+            for r in read_history(run_dir) if "event" not in r]
+
+
+def test_one_dcgan_step_changes_both_nets(tmp_path):
+    trainer = DCGANTrainer(SMOKE["dcgan"], tmp_path / "run", progress=False)
+    before = {k: [p.detach().clone() for p in n.parameters()] for k, n in trainer.nets.items()}
+    losses = trainer.train_step(next(iter(trainer.batches())))
+    assert set(losses) == {"loss_G", "loss_D", "D_x", "D_G_z"}
+    for name, net in trainer.nets.items():
+        changed = [not torch.equal(a, b) for a, b in zip(before[name], net.parameters(), strict=True)]
+        assert all(changed), f"{name}: some parameters did not change"
+
+
+@pytest.mark.parametrize("model", ["dcgan", "cyclegan", "cartoongan"])
+def test_resume_equals_uninterrupted(tmp_path, model):
+    cfg = SMOKE[model]
+    train(cfg, tmp_path / "straight", progress=False)
+    cls = type(train(cfg, tmp_path / "straight", progress=False))  # reopening a finished run trains nothing
+    # interrupted after every epoch: a new trainer object resumes from the checkpoint on disk each time
+    for stop in range(1, cfg.epochs + 1):
+        trainer = cls(cfg, tmp_path / "resumed", progress=False)
+        assert trainer.epoch == stop - 1
+        trainer.fit(stop_at_epoch=stop)
+    a, b = losses_of(tmp_path / "straight"), losses_of(tmp_path / "resumed")
+    assert len(a) == len(b) > 0
+    for ra, rb in zip(a, b, strict=True):
+        assert ra.keys() == rb.keys()
+        for k in ra:
+            assert ra[k] == pytest.approx(rb[k], abs=1e-5), k
+    resumes = [r for r in read_history(tmp_path / "resumed") if r.get("event") == "resume"]
+    assert [r["epoch"] for r in resumes] == list(range(1, cfg.epochs))
+    assert not any(r.get("event") == "resume" for r in read_history(tmp_path / "straight"))
+
+
+def test_killed_run_does_not_count_steps_twice(tmp_path):
+    cfg = SMOKE["dcgan"]
+    trainer = DCGANTrainer(cfg, tmp_path, progress=False)
+    trainer.fit(stop_at_epoch=1)
+    # a run killed mid-epoch leaves step records after the last checkpoint
+    trainer.run.log({"epoch": 2, "step": 999, "loss_G": 0.0})
+    again = DCGANTrainer(cfg, tmp_path, progress=False)
+    assert again.epoch == 1
+    assert all(r.get("step") != 999 for r in read_history(tmp_path))
+    again.fit()
+    steps = [r["step"] for r in read_history(tmp_path) if "event" not in r]
+    assert steps == list(range(1, len(steps) + 1))
+
+
+def test_finished_run_is_not_trained_again(tmp_path):
+    cfg = SMOKE["dcgan"].replace(epochs=1)
+    train(cfg, tmp_path, progress=False)
+    size = (tmp_path / "history.jsonl").stat().st_size
+    mtime = (tmp_path / "checkpoints" / "last.pt").stat().st_mtime_ns
+    trainer = train(cfg, tmp_path, progress=False)
+    assert trainer.finished and trainer.epoch == 1
+    assert (tmp_path / "history.jsonl").stat().st_size == size
+    assert (tmp_path / "checkpoints" / "last.pt").stat().st_mtime_ns == mtime
+
+
+def test_other_settings_in_same_run_folder_are_refused(tmp_path):
+    from animelib.errors import ConfigError
+
+    train(SMOKE["dcgan"].replace(epochs=1), tmp_path, progress=False)
+    with pytest.raises(ConfigError, match="other settings.*ngf"):
+        DCGANTrainer(SMOKE["dcgan"].replace(epochs=1, ngf=4), tmp_path, progress=False)
+
+
+def test_fixed_noise_is_the_same_across_epochs_and_sessions(tmp_path):
+    cfg = SMOKE["dcgan"].replace(epochs=2)
+    assert torch.equal(fixed_noise(cfg), fixed_noise(cfg))
+    trainer = train(cfg, tmp_path, progress=False)
+    assert torch.equal(trainer.fixed_noise, fixed_noise(cfg))
+    first, second = (np.load(tmp_path / "samples" / f"fixed_e{e:03d}.npy") for e in (1, 2))
+    assert first.shape == (cfg.num_fixed, 64, 64, 3) and first.dtype == np.uint8
+    assert not np.array_equal(first, second)  # same noise, the generator moved
+
+
+def test_cyclegan_lr_switches_at_configured_epoch(tmp_path):
+    cfg = SMOKE["cyclegan"]
+    factor = lr_factor(cfg)
+    assert [factor(e) for e in range(4)] == [1, 1, 0.1, 0.1]
+    trainer = CycleGANTrainer(cfg, tmp_path, progress=False)
+    lrs = []
+    for stop in range(1, 4):
+        lrs.append(trainer.optimizers["G"].param_groups[0]["lr"])
+        trainer.fit(stop_at_epoch=stop)
+    assert lrs == pytest.approx([3e-4, 3e-4, 3e-5])
+
+
+def test_cyclegan_history_and_interruptions(tmp_path):
+    cfg = SMOKE["cyclegan"].replace(interrupt_at=(1, 2))
+    train(cfg, tmp_path, progress=False)
+    history = read_history(tmp_path)
+    steps = [r for r in history if "event" not in r]
+    assert {"loss_idt_A", "loss_idt_B", "loss_gan_A2B", "loss_gan_B2A", "loss_cycle_A", "loss_cycle_B",
+            "loss_D_A", "loss_D_B", "loss_G"} <= set(steps[0])
+    assert [r["epoch"] for r in history if r.get("event") == "resume"] == [1, 2]
+    metrics = [r for r in history if r.get("event") == "metrics"]
+    assert [m["epoch"] for m in metrics] == [1, 2, 3]
+    assert {"A2B_l1", "A2B_psnr", "A2B_ssim", "identity_ssim"} <= set(metrics[0])
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["model"] == "cyclegan" and config["interrupt_at"] == [1, 2]
