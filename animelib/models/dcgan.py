@@ -37,14 +37,32 @@ class Generator(nn.Module):
             ConvBlock(3, 3, 4, 2, 1, transposed=True, act="tanh"),  # (N, 3, 64, 64) in (-1, 1)
         )
         init_dcgan_weights(self)
-        # The last layer reads only 3 channels: with DCGAN's N(0, 0.02) its output would start as an almost
-        # constant grey that the discriminator rejects at once. A fan-in scaled init gives it a real start.
-        nn.init.kaiming_normal_(self.net[-1][0].weight, nonlinearity="linear")
+        init_bilinear(self.net[-1][0])
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         if z.dim() == 2:  # (N, 100) -> (N, 100, 1, 1)
             z = z[:, :, None, None]
         return self.net(z)
+
+
+def init_bilinear(layer: nn.ConvTranspose2d) -> None:
+    """Start a stride-2 transposed conv as per-channel bilinear up-sampling (as FCN initialised its up-sampling).
+
+    The report's last layer reads only the 3 channels of the "extra layer". With DCGAN's N(0, 0.02) it starts
+    as an almost constant grey, and with any random init as a checkerboard of noise that the discriminator
+    rejects at once; measured here, neither learned faces in 300 steps. Starting as bilinear up-sampling makes
+    the 3x32x32 map a small image from the first step, and faces appear within a few hundred steps.
+    """
+    k = layer.kernel_size[0]
+    factor = (k + 1) // 2
+    centre = factor - 1 if k % 2 == 1 else factor - 0.5
+    taps = 1 - (torch.arange(k, dtype=torch.float32) - centre).abs() / factor  # (0.25, 0.75, 0.75, 0.25)
+    with torch.no_grad():
+        layer.weight.zero_()
+        for c in range(min(layer.in_channels, layer.out_channels)):
+            layer.weight[c, c] = torch.outer(taps, taps)
+        if layer.bias is not None:
+            layer.bias.zero_()
 
 
 class Discriminator(nn.Module):
@@ -100,7 +118,7 @@ class DCGANTrainer(Trainer):
         self.optimizers["D"].zero_grad(set_to_none=True)
         out_real = self.net_D(real)
         out_fake = self.net_D(fake.detach())
-        loss_D = F.binary_cross_entropy_with_logits(out_real, ones) + \
+        loss_D = F.binary_cross_entropy_with_logits(out_real, ones * self.cfg.real_label) + \
             F.binary_cross_entropy_with_logits(out_fake, zeros)
         loss_D.backward()
         self.optimizers["D"].step()
