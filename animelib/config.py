@@ -46,6 +46,7 @@ class Config:
     beta1: float = 0.5
     beta2: float = 0.999
     num_test: int = 64  # held-out images for figures and metrics
+    metrics_every: int = 1  # epochs between evaluations on the held-out images (and always after the last)
 
     MODEL: ClassVar[str] = "base"
     PROFILES: ClassVar[dict[str, dict[str, Any]]] = {p: {} for p in PROFILES}
@@ -144,7 +145,7 @@ class DCGANConfig(Config):
         # quick: a narrower discriminator and one-sided label smoothing keep it from winning outright in the
         # few hundred steps a CPU can afford (measured: without them the generator never left noise)
         "quick": dict(ngf=32, ndf=16, batch_size=64, epochs=12, num_train=4_096, num_test=256, real_label=0.9),
-        "full": dict(num_test=2_048),
+        "full": dict(num_test=2_048, metrics_every=5),
     }
 
     def __post_init__(self):
@@ -171,7 +172,7 @@ class TranslationConfig(Config):
     color_loss: bool = False  # YUV colour consistency between input and output (AnimeGAN)
     color_weight: float = 1.0
     vgg_weights: str = "imagenet"  # "imagenet": torchvision's VGG19; "allow-substitute": fall back offline
-    metrics_every: int = 1  # epochs between paired-metric evaluations on held-out pairs
+    vgg_width: float = 1.0  # substitute VGG only: fraction of VGG19's channels (cheaper on a CPU)
 
     def __post_init__(self):
         super().__post_init__()
@@ -201,9 +202,11 @@ class CycleGANConfig(TranslationConfig):
     MODEL: ClassVar[str] = "cyclegan"
     PROFILES: ClassVar[dict[str, dict[str, Any]]] = {
         "smoke": dict(image_size=32, ngf=4, ndf=4, batch_size=4, epochs=3, lr_decay_epoch=2,
-                      num_a=16, num_b=16, num_test=8, pool_size=8, interrupt_at=(1,)),
+                      num_a=16, num_b=16, num_test=8, pool_size=8, interrupt_at=(1,),
+                      vgg_weights="allow-substitute", vgg_width=0.125),
         "quick": dict(image_size=64, ngf=16, ndf=16, batch_size=16, epochs=10, lr_decay_epoch=7,
-                      num_a=1_024, num_b=1_024, num_test=64, interrupt_at=(4,)),
+                      num_a=1_024, num_b=1_024, num_test=64, interrupt_at=(4,),
+                      vgg_weights="allow-substitute", vgg_width=0.25),
         "full": dict(image_size=128, num_test=512, interrupt_at=()),
     }
 
@@ -221,7 +224,6 @@ class CartoonGANConfig(TranslationConfig):
     pretrain_epochs: int = 10  # generator trained on the content loss alone first
     content_weight: float = 10.0
     style_weight: float = 1.0
-    vgg_width: float = 1.0  # substitute VGG only: fraction of VGG19's channels
 
     MODEL: ClassVar[str] = "cartoongan"
     PROFILES: ClassVar[dict[str, dict[str, Any]]] = {

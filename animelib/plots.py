@@ -168,3 +168,61 @@ def _cell(v: Any) -> str:
     if isinstance(v, int):
         return f"{v:,}"
     return str(v)
+
+
+def plot_paired_metrics(history: list[dict[str, Any]], title: str = "") -> plt.Figure:
+    """Per-epoch paired metrics of a translation run: G_A2B(A) vs truth, the identity baseline, and vs input."""
+    metrics = events(history, "metrics")
+    epochs = [m["epoch"] for m in metrics]
+    fig, axes = plt.subplots(1, 3, figsize=(14, 3.4))
+    for ax, (key, label) in zip(axes, (("l1", "L1 (lower is better)"), ("psnr", "PSNR dB (higher is better)"),
+                                       ("ssim", "SSIM (higher is better)")), strict=True):
+        ax.plot(epochs, [m[f"A2B_{key}"] for m in metrics], "o-", label="G_A2B(A) vs ground truth")
+        ax.plot(epochs, [m[f"identity_{key}"] for m in metrics], "--", color="grey",
+                label="identity baseline: A vs ground truth")
+        if f"input_{key}" in metrics[0] and key == "ssim":
+            ax.plot(epochs, [m[f"input_{key}"] for m in metrics], ":", color="C3", label="G_A2B(A) vs its input A")
+        ax.set_title(label, fontsize=10)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    axes[-1].legend(fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def architecture_figure(parts: list[tuple[list[dict[str, Any]], str]]) -> plt.Figure:
+    """Several networks' layer tables stacked, one row each (generator above discriminator)."""
+    width = max(len(rows) for rows, _ in parts)
+    fig, axes = plt.subplots(len(parts), 1, figsize=(max(6, 1.45 * width), 3.0 * len(parts)), squeeze=False)
+    for ax, (rows, title) in zip(axes[:, 0], parts, strict=True):
+        plot_architecture(rows, title, ax=ax)
+    fig.tight_layout()
+    return fig
+
+
+def plot_dcgan_quality(history: list[dict[str, Any]], title: str = "") -> plt.Figure:
+    """DCGAN per-epoch evaluation: Frechet distances (lower is better) and the memorisation ratio."""
+    metrics = events(history, "metrics")
+    epochs = [m["epoch"] for m in metrics]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
+    axes[0].plot(epochs, [m["fd_landmark"] for m in metrics], "o-", label="FD (landmark features)")
+    if any(m.get("fid") is not None for m in metrics):
+        ax2 = axes[0].twinx()
+        ax2.plot(epochs, [m.get("fid") for m in metrics], "s--", color="C1", label="FID (Inception)")
+        ax2.set_ylabel("FID (Inception)")
+        ax2.legend(fontsize=8, loc="upper center")
+    axes[0].set_title("distance to held-out real avatars (lower is better)", fontsize=10)
+    axes[0].legend(fontsize=8)
+    axes[1].plot(epochs, [m["nn_ratio"] for m in metrics], "o-", color="C2")
+    axes[1].axhline(1.0, color="grey", ls="--", lw=1)
+    axes[1].set_title("nearest-training-image distance / real reference\n(below 1: copying training images)",
+                      fontsize=10)
+    for ax in axes:
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig

@@ -221,6 +221,16 @@ def load_trained(run_dir: str | Path, device: str = "auto") -> tuple[Config, dic
     return cfg, state, dev
 
 
+def load_generator(run_dir: str | Path, name: str | None = None, device: str = "auto") -> nn.Module:
+    """A trained generator of any model's run folder (eval mode): ``G`` by default, ``G_A2B``/``G_B2A`` for CycleGAN."""
+    import importlib
+
+    cfg, state, dev = load_trained(run_dir, device)
+    module = importlib.import_module(TRAINERS[cfg.MODEL][0])
+    name = name or ("G_A2B" if cfg.MODEL == "cyclegan" else "G")
+    return load_net(module.build_generator(cfg), state, name, dev)
+
+
 def load_net(net: nn.Module, state: dict[str, Any], name: str, device: torch.device) -> nn.Module:
     """``net`` with the weights ``state["nets"][name]``, on ``device``, in eval mode."""
     net.load_state_dict(state["nets"][name])

@@ -70,3 +70,15 @@ def to_tensor_images(x: np.ndarray, device: torch.device | str = "cpu") -> torch
     """(N, H, W, 3) uint8 to (N, 3, H, W) float in [-1, 1]."""
     t = torch.from_numpy(np.ascontiguousarray(x)).to(device)
     return t.permute(0, 3, 1, 2).float().div(127.5).sub(1)
+
+
+@torch.no_grad()
+def translate_images(net: torch.nn.Module, images: np.ndarray, batch_size: int = 64) -> np.ndarray:
+    """(N, H, W, 3) uint8 through an image-to-image generator, in batches, on the generator's device."""
+    device = next(net.parameters()).device
+    was_training = net.training
+    net.eval()
+    out = [to_uint8_images(net(to_tensor_images(images[i:i + batch_size], device)))
+           for i in range(0, len(images), batch_size)]
+    net.train(was_training)
+    return np.concatenate(out) if out else images[:0].copy()

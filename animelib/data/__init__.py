@@ -132,7 +132,8 @@ def dataset_table(dcgan_cfg, translation_cfg) -> tuple[list[str], list[list]]:
 
     columns = ["name", "category", "samples (report)", "samples (here)", "source here"]
     rows = []
-    for domain, cfg, n in (("anime", dcgan_cfg, dcgan_cfg.num_train), ("thumbs", translation_cfg, translation_cfg.num_a),
+    for domain, cfg, n in (("anime", dcgan_cfg, dcgan_cfg.num_train),
+                           ("thumbs", translation_cfg, translation_cfg.num_a),
                            ("faces", translation_cfg, translation_cfg.num_b)):
         name, category, report_count = REPORT_DATASETS[domain]
         if cfg.data_dir is None:

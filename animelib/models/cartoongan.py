@@ -19,11 +19,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from animelib.config import CartoonGANConfig
 from animelib.losses import ExtraLosses, gan_loss, style_loss
 from animelib.models.common import ConvBlock, ResidualBlock
 from animelib.models.cyclegan import TranslationTrainer
-from animelib.training import images_to_tensor, load_net, load_trained
+from animelib.training import images_to_tensor
 
 
 class Generator(nn.Module):
@@ -69,16 +68,14 @@ class CartoonGANTrainer(TranslationTrainer):
 
     def build(self) -> None:
         from animelib.data.edges import edge_promoted
-        from animelib.models.vgg import load_vgg19
 
         cfg = self.cfg
-        self.vgg = load_vgg19(cfg, self.device)
-        (self.run.path / "vgg.txt").write_text(self.vgg.note + "\n")
+        self.vgg = self.load_vgg()
         self.load_data()
         edges = edge_promoted(self.data.train_b.images, key=f"{cfg.data_dir or 'synthetic'}-{cfg.image_size}",
                               progress=self.progress)
         self.images_e = images_to_tensor(edges)  # (NB, 3, H, W) uint8, aligned with images_b
-        self.G = Generator(cfg.ngf, cfg.n_blocks).to(self.device)
+        self.G = build_generator(cfg).to(self.device)
         self.D = Discriminator(cfg.ndf).to(self.device)
         self.nets = {"G": self.G, "D": self.D}
         self.optimizers = {"G": self.adam(self.G.parameters()), "D": self.adam(self.D.parameters())}
@@ -134,7 +131,20 @@ class CartoonGANTrainer(TranslationTrainer):
         self.log_paired_metrics(self.G)
 
 
-def load_generator(run_dir: str | Path, device: str = "auto") -> tuple[Generator, CartoonGANConfig]:
-    """The trained generator of a run folder (eval mode), and its config."""
-    cfg, state, dev = load_trained(run_dir, device)
-    return load_net(Generator(cfg.ngf, cfg.n_blocks), state, "G", dev), cfg
+def build_generator(cfg) -> Generator:
+    """An untrained generator with the config's widths."""
+    return Generator(cfg.ngf, cfg.n_blocks)
+
+
+def vgg_note(run_dir: str | Path) -> str | None:
+    """The loud caption note when a run's VGG19 was the random substitute, else None."""
+    path = Path(run_dir) / "vgg.txt"
+    if path.exists() and "substitute" in path.read_text():
+        return "WARNING: content and style losses used a random-weight VGG19 substitute (no ImageNet weights here)."
+    return None
+
+
+def pretrain_end_step(history: list[dict]) -> int | None:
+    """The last iteration of content-only pre-training."""
+    steps = [r["step"] for r in history if r.get("phase") == "pretrain"]
+    return max(steps) if steps else None

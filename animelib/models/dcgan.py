@@ -20,7 +20,7 @@ from torch import nn
 
 from animelib.config import DCGANConfig
 from animelib.models.common import ConvBlock, init_dcgan_weights
-from animelib.training import Trainer, images_to_tensor, index_batches, load_net, load_trained
+from animelib.training import Trainer, images_to_tensor, index_batches
 from animelib.utils import to_uint8_images
 
 
@@ -94,6 +94,7 @@ class DCGANTrainer(Trainer):
         train, test = load_domain("anime", cfg.image_size, cfg.num_train, cfg.data_dir, cfg.data_seed,
                                   cfg.dedupe, num_test=cfg.num_test, progress=self.progress)
         self.data_notes = train.notes
+        self.train_images, self.test_images = train.images, test.images  # (N, 64, 64, 3) uint8, for metrics
         self.images = images_to_tensor(train.images)  # (N, 3, 64, 64) uint8
         self.net_G = Generator(cfg.nz, cfg.ngf).to(self.device)
         self.net_D = Discriminator(cfg.ndf).to(self.device)
@@ -133,6 +134,28 @@ class DCGANTrainer(Trainer):
     def end_epoch(self) -> None:
         samples = to_uint8_images(self.net_G(self.fixed_noise.to(self.device)))  # (K, 64, 64, 3)
         np.save(self.run.sample_file(f"fixed_e{self.epoch:03d}.npy"), samples)
+        if self.epoch % self.cfg.metrics_every == 0 or self.finished:
+            self.run.log({"event": "metrics", "epoch": self.epoch, "step": self.step, **self.evaluate()})
+
+    def evaluate(self) -> dict[str, float | None]:
+        """Quality and memorisation on ``num_test`` samples from a fixed noise, against held-out real avatars.
+
+        ``fd_landmark``: Frechet distance in the landmark regressor's feature space (offline, always);
+        ``fid``/``kid``: Inception FID/KID where the weights can be had (else None); ``nn_ratio``: mean distance of
+        a sample to its nearest training image over the same for held-out real images (< 1: copying).
+        """
+        from animelib.metrics import fid_kid, nearest_neighbour_distance
+        from animelib.models.landmarks import LandmarkFeatures, load_regressor
+
+        if not hasattr(self, "fd_features"):
+            self.fd_features = LandmarkFeatures(load_regressor(device=self.device, progress=self.progress))
+        n = len(self.test_images)
+        fake = generate(self.net_G, noise(n, self.cfg.nz, seed=self.cfg.noise_seed + 1))
+        nn_dist = nearest_neighbour_distance(fake[:256], self.train_images, reference=self.test_images[:256])
+        fd = fid_kid(self.test_images, fake, feature=self.fd_features, device=self.device)
+        inception = fid_kid(self.test_images, fake, device=self.device)
+        return {"fd_landmark": fd["fid"], "fid": inception["fid"], "kid": inception["kid_mean"],
+                "nn_mean": nn_dist["mean"], "nn_reference": nn_dist["reference"]["mean"], "nn_ratio": nn_dist["ratio"]}
 
 
 def fixed_noise(cfg: DCGANConfig) -> torch.Tensor:
@@ -140,10 +163,9 @@ def fixed_noise(cfg: DCGANConfig) -> torch.Tensor:
     return torch.randn(cfg.num_fixed, cfg.nz, generator=torch.Generator().manual_seed(cfg.noise_seed))
 
 
-def load_generator(run_dir: str | Path, device: str = "auto") -> tuple[Generator, DCGANConfig]:
-    """The trained generator of a run folder (eval mode), and its config."""
-    cfg, state, dev = load_trained(run_dir, device)
-    return load_net(Generator(cfg.nz, cfg.ngf), state, "G", dev), cfg
+def build_generator(cfg) -> Generator:
+    """An untrained generator with the config's widths."""
+    return Generator(cfg.nz, cfg.ngf)
 
 
 def noise(n: int, nz: int = 100, seed: int = 0) -> torch.Tensor:

@@ -1,7 +1,9 @@
 """A small landmark regressor for the face landmark loss and the landmark error metric.
 
-Trained once per image size on synthetic faces of both styles with their exact landmarks (eye centres,
-nose tip, mouth corners), then cached and used frozen. Its held-out error is stored with it.
+Trained once on synthetic faces of both styles with their exact landmarks (eye centres, nose tip, mouth
+corners), then cached and used frozen; its held-out error is stored with it. It looks at every image at
+32x32 (inputs of other sizes are resampled inside, so one cached net serves every size, and stays cheap on
+a CPU) and returns landmarks in the input's pixels.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from torch import nn
 
 from animelib.models.common import ConvBlock
 
-REGRESSOR_VERSION = 1
+REGRESSOR_VERSION = 2
+INPUT_SIZE = 32  # the resolution the regressor sees
 NUM_LANDMARKS = 5
 TRAIN_OFFSET = 5_000_000  # synthetic indices used for training the regressor (disjoint from model data)
 HELD_OUT_OFFSET = 6_000_000
@@ -21,7 +24,7 @@ HELD_OUT_OFFSET = 6_000_000
 class LandmarkRegressor(nn.Module):
     """(N, 3, S, S) in [-1, 1] -> (N, 5, 2) landmark (x, y) in pixels of the input."""
 
-    def __init__(self, width: int = 32):
+    def __init__(self, width: int = 16):
         super().__init__()
         self.features = nn.Sequential(
             ConvBlock(3, width, 3, 2, 1, norm="batch", act="relu"),
@@ -34,8 +37,31 @@ class LandmarkRegressor(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         size = x.shape[-1]
-        out = self.head(self.features(x).flatten(1)).view(-1, NUM_LANDMARKS, 2)
-        return (out + 0.5) * size  # the head predicts offsets from the image centre, in image widths
+        if size != INPUT_SIZE:
+            x = F.interpolate(x, size=(INPUT_SIZE, INPUT_SIZE), mode="area" if size > INPUT_SIZE else "bilinear")
+        out = self.head(self.features(x).flatten(1)).view(-1, NUM_LANDMARKS, 2)  # offsets from the centre
+        # pixel centres sit at whole numbers: (x + 0.5) / size is the same point at every size
+        return (out + 0.5) * size - 0.5
+
+
+class LandmarkFeatures(nn.Module):
+    """The frozen regressor's convolutional features as an offline feature space for Frechet distances.
+
+    Maps (N, 3, H, W) images (uint8, or float in [0, 1]) to (N, 4 * width * 4) features pooled to 2x2. Trained
+    only on synthetic faces, so distances in it say how face-like (eyes, nose, mouth in place) images are;
+    they are not comparable with Inception FID and are labelled "FD (landmark features)".
+    """
+
+    def __init__(self, regressor: LandmarkRegressor):
+        super().__init__()
+        self.regressor = regressor
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.float() / 255 if x.dtype == torch.uint8 else x
+        x = F.interpolate(x * 2 - 1, size=(INPUT_SIZE, INPUT_SIZE), mode="area" if x.shape[-1] > INPUT_SIZE
+                          else "bilinear")
+        f = self.regressor.features[:-1](x)  # (N, C, 4, 4) before the regressor's own pooling
+        return F.adaptive_avg_pool2d(f, 2).flatten(1)
 
 
 def _data(size: int, n: int, start: int, progress: bool):
@@ -51,13 +77,12 @@ def _data(size: int, n: int, start: int, progress: bool):
     return x, y
 
 
-def train_regressor(size: int, n: int = 2_000, epochs: int = 12, batch_size: int = 64, seed: int = 0,
+def train_regressor(n: int = 2_000, epochs: int = 12, batch_size: int = 64, seed: int = 0,
                     progress: bool = True) -> tuple[LandmarkRegressor, float]:
-    """Train on ``n`` synthetic faces per style; returns the net (eval) and its held-out error in pixels."""
-    from tqdm.auto import trange
-
+    """Train on ``n`` synthetic faces per style; returns the net (eval) and its held-out error (pixels at 32 px)."""
     from animelib.metrics import landmark_error
 
+    size = INPUT_SIZE
     g = torch.Generator().manual_seed(seed)
     with torch.random.fork_rng():
         torch.manual_seed(seed)
@@ -66,7 +91,19 @@ def train_regressor(size: int, n: int = 2_000, epochs: int = 12, batch_size: int
     opt = torch.optim.Adam(net.parameters(), lr=2e-3)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, 2e-3, total_steps=epochs * (len(x) // batch_size))
     net.train()
-    for _ in trange(epochs, desc=f"landmark regressor ({size} px)", disable=not progress):
+    with torch.enable_grad():  # may be called from evaluation code running under no_grad
+        _fit(net, x, y, opt, sched, g, epochs, batch_size, size, progress)
+    net.eval()
+    xt, yt = _data(size, 256, HELD_OUT_OFFSET, progress=False)
+    with torch.no_grad():
+        error = landmark_error(net(xt.float().div(127.5).sub(1)), yt)
+    return net, error
+
+
+def _fit(net, x, y, opt, sched, g, epochs, batch_size, size, progress) -> None:
+    from tqdm.auto import trange
+
+    for _ in trange(epochs, desc="training the landmark regressor", disable=not progress):
         order = torch.randperm(len(x), generator=g)
         for i in range(0, len(x) - batch_size + 1, batch_size):
             idx = order[i:i + batch_size]
@@ -78,29 +115,28 @@ def train_regressor(size: int, n: int = 2_000, epochs: int = 12, batch_size: int
             loss.backward()
             opt.step()
             sched.step()
-    net.eval()
-    xt, yt = _data(size, 256, HELD_OUT_OFFSET, progress=False)
-    with torch.no_grad():
-        error = landmark_error(net(xt.float().div(127.5).sub(1)), yt)
-    return net, error
 
 
-def load_regressor(size: int, device: torch.device | str = "cpu", progress: bool = True) -> LandmarkRegressor:
-    """The cached frozen regressor for ``size`` pixels, trained first if missing."""
+def load_regressor(size: int | None = None, device: torch.device | str = "cpu",
+                   progress: bool = True) -> LandmarkRegressor:
+    """The cached frozen regressor (for images of any ``size``), trained first if missing (about a minute)."""
     import os
 
     from animelib.paths import cache_dir
 
-    path = cache_dir("landmarks") / f"regressor-{size}px-v{REGRESSOR_VERSION}.pt"
+    path = cache_dir("landmarks") / f"regressor-{INPUT_SIZE}px-v{REGRESSOR_VERSION}.pt"
     net = LandmarkRegressor()
     if path.exists():
         state = torch.load(path, map_location="cpu", weights_only=True)
         net.load_state_dict(state["net"])
         net.held_out_error = state["held_out_error"]
     else:
-        net, error = train_regressor(size, progress=progress)
+        net, error = train_regressor(progress=progress)
         tmp = path.with_suffix(f".tmp{os.getpid()}")
-        torch.save({"net": net.state_dict(), "held_out_error": error, "size": size}, tmp)
+        torch.save({"net": net.state_dict(), "held_out_error": error, "size": INPUT_SIZE}, tmp)
         os.replace(tmp, path)
         net.held_out_error = error
+    from animelib.utils import select_device
+
+    device = select_device(device) if isinstance(device, str) else device
     return net.to(device).eval().requires_grad_(False)

@@ -1,0 +1,72 @@
+"""The extra losses, each switched off and on (report 3.4's face landmark, grayscale and colour losses).
+
+Every variant starts from the same trained run (its last checkpoint, copied into the variant's own run
+folder) and trains the same number of further epochs, with one extra loss switched on, or none for the
+baseline. The variants therefore differ only in that loss, and each costs only the extra epochs.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+from animelib.config import Config
+
+VARIANTS: dict[str, dict[str, Any]] = {
+    "baseline": {},
+    "+landmark": {"landmark_loss": True},
+    "+gray": {"gray_loss": True},
+    "+color": {"color_loss": True},
+}
+
+
+def fork_run(source: str | Path, target: str | Path) -> None:
+    """Copy a run's last checkpoint and history into a new run folder (the config is written by the trainer)."""
+    source, target = Path(source), Path(target)
+    (target / "checkpoints").mkdir(parents=True, exist_ok=True)
+    shutil.copy2(source / "checkpoints" / "last.pt", target / "checkpoints" / "last.pt")
+    shutil.copy2(source / "history.jsonl", target / "history.jsonl")
+
+
+def variant_config(base: Config, name: str, extra_epochs: int) -> Config:
+    changes = dict(VARIANTS[name], epochs=base.epochs + extra_epochs)
+    if hasattr(base, "interrupt_at"):
+        changes["interrupt_at"] = ()
+    return base.replace(**changes)
+
+
+def run_ablation(base: Config, base_run_dir: str | Path, runs_dir: str | Path, extra_epochs: int,
+                 variants: list[str] | None = None, progress: bool = True) -> dict[str, Path]:
+    """Train every variant (resuming or skipping finished ones); returns variant name -> run folder."""
+    from animelib.training import train
+
+    folders = {}
+    for name in variants or list(VARIANTS):
+        cfg = variant_config(base, name, extra_epochs)
+        folder = Path(runs_dir) / f"{base.run_name}-ablation-{name.lstrip('+')}"
+        if not (folder / "checkpoints" / "last.pt").exists():
+            fork_run(base_run_dir, folder)
+        train(cfg, folder, progress=progress)
+        folders[name] = folder
+    return folders
+
+
+def ablation_findings(rows: list[dict[str, Any]]) -> str:
+    """One line per model and extra loss: what switching it on changed against that model's baseline."""
+    lines = []
+    for model in dict.fromkeys(r["model"] for r in rows):
+        base = next(r for r in rows if r["model"] == model and r["variant"] == "baseline")
+        for r in rows:
+            if r["model"] != model or r["variant"] == "baseline":
+                continue
+            parts = []
+            for key, label, lower in (("ssim", "SSIM", False), ("l1", "L1", True),
+                                      ("landmark_error", "landmark error", True)):
+                if r.get(key) is None or base.get(key) is None:
+                    continue
+                delta = r[key] - base[key]
+                verdict = "same" if abs(delta) < 5e-4 else ("better" if (delta < 0) == lower else "worse")
+                parts.append(f"{label} {base[key]:.3f} -> {r[key]:.3f} ({verdict})")
+            lines.append(f"{model} {r['variant']}: " + ("; ".join(parts) if parts else "no paired metrics (real data)"))
+    return "\n".join(lines)
