@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
@@ -32,7 +31,7 @@ def list_notebooks(only: list[str] | None = None, folder: Path = NOTEBOOKS_DIR) 
 
 def run_notebooks(profile: str = "quick", only: list[str] | None = None, data_dir: str | None = None,
                   figures_dir: str | Path = "figures", runs_dir: str | Path = "runs", device: str = "auto",
-                  seed: int = 0, progress: bool = True, log=print) -> list[Path]:
+                  seed: int = 0, progress: bool = True, log=print, folder: Path = NOTEBOOKS_DIR) -> list[Path]:
     """Execute the notebooks in order; executed copies go to ``<runs_dir>/notebooks/``."""
     import papermill as pm
     from tqdm.auto import tqdm
@@ -42,7 +41,7 @@ def run_notebooks(profile: str = "quick", only: list[str] | None = None, data_di
     out_dir.mkdir(parents=True, exist_ok=True)
     params = {"PROFILE": profile, "SEED": seed, "DATA_DIR": str(Path(data_dir).resolve()) if data_dir else None,
               "FIG_DIR": str(figures_dir), "RUN_DIR": str(runs_dir), "DEVICE": device}
-    books = list_notebooks(only)
+    books = list_notebooks(only, folder)
     outputs = []
     bar = tqdm(books, desc="notebooks", unit="nb", disable=not progress)
     for book in bar:
@@ -54,15 +53,21 @@ def run_notebooks(profile: str = "quick", only: list[str] | None = None, data_di
             pm.execute_notebook(str(book), str(out), parameters=params, cwd=str(book.parent),
                                 progress_bar=False, kernel_name="python3", log_output=False)
         except pm.PapermillExecutionError as e:
-            raise NotebookFailed(f"{book.name} failed in cell {e.exec_count} ({e.ename}: {e.evalue}); "
-                                 f"the executed notebook is {out}") from None
+            raise NotebookFailed(f"{book.name} failed in cell [{e.exec_count}] ({_first_line(out, e.exec_count)}) "
+                                 f"with {e.ename}: {e.evalue}; the executed notebook is {out}") from None
         log(f"[animelib] {book.name} done in {time.perf_counter() - start:.0f} s")
         outputs.append(out)
     return outputs
 
 
-def notebook_env() -> dict[str, str]:
-    """Environment for kernels started by the runner: no GUI backend, quiet tqdm widgets."""
-    env = dict(os.environ)
-    env.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
-    return env
+def _first_line(executed: Path, exec_count: int) -> str:
+    """The first line of the executed notebook's cell with that execution count, to name the failing cell."""
+    import nbformat
+
+    try:
+        cells = nbformat.read(executed, as_version=4).cells
+        source = next(c.source for c in cells if c.get("execution_count") == exec_count).strip()
+    except (OSError, StopIteration, ValueError):
+        return "?"
+    line = source.splitlines()[0] if source else ""
+    return line if len(line) <= 80 else line[:77] + "..."

@@ -93,5 +93,27 @@ def layer_table(model: nn.Module, input_shape: tuple[int, ...]) -> list[dict[str
     return rows
 
 
+@torch.no_grad()
+def recalibrate_batchnorm(net: nn.Module, inputs) -> None:
+    """Replace batch-norm running statistics by exact averages over ``inputs`` (an iterable of batches).
+
+    The running averages lag behind the weights early in training (after a few steps they are still near their
+    start, and an eval-mode generator then draws the same grey image for every z). Averaging the batch statistics
+    of the current weights fixes that; training is unaffected, since it normalises with batch statistics.
+    """
+    norms = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    saved = [(m, m.momentum) for m in norms]
+    was_training = net.training
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average
+    net.train()
+    for batch in inputs:
+        net(batch)
+    for m, momentum in saved:
+        m.momentum = momentum
+    net.train(was_training)
+
+
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())

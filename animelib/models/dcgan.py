@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from animelib.config import DCGANConfig
-from animelib.models.common import ConvBlock, init_dcgan_weights
+from animelib.models.common import ConvBlock, init_dcgan_weights, recalibrate_batchnorm
 from animelib.training import Trainer, images_to_tensor, index_batches
 from animelib.utils import to_uint8_images
 
@@ -132,6 +132,11 @@ class DCGANTrainer(Trainer):
                 "D_x": torch.sigmoid(out_real).mean().item(), "D_G_z": torch.sigmoid(out_fake).mean().item()}
 
     def end_epoch(self) -> None:
+        # exact batch-norm statistics for sampling, from noise of its own (the training RNG is not touched)
+        g = torch.Generator().manual_seed(self.cfg.noise_seed + 2)
+        recalibrate_batchnorm(self.net_G, (torch.randn(self.cfg.batch_size, self.cfg.nz, generator=g).to(self.device)
+                                           for _ in range(8)))
+        self.net_G.eval()
         samples = to_uint8_images(self.net_G(self.fixed_noise.to(self.device)))  # (K, 64, 64, 3)
         np.save(self.run.sample_file(f"fixed_e{self.epoch:03d}.npy"), samples)
         if self.epoch % self.cfg.metrics_every == 0 or self.finished:

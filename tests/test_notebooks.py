@@ -1,0 +1,91 @@
+"""Notebook hygiene, parameters, and every notebook executed on the smoke profile through papermill."""
+
+import ast
+import json
+
+import nbformat
+import pytest
+
+from animelib.config import CONFIGS
+from animelib.errors import AnimelibError
+from animelib.manifest import FIGURES
+from animelib.notebooks import INJECTED, NotebookFailed, list_notebooks, run_notebooks
+from animelib.paths import NOTEBOOKS_DIR
+
+BOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
+
+
+def test_every_report_notebook_exists():
+    names = {p.name for p in BOOKS}
+    assert {nb for nb, _ in FIGURES.values()} <= names
+
+
+@pytest.mark.parametrize("path", BOOKS, ids=lambda p: p.name)
+def test_committed_clean_with_parameters_cell_first(path):
+    book = nbformat.read(path, as_version=4)
+    code = [c for c in book.cells if c.cell_type == "code"]
+    assert "parameters" in code[0].metadata.get("tags", []), "first code cell must be tagged 'parameters'"
+    for cell in code:
+        assert cell.outputs == [], f"{path.name}: a cell has outputs"
+        assert cell.execution_count is None, f"{path.name}: a cell has an execution count"
+    assert "widgets" not in book.metadata, "widget state must not be committed"
+
+
+@pytest.mark.parametrize("path", BOOKS, ids=lambda p: p.name)
+def test_parameters_are_literals_the_runner_injects_or_a_config_accepts(path):
+    book = nbformat.read(path, as_version=4)
+    cell = next(c for c in book.cells if c.cell_type == "code")
+    tree = ast.parse(cell.source)
+    accepted = set(INJECTED) | {name.upper() for cls in CONFIGS.values() for name in cls.field_names()}
+    names = []
+    for node in tree.body:
+        assert isinstance(node, ast.Assign), f"{path.name}: the parameters cell holds assignments only"
+        ast.literal_eval(node.value)  # literal values only
+        names += [t.id for t in node.targets]
+    assert set(names) <= accepted, f"unknown parameters: {set(names) - accepted}"
+    values = {t.id: ast.literal_eval(n.value) for n in tree.body for t in n.targets}
+    assert values["PROFILE"] == "smoke"  # nbval runs the defaults: they must be the smoke profile
+
+
+def test_list_notebooks_by_name_or_number():
+    assert [p.stem for p in list_notebooks(["dcgan", "02"])] == ["01_dcgan", "02_cyclegan"]
+    with pytest.raises(AnimelibError, match="no notebook matches 'vae'"):
+        list_notebooks(["vae"])
+
+
+def test_a_failing_notebook_names_its_cell_and_error(tmp_path):
+    book = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell('PROFILE = "smoke"', metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("x = 1"),
+        nbformat.v4.new_code_cell("raise ValueError('broken on purpose')"),
+    ])
+    book.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    (tmp_path / "nb").mkdir()
+    nbformat.write(book, tmp_path / "nb" / "99_broken.ipynb")
+    # papermill's injected-parameters cell counts: the failing cell is the fourth executed
+    with pytest.raises(NotebookFailed, match=r"99_broken.ipynb failed in cell \[4\] \(raise ValueError\('broken on "
+                                             r"purpose'\)\) with ValueError: broken on purpose"):
+        run_notebooks("smoke", figures_dir=tmp_path / "f", runs_dir=tmp_path / "r", folder=tmp_path / "nb",
+                      progress=False, log=lambda *_: None)
+
+
+def test_all_notebooks_run_on_smoke_and_fill_the_manifest(tmp_path):
+    figures, runs = tmp_path / "figures", tmp_path / "runs"
+    outputs = run_notebooks("smoke", figures_dir=figures, runs_dir=runs, progress=False, log=lambda *_: None)
+    assert [p.name for p in outputs] == [p.name for p in BOOKS]
+    manifest = json.loads((figures / "manifest.json").read_text())
+    ids = {f["id"] for f in manifest["figures"]}
+    assert set(FIGURES) <= ids, f"missing figures: {set(FIGURES) - ids}"
+    for entry in manifest["figures"]:
+        assert (figures / entry["file"]).stat().st_size > 1000
+        assert "smoke profile" in entry["caption"]
+        assert entry["run"]["profile"] == "smoke" and "commit" in entry["run"]
+    injected = nbformat.read(runs / "notebooks" / "01_dcgan.ipynb", as_version=4)
+    tags = [c.metadata.get("tags", []) for c in injected.cells if c.cell_type == "code"]
+    assert "injected-parameters" in tags[1]
+    # the quick checks of the report's claims were written from the numbers
+    table2 = next(f for f in manifest["figures"] if f["id"] == "table2")
+    assert table2["text"].count(":") >= 3 and len(table2["table"]["rows"]) == 4
+    # every notebook's run went to the runs folder, the figures folder holds figures only
+    assert (runs / "dcgan-smoke-s0" / "checkpoints" / "last.pt").exists()
+    assert not list(figures.glob("*.pt"))
