@@ -1,0 +1,77 @@
+"""VGG19 weights both ways, the extra losses, and the landmark regressor's accuracy."""
+
+import pytest
+import torch
+
+from animelib.config import CartoonGANConfig, CycleGANConfig
+from animelib.errors import WeightsUnavailableError
+from animelib.losses import ExtraLosses, grayscale
+from animelib.models import vgg
+
+
+def test_vgg_weights_from_a_cache_built_by_the_test(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    torch.manual_seed(3)
+    layers = vgg.vgg_layers()
+    path = tmp_path / "hub" / "checkpoints" / vgg.VGG19_FILE
+    path.parent.mkdir(parents=True)
+    # torchvision's file holds "features.N.weight" keys (and a classifier we do not need)
+    torch.save({f"features.{k}": v for k, v in layers.state_dict().items()}, path)
+    feats = vgg.load_vgg19(CartoonGANConfig.from_profile("full"))
+    assert not feats.substitute and vgg.VGG19_FILE in feats.note
+    assert torch.equal(feats.layers[25].weight, layers[25].weight)  # conv4_4
+    assert not any(p.requires_grad for p in feats.parameters())  # frozen
+    assert feats(torch.zeros(1, 3, 64, 64)).shape == (1, 512, 8, 8)
+
+
+def test_vgg_weights_absent_and_not_allowed_says_how_to_get_them(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    with pytest.raises(WeightsUnavailableError, match="(?s)vgg19-dcbb9e9d.pth.*IMAGENET1K_V1.*allow-substitute"):
+        vgg.load_vgg19(CartoonGANConfig.from_profile("full"))
+
+
+def test_vgg_substitute_when_allowed_is_loud_and_deterministic(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    cfg = CartoonGANConfig.from_profile("smoke")
+    state = torch.get_rng_state()
+    with pytest.warns(UserWarning, match="substitute"):
+        a = vgg.load_vgg19(cfg)
+    assert torch.equal(state, torch.get_rng_state())  # the caller's RNG is untouched
+    assert "!!!!" in capsys.readouterr().err
+    with pytest.warns(UserWarning):
+        b = vgg.load_vgg19(cfg)
+    assert a.substitute and torch.equal(a.layers[0].weight, b.layers[0].weight)
+    x = torch.rand(2, 3, 32, 32) * 2 - 1
+    assert a(x).shape[1] == max(8, round(512 * cfg.vgg_width))
+
+
+def test_landmark_regressor_is_accurate_on_held_out_faces():
+    from animelib.metrics import landmark_error
+    from animelib.models.landmarks import HELD_OUT_OFFSET, _data, load_regressor
+
+    net = load_regressor()
+    assert net.held_out_error < 1.5  # pixels at 32 px (measured: about 0.8)
+    x, y = _data(64, 128, HELD_OUT_OFFSET + 1000, progress=False)
+    with torch.no_grad():
+        err = landmark_error(net(x.float() / 127.5 - 1), y)
+    assert err < 3.0  # pixels at 64 px (measured: about 1.7), for faces the regressor never saw
+
+
+def test_extra_losses_on_hand_made_inputs(monkeypatch, tmp_path):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    cfg = CycleGANConfig.from_profile("smoke", landmark_loss=True, color_loss=True, gray_loss=True,
+                                      landmark_weight=2.0, color_weight=3.0, gray_weight=0.5)
+    with pytest.warns(UserWarning):
+        feats = vgg.load_vgg19(cfg)
+    extra = ExtraLosses(cfg, torch.device("cpu"), feats, progress=False)
+    x = torch.rand(2, 3, 32, 32) * 2 - 1
+    same = extra.terms(x, x, x)
+    assert set(same) == {"loss_landmark", "loss_gray", "loss_color"}
+    assert float(same["loss_landmark"]) == 0 and float(same["loss_color"]) == 0
+    # the grayscale loss compares the output's Gram matrices with those of the grey target style
+    assert float(extra.terms(x, grayscale(x), x)["loss_gray"]) == pytest.approx(0.0, abs=1e-7)
+    assert float(extra.terms(x, x, x)["loss_gray"]) > 0
+    shifted = extra.terms(x, torch.roll(x, 6, dims=3), x)
+    assert float(shifted["loss_landmark"]) > 0.5  # moved features: the landmarks move
+    terms = {"loss_landmark": torch.tensor(1.0), "loss_gray": torch.tensor(1.0), "loss_color": torch.tensor(1.0)}
+    assert float(extra.weighted(terms)) == pytest.approx(2.0 + 0.5 + 3.0)
