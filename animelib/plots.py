@@ -86,8 +86,12 @@ def plot_losses(history: list[dict[str, Any]], groups: dict[str, Sequence[str]],
     steps = step_records(history)
     x = np.array([r["step"] for r in steps])
     window = window or max(1, len(steps) // 25)
-    fig, axes = plt.subplots(1, len(groups), figsize=(5.2 * len(groups), 3.6), squeeze=False)
-    for ax, (panel, names) in zip(axes[0], groups.items(), strict=True):
+    cols = len(groups) if len(groups) <= 3 else 2
+    rows = -(-len(groups) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 3.4 * rows), squeeze=False)
+    for ax in axes.flat[len(groups):]:
+        ax.axis("off")
+    for ax, (panel, names) in zip(axes.flat, groups.items()):
         for j, name in enumerate(names):
             y = np.array([r.get(name, np.nan) for r in steps], dtype=float)
             colour = f"C{j}"
