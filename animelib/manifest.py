@@ -56,14 +56,18 @@ def git_commit() -> str | None:
 
 
 def run_info(config, device: Any = None, **extra: Any) -> dict[str, Any]:
-    """Where a figure came from: profile, seed, data, epochs, device and git commit."""
+    """Where a figure came from: profile, seed, data, epochs, device (the one actually used) and git commit."""
+    if device is None:
+        from animelib.utils import select_device
+
+        device = select_device(config.device)
     info = {
         "model": config.MODEL,
         "profile": config.profile,
         "seed": config.seed,
         "data": config.data_label,
         "epochs": config.epochs,
-        "device": str(device if device is not None else config.device),
+        "device": str(device),
         "commit": git_commit(),
     }
     info.update(extra)

@@ -64,3 +64,12 @@ def test_wrong_parameter_names_itself(capsys):
     assert "epochs=0" in capsys.readouterr().err
     assert main(["run", "--only", "vae"]) == 2
     assert "no notebook matches 'vae'" in capsys.readouterr().err
+
+
+def test_train_cyclegan_smoke_from_the_command_line(tmp_path):
+    run = subprocess.run([sys.executable, "-m", "animelib", "train", "cyclegan", "--profile", "smoke",
+                          "--run-dir", str(tmp_path / "run")], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "cyclegan: 3/3 epochs" in run.stdout
+    history = (tmp_path / "run" / "history.jsonl").read_text()
+    assert '"event": "resume"' in history  # the smoke profile interrupts itself once and resumes
