@@ -43,15 +43,26 @@ def transfer_verdict(rows: dict[str, dict[str, Any]], baseline: str = "identity 
     cyc = [k for k, w in wins.items() if w == "CycleGAN"]
     text = ", ".join(f"best {k}: {w}" for k, w in wins.items())
     if baseline in rows:
-        base, c = rows[baseline], models["CycleGAN"]
-        beats = c["ssim"] > base["ssim"] and c["l1"] < base["l1"]
-        text += (f"; CycleGAN {'beats' if beats else 'does not beat'} doing nothing (SSIM {c['ssim']:.3f} vs "
-                 f"{base['ssim']:.3f} for the untranslated photo)")
+        versus = against_baseline(models["CycleGAN"], rows[baseline])
+        text += f"; against doing nothing (the untranslated photo), CycleGAN {versus}"
     if len(cyc) == len(wins):
         return f"supported among the models: CycleGAN is best on every paired metric ({text})"
     if cyc:
         return f"partly supported: CycleGAN is best on {', '.join(cyc)} only ({text})"
     return f"not supported: CycleGAN is best on none of the paired metrics ({text})"
+
+
+def against_baseline(model: dict[str, Any], base: dict[str, Any]) -> str:
+    """Which paired metrics a translation wins and loses against the do-nothing baseline, with the numbers."""
+    wins, losses = [], []
+    for key, label, lower in (("l1", "L1", True), ("psnr", "PSNR", False), ("ssim", "SSIM", False)):
+        better = model[key] < base[key] if lower else model[key] > base[key]
+        (wins if better else losses).append(f"{label} {model[key]:.3f} vs {base[key]:.3f}")
+    if not losses:
+        return f"wins on every paired metric ({', '.join(wins)})"
+    if not wins:
+        return f"loses on every paired metric ({', '.join(losses)})"
+    return f"wins on {', '.join(wins)} but loses on {', '.join(losses)}"
 
 
 def _fid_transfer(rows: dict[str, dict[str, Any]]) -> str:

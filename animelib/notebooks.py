@@ -34,7 +34,6 @@ def run_notebooks(profile: str = "quick", only: list[str] | None = None, data_di
                   seed: int = 0, progress: bool = True, log=print, folder: Path = NOTEBOOKS_DIR) -> list[Path]:
     """Execute the notebooks in order; executed copies go to ``<runs_dir>/notebooks/``."""
     import papermill as pm
-    from tqdm.auto import tqdm
 
     figures_dir, runs_dir = Path(figures_dir).resolve(), Path(runs_dir).resolve()
     out_dir = runs_dir / "notebooks"
@@ -43,15 +42,13 @@ def run_notebooks(profile: str = "quick", only: list[str] | None = None, data_di
               "FIG_DIR": str(figures_dir), "RUN_DIR": str(runs_dir), "DEVICE": device}
     books = list_notebooks(only, folder)
     outputs = []
-    bar = tqdm(books, desc="notebooks", unit="nb", disable=not progress)
-    for book in bar:
-        bar.set_postfix_str(book.name)
+    for i, book in enumerate(books, 1):
         out = out_dir / book.name
         start = time.perf_counter()
-        log(f"[animelib] running {book.name} (profile {profile}) -> {out}")
+        log(f"[animelib] notebook {i}/{len(books)}: {book.name} (profile {profile}) -> {out}")
         try:
             pm.execute_notebook(str(book), str(out), parameters=params, cwd=str(book.parent),
-                                progress_bar=False, kernel_name="python3", log_output=False)
+                                progress_bar=progress, kernel_name="python3", log_output=False)
         except pm.PapermillExecutionError as e:
             raise NotebookFailed(f"{book.name} failed in cell [{e.exec_count}] ({_first_line(out, e.exec_count)}) "
                                  f"with {e.ename}: {e.evalue}; the executed notebook is {out}") from None

@@ -58,8 +58,16 @@ def plot_architecture(rows: list[dict[str, Any]], title: str, ax=None) -> plt.Fi
 
 
 def smooth(values: np.ndarray, window: int) -> np.ndarray:
-    """Moving average with a window that shrinks at the start (same length as the input)."""
+    """Moving average with a window that shrinks at the start (same length as the input).
+
+    Missing values (NaN, e.g. a GAN loss during pre-training) stay missing and do not spread.
+    """
     values = np.asarray(values, dtype=float)
+    finite = np.isfinite(values)
+    if not finite.all():
+        out = np.full_like(values, np.nan)
+        out[finite] = smooth(values[finite], window)
+        return out
     if window <= 1 or len(values) < 2:
         return values
     c = np.cumsum(np.insert(values, 0, 0.0))
@@ -91,7 +99,7 @@ def plot_losses(history: list[dict[str, Any]], groups: dict[str, Sequence[str]],
     fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 3.4 * rows), squeeze=False)
     for ax in axes.flat[len(groups):]:
         ax.axis("off")
-    for ax, (panel, names) in zip(axes.flat, groups.items()):
+    for ax, (panel, names) in zip(axes.flat, groups.items(), strict=False):  # spare panels are off
         for j, name in enumerate(names):
             y = np.array([r.get(name, np.nan) for r in steps], dtype=float)
             colour = f"C{j}"

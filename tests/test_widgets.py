@@ -99,5 +99,5 @@ def test_upload_widget_good_and_bad_files(translators):
     assert [im.value for im in box.images] == before  # a bad upload loses nothing
     # the FileUpload observer path
     box.children[0].value = ({"name": "again.png", "content": memoryview(_png(photo)), "type": "image/png",
-                              "size": 1, "last_modified": datetime.datetime.now(datetime.timezone.utc)},)
+                              "size": 1, "last_modified": datetime.datetime.now(datetime.UTC)},)
     assert "again.png" in box.message.value
