@@ -43,7 +43,7 @@ test: $(STAMP)
 		$(PY) -m pytest --nbval-lax -p no:cacheprovider notebooks $(PYTEST_ARGS)
 
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab notebooks
+	$(VENV)/bin/jupyter lab notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check animelib tests
