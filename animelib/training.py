@@ -93,7 +93,8 @@ class Trainer:
         self.load_extra_state(state["extra"])
 
     def _resume(self) -> bool:
-        state = self.run.load_checkpoint(map_location=self.device)
+        # on the CPU: RNG states must stay CPU tensors; load_state_dict moves weights and optimizer state over
+        state = self.run.load_checkpoint(map_location="cpu")
         if state is None:  # a fresh run: history from a run killed before its first checkpoint goes
             self.run.truncate_history(0)
             return False
