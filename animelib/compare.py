@@ -9,15 +9,31 @@ import numpy as np
 from animelib.metrics import evaluate_translation, paired_metrics
 
 
-def translation_metrics(outputs: np.ndarray, data, regressor=None, feature=None) -> dict[str, Any]:
+def _served(outputs: np.ndarray):
+    """A translate_fn handing out ready outputs in the order evaluate_translation asks for them (chunk by chunk)."""
+    position = 0
+
+    def translate(x: np.ndarray) -> np.ndarray:
+        nonlocal position
+        position += len(x)
+        return outputs[position - len(x):position]
+
+    return translate
+
+
+def translation_metrics(outputs: np.ndarray, data, regressor=None, feature=None,
+                        device: str = "cpu") -> dict[str, Any]:
     """Metrics of one model's translations of ``data.test_a`` (or of A itself, for the identity baseline).
 
     Paired L1/PSNR/SSIM and landmark error against the synthetic truth (when there is one), FID/KID against held-out
     real anime (n/a without Inception weights), and SSIM against the input photo (how much of the input is kept).
     """
-    m = evaluate_translation(lambda x: outputs, data.test_a.images, truth=data.test_b_true,
+    from animelib.utils import select_device
+
+    device = select_device(device) if isinstance(device, str) else device
+    m = evaluate_translation(_served(outputs), data.test_a.images, truth=data.test_b_true,
                              landmarks=data.test_landmarks, regressor=regressor, real_b=data.test_b.images,
-                             feature=feature, batch_size=len(outputs))  # one batch: outputs are ready
+                             feature=feature, batch_size=64, device=device)
     m["input_ssim"] = paired_metrics(outputs, data.test_a.images)["ssim"]
     return m
 
@@ -112,11 +128,15 @@ def early_stage_verdict(history: list[dict[str, Any]]) -> str:
     if len(metrics) < 3:
         return "not testable: fewer than three evaluations in this run"
     values = [m[key] for m in metrics]
+    if any(v is None for v in values):
+        return "not testable: some evaluations had no value"
     first, last = values[0], values[-1]
+    name = "FID" if key == "fid" else "FD (landmark features)"
+    if last >= first:
+        return f"not testable as stated: {name} did not improve over the run ({first:.1f} -> {last:.1f})"
     cut = max(1, round(0.2 * metrics[-1]["epoch"]))
     early = next(m[key] for m in metrics if m["epoch"] >= cut)
-    share = (first - early) / (first - last) if first != last else 1.0
-    name = "FID" if key == "fid" else "FD (landmark features)"
+    share = min(max((first - early) / (first - last), 0.0), 1.5)
     text = (f"{name}: {first:.1f} after epoch {metrics[0]['epoch']}, {early:.1f} after epoch {cut} (20% of the run), "
             f"{last:.1f} at the end; {share:.0%} of the improvement was made by epoch {cut}")
     if share >= 0.8:

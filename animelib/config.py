@@ -67,6 +67,8 @@ class Config:
                 raise ConfigError(f"{name}={getattr(self, name)!r} must be at least 1")
         if self.lr <= 0:
             raise ConfigError(f"lr={self.lr!r} must be positive")
+        if self.metrics_every < 1:
+            raise ConfigError(f"metrics_every={self.metrics_every!r} must be at least 1")
 
     @classmethod
     def field_names(cls) -> list[str]:
@@ -80,8 +82,8 @@ class Config:
         cls._check_names(overrides)
         values = {**cls.PROFILES.get(profile, {}), **{k: v for k, v in overrides.items() if v is not None}}
         values["profile"] = profile
-        if values.get("data_dir") is not None:
-            values["data_dir"] = str(values["data_dir"])
+        if values.get("data_dir") is not None:  # absolute, so the CLI and the notebooks name the same run
+            values["data_dir"] = str(Path(values["data_dir"]).expanduser().resolve())
         return cls(**values)
 
     @classmethod
@@ -180,6 +182,9 @@ class TranslationConfig(Config):
             raise ConfigError(f"image_size={self.image_size} must be a multiple of 4 (two stride-2 layers)")
         if self.vgg_weights not in ("imagenet", "allow-substitute"):
             raise ConfigError(f"vgg_weights={self.vgg_weights!r} is not 'imagenet' or 'allow-substitute'")
+        for name in ("landmark_weight", "gray_weight", "color_weight", "vgg_width"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name}={getattr(self, name)!r} must not be negative")
 
     @property
     def extra_losses(self) -> tuple[str, ...]:
@@ -200,6 +205,14 @@ class CycleGANConfig(TranslationConfig):
     interrupt_at: tuple[int, ...] = ()  # epochs at which the notebook stops and resumes (report: 3 times)
 
     MODEL: ClassVar[str] = "cyclegan"
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.pool_size < 0 or self.lr_decay_epoch < 0:
+            raise ConfigError(f"pool_size={self.pool_size} and lr_decay_epoch={self.lr_decay_epoch} must not be "
+                              "negative")
+        if any(not 0 < e for e in self.interrupt_at):
+            raise ConfigError(f"interrupt_at={self.interrupt_at!r}: epochs to interrupt after must be positive")
     PROFILES: ClassVar[dict[str, dict[str, Any]]] = {
         "smoke": dict(image_size=32, ngf=4, ndf=4, batch_size=4, epochs=3, lr_decay_epoch=2,
                       num_a=16, num_b=16, num_test=8, pool_size=8, interrupt_at=(1,),
@@ -226,6 +239,12 @@ class CartoonGANConfig(TranslationConfig):
     style_weight: float = 1.0
 
     MODEL: ClassVar[str] = "cartoongan"
+
+    def __post_init__(self):
+        super().__post_init__()
+        if not 0 <= self.pretrain_epochs < self.epochs:
+            raise ConfigError(f"pretrain_epochs={self.pretrain_epochs} must be at least 0 and less than "
+                              f"epochs={self.epochs}, or there is no adversarial training")
     PROFILES: ClassVar[dict[str, dict[str, Any]]] = {
         "smoke": dict(image_size=32, ngf=4, ndf=4, batch_size=4, epochs=2, pretrain_epochs=1,
                       num_a=16, num_b=16, num_test=8, vgg_weights="allow-substitute", vgg_width=0.125),

@@ -211,10 +211,10 @@ def _fid(metric) -> float:
     return float((mu1 - mu2).square().sum() + s1.trace() + s2.trace() - 2 * trace_sqrt)
 
 
-def format_metric(value: float | None, digits: int = 2) -> str:
-    """A metric for a table or caption: fixed digits, or the n/a note when it could not be measured."""
+def format_metric(value: float | None, digits: int = 2, na: str = NA) -> str:
+    """A metric for a table or caption: fixed digits, or ``na`` (why it could not be measured) when None."""
     if value is None:
-        return NA
+        return na
     return f"{value:.{digits}f}"
 
 
@@ -234,19 +234,21 @@ def nearest_neighbours(samples, train, batch: int = 1024) -> tuple[np.ndarray, n
     Uses ||a - b||^2 = ||a||^2 + ||b||^2 - 2ab in chunks of ``batch`` training images (one matmul each), then
     recomputes the winning pairs exactly, so a copied training image scores 0 rather than rounding noise.
     """
-    s, t = _flat(samples), _flat(train)  # (S, D), (T, D)
-    if s.shape[1] != t.shape[1]:
-        raise ValueError(f"samples ({s.shape[1]} values per image) and train ({t.shape[1]}) differ in size")
+    s = _flat(samples)  # (S, D); the training set is converted chunk by chunk (it may not fit as floats)
+    if s[0].numel() != _flat(train[:1]).shape[1]:
+        raise ValueError(f"samples ({s.shape[1]} values per image) and train ({_flat(train[:1]).shape[1]}) "
+                         "differ in size")
     s_sq = torch.einsum("nd,nd->n", s, s)[:, None]  # (S, 1); einsum avoids an (N, D) temporary
-    t_sq = torch.einsum("nd,nd->n", t, t)  # (T,)
     best = torch.full((len(s),), float("inf"))
     index = torch.zeros(len(s), dtype=torch.long)
-    for start in range(0, len(t), batch):
-        d2 = torch.addmm(s_sq + t_sq[start:start + batch], s, t[start:start + batch].T, alpha=-2)  # (S, B)
+    for start in range(0, len(train), batch):
+        t = _flat(train[start:start + batch])  # (B, D)
+        d2 = torch.addmm(s_sq + torch.einsum("nd,nd->n", t, t), s, t.T, alpha=-2)  # (S, B)
         value, arg = d2.min(1)
         better = value < best
         best[better], index[better] = value[better], arg[better] + start
-    exact = (s - t[index]).square().mean(1).sqrt()  # (S,) per-pixel RMS
+    nearest = _flat(train[index.numpy()] if isinstance(train, np.ndarray) else train[index])
+    exact = (s - nearest).square().mean(1).sqrt()  # (S,) per-pixel RMS
     return exact.numpy(), index.numpy()
 
 

@@ -34,6 +34,7 @@ def run_notebooks(profile: str = "quick", only: list[str] | None = None, data_di
                   seed: int = 0, progress: bool = True, log=print, folder: Path = NOTEBOOKS_DIR) -> list[Path]:
     """Execute the notebooks in order; executed copies go to ``<runs_dir>/notebooks/``."""
     import papermill as pm
+    from nbclient.exceptions import DeadKernelError
 
     figures_dir, runs_dir = Path(figures_dir).resolve(), Path(runs_dir).resolve()
     out_dir = runs_dir / "notebooks"
@@ -41,6 +42,8 @@ def run_notebooks(profile: str = "quick", only: list[str] | None = None, data_di
     params = {"PROFILE": profile, "SEED": seed, "DATA_DIR": str(Path(data_dir).resolve()) if data_dir else None,
               "FIG_DIR": str(figures_dir), "RUN_DIR": str(runs_dir), "DEVICE": device}
     books = list_notebooks(only, folder)
+    if not books:
+        raise AnimelibError(f"no notebooks in {folder}: run from a clone of the repository (pip install -e .)")
     outputs = []
     for i, book in enumerate(books, 1):
         out = out_dir / book.name
@@ -49,6 +52,9 @@ def run_notebooks(profile: str = "quick", only: list[str] | None = None, data_di
         try:
             pm.execute_notebook(str(book), str(out), parameters=params, cwd=str(book.parent),
                                 progress_bar=progress, kernel_name="python3", log_output=False)
+        except DeadKernelError as e:
+            raise NotebookFailed(f"{book.name}: the kernel died ({e}); out of memory? The executed notebook is "
+                                 f"{out}") from None
         except pm.PapermillExecutionError as e:
             raise NotebookFailed(f"{book.name} failed in cell [{e.exec_count}] ({_first_line(out, e.exec_count)}) "
                                  f"with {e.ename}: {e.evalue}; the executed notebook is {out}") from None

@@ -62,9 +62,17 @@ class Run:
         return self.history_file.stat().st_size if self.history_file.exists() else 0
 
     def truncate_history(self, size: int) -> None:
-        if self.history_file.exists():
-            with self.history_file.open("r+") as f:
-                f.truncate(size)
+        """Cut the history back to ``size`` bytes (where the checkpoint was written)."""
+        if not self.history_file.exists():
+            if size:
+                raise ConfigError(f"{self.history_file} is missing but the checkpoint expects {size} bytes of "
+                                  "history; restore it or delete the run folder to start again")
+            return
+        if self.history_file.stat().st_size < size:
+            raise ConfigError(f"{self.history_file} is shorter than when the checkpoint was written; restore it or "
+                              "delete the run folder to start again")
+        with self.history_file.open("r+") as f:
+            f.truncate(size)
 
     def history(self) -> list[dict[str, Any]]:
         return read_history(self.path)

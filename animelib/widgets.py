@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from animelib.errors import DataError
+from animelib.errors import AnimelibError, DataError
 
 
 def png_bytes(image: np.ndarray, scale: int = 1) -> bytes:
@@ -118,27 +118,30 @@ def latent_explorer(net_G, k: int = 5, mode: str = "pca", seed: int = 0, seed_b:
 # --- translate your own photo --------------------------------------------------------------------------
 def read_image(data: bytes | str) -> np.ndarray:
     """Bytes or a path to (H, W, 3) uint8 RGB; anything unreadable is a :class:`DataError` with a reason."""
+    import warnings
+
     from PIL import Image, UnidentifiedImageError
 
+    from animelib.data.folders import _to_rgb
+
     try:
-        if isinstance(data, (bytes, bytearray, memoryview)):
-            if len(data) == 0:
-                raise DataError("the file is empty")
-            im = Image.open(io.BytesIO(bytes(data)))
-        else:
-            im = Image.open(data)
-        if im.width * im.height > 50_000_000:
-            raise DataError(f"the image is too large ({im.width}x{im.height})")
-        im.load()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            if isinstance(data, (bytes, bytearray, memoryview)):
+                if len(data) == 0:
+                    raise DataError("the file is empty")
+                im = Image.open(io.BytesIO(bytes(data)))
+            else:
+                im = Image.open(data)
+            if im.width * im.height > 50_000_000:
+                raise DataError(f"the image is too large ({im.width}x{im.height})")
+            im.load()
+            return _to_rgb(im)  # EXIF orientation, 16-bit, palette and transparency handled as for folders
     except DataError:
         raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError,
+            Image.DecompressionBombWarning) as e:
         raise DataError(f"not a readable image ({type(e).__name__}: {str(e)[:120]})") from None
-    if im.mode in ("RGBA", "LA", "P"):
-        im = im.convert("RGBA")
-        background = Image.new("RGBA", im.size, (255, 255, 255, 255))
-        im = Image.alpha_composite(background, im)
-    return np.asarray(im.convert("RGB"))
 
 
 def translate_photo(data: bytes | str, G_A2B, G_B2A, size: int, crop: bool = True) -> dict[str, Any]:
@@ -186,7 +189,7 @@ def photo_translator(G_A2B, G_B2A, size: int, scale: int = 3) -> Any:
     def handle(name: str, data: bytes) -> bool:
         try:
             out = translate_photo(data, G_A2B, G_B2A, size)
-        except DataError as e:
+        except AnimelibError as e:  # unreadable image, no face detector: a message, not a traceback
             message.value = f"<span style='color:#b00'>Could not use {name}: {e}</span>"
             return False
         for im, key in zip(images, ("input", "translation", "reconstruction"), strict=True):

@@ -73,3 +73,17 @@ def test_train_cyclegan_smoke_from_the_command_line(tmp_path):
     assert "cyclegan: 3/3 epochs" in run.stdout
     history = (tmp_path / "run" / "history.jsonl").read_text()
     assert '"event": "resume"' in history  # the smoke profile interrupts itself once and resumes
+
+
+def test_tiny_folder_trains_without_crashing_on_evaluation(tmp_path):
+    from animelib.data.synthetic import render_avatar
+
+    (tmp_path / "anime").mkdir()
+    for i in range(7):  # one image held out: too few for Frechet distances, which are then skipped
+        Image.fromarray(render_avatar(0, i, "anime", 64)[0]).save(tmp_path / "anime" / f"{i}.png")
+    assert main(["train", "dcgan", "--profile", "smoke", "--epochs", "1", "--data-dir", str(tmp_path),
+                 "--run-dir", str(tmp_path / "run")]) == 0
+    from animelib.runs import read_history
+
+    metrics = [r for r in read_history(tmp_path / "run") if r.get("event") == "metrics"]
+    assert metrics and metrics[-1]["fd_landmark"] is None and "too few" in metrics[-1]["note"]

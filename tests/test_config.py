@@ -68,3 +68,20 @@ def test_round_trip_through_json(tmp_path):
     assert again == cfg
     assert again.extra_losses == ("color",)
     assert again.run_name == "cyclegan-smoke-s0"
+
+
+@pytest.mark.parametrize("cls, bad, match", [
+    (DCGANConfig, dict(metrics_every=0), "metrics_every=0"),
+    (CycleGANConfig, dict(pool_size=-1), "pool_size=-1"),
+    (CycleGANConfig, dict(interrupt_at=(0,)), "interrupt_at"),
+    (CartoonGANConfig, dict(pretrain_epochs=2, epochs=2), "pretrain_epochs=2"),
+    (CartoonGANConfig, dict(color_weight=-1.0), "color_weight=-1.0"),
+])
+def test_more_bad_values_are_named(cls, bad, match):
+    with pytest.raises(ConfigError, match=match):
+        cls.from_profile("smoke", **bad)
+
+
+def test_data_dir_is_stored_absolute(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert DCGANConfig.from_profile("smoke", data_dir="data").data_dir == str(tmp_path / "data")

@@ -20,10 +20,14 @@ CONFIGS = [
 def test_train_resume_and_sample_on_cuda(cfg, tmp_path):
     import torch
 
-    trainer = train(cfg.replace(epochs=1, interrupt_at=()) if hasattr(cfg, "interrupt_at") else
-                    cfg.replace(epochs=1), tmp_path / "a", progress=False)
-    assert trainer.device.type == "cuda"
-    train(cfg, tmp_path / "b", progress=False)  # CycleGAN: interrupted once and resumed from disk on the GPU
+    from animelib.training import trainer_class
+
+    first = trainer_class(cfg.MODEL)(cfg, tmp_path / "b", progress=False)
+    assert first.device.type == "cuda"
+    first.fit(stop_at_epoch=1)
+    del first
+    trainer = train(cfg, tmp_path / "b", progress=False)  # resumed from the checkpoint on disk, on the GPU
+    assert trainer.epoch == cfg.epochs
     steps = [r for r in read_history(tmp_path / "b") if "event" not in r]
     assert steps and all(torch.isfinite(torch.tensor([v for k, v in r.items() if k.startswith("loss")])).all()
                          for r in steps)

@@ -125,3 +125,56 @@ def test_cyclegan_history_and_interruptions(tmp_path):
     assert {"A2B_l1", "A2B_psnr", "A2B_ssim", "identity_ssim"} <= set(metrics[0])
     config = json.loads((tmp_path / "config.json").read_text())
     assert config["model"] == "cyclegan" and config["interrupt_at"] == [1, 2]
+
+
+@pytest.mark.parametrize("model", ["cyclegan", "cartoongan"])
+def test_one_translation_step_changes_the_nets(tmp_path, model):
+    from animelib.training import trainer_class
+
+    cfg = SMOKE[model].replace(pretrain_epochs=0) if model == "cartoongan" else SMOKE[model]
+    trainer = trainer_class(model)(cfg, tmp_path, progress=False)
+    before = {k: [p.detach().clone() for p in n.parameters()] for k, n in trainer.nets.items()}
+    trainer.train_step(next(iter(trainer.batches())))
+    for name, net in trainer.nets.items():
+        assert any(not torch.equal(a, b) for a, b in zip(before[name], net.parameters(), strict=True)), name
+
+
+def test_cartoongan_pretraining_uses_the_content_loss_alone(tmp_path):
+    from animelib.models.cartoongan import CartoonGANTrainer
+
+    trainer = CartoonGANTrainer(SMOKE["cartoongan"], tmp_path, progress=False)
+    d_before = [p.detach().clone() for p in trainer.D.parameters()]
+    g_before = [p.detach().clone() for p in trainer.G.parameters()]
+    losses = trainer.train_step(next(iter(trainer.batches())))
+    assert losses["phase"] == "pretrain" and set(losses) == {"phase", "loss_content"}
+    assert all(torch.equal(a, b) for a, b in zip(d_before, trainer.D.parameters(), strict=True))
+    assert any(not torch.equal(a, b) for a, b in zip(g_before, trainer.G.parameters(), strict=True))
+
+
+def test_ablation_variants_continue_the_same_checkpoint(tmp_path):
+    from animelib.ablation import VARIANTS, fork_run, run_ablation, variant_config
+
+    base = SMOKE["cyclegan"].replace(epochs=1)
+    train(base, tmp_path / "base", progress=False)
+    cfg = variant_config(base, "+color", extra_epochs=1)
+    assert cfg.color_loss and not cfg.landmark_loss and cfg.epochs == 2 and cfg.interrupt_at == ()
+    fork_run(tmp_path / "base", tmp_path / "fork")
+    assert (tmp_path / "fork" / "history.jsonl").read_bytes() == (tmp_path / "base" / "history.jsonl").read_bytes()
+    folders = run_ablation(base, tmp_path / "base", tmp_path, 1, variants=["baseline", "+color"], progress=False)
+    assert list(folders) == ["baseline", "+color"] and set(folders) <= set(VARIANTS)
+    first_steps = [r for r in read_history(tmp_path / "base") if "event" not in r]
+    for folder in folders.values():
+        steps = [r for r in read_history(folder) if "event" not in r]
+        assert steps[:len(first_steps)] == first_steps  # the shared first epoch, then one more
+        assert steps[-1]["epoch"] == 2
+    assert "loss_color" in [r for r in read_history(folders["+color"]) if "event" not in r][-1]
+
+
+def test_a_shortened_history_is_reported_not_padded(tmp_path):
+    from animelib.errors import ConfigError
+
+    cfg = SMOKE["dcgan"].replace(epochs=1)
+    train(cfg, tmp_path, progress=False)
+    (tmp_path / "history.jsonl").write_text("")
+    with pytest.raises(ConfigError, match="shorter than when the checkpoint was written"):
+        DCGANTrainer(cfg, tmp_path, progress=False)

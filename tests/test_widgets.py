@@ -101,3 +101,17 @@ def test_upload_widget_good_and_bad_files(translators):
     box.children[0].value = ({"name": "again.png", "content": memoryview(_png(photo)), "type": "image/png",
                               "size": 1, "last_modified": datetime.datetime.now(datetime.UTC)},)
     assert "again.png" in box.message.value
+
+
+def test_upload_of_a_decompression_bomb_is_a_message(translators):
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", 20000, 20000, 8, 2, 0, 0, 0)  # claims 400 million RGB pixels
+    bomb = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
+    box = photo_translator(*translators, size=32)
+    assert box.handle("bomb.png", bomb) is False
+    assert "Could not use bomb.png" in box.message.value

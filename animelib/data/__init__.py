@@ -82,13 +82,32 @@ def load_domain(domain: str, size: int, n: int, data_dir: str | Path | None = No
 
     loaded = load_folder(folder, size, crop=CROP_OF[domain], dedupe=dedupe, progress=progress, name=domain)
     images = loaded.images
-    order = np.random.default_rng(data_seed).permutation(len(images))
     num_test = min(num_test, len(images) // 5) if len(images) > 1 else 0
-    test_idx, train_idx = order[:num_test], order[num_test:][:n]
+    train_idx, test_idx = split_by_content(images, num_test, data_seed)
+    train_idx = train_idx[:n]
     notes = [loaded.summary()]
     source = f"folder {folder}"
     return (ImageSet(domain, images[np.sort(train_idx)], source, None, notes),
             ImageSet(domain, images[np.sort(test_idx)], source + ", held out", None, notes))
+
+
+def split_by_content(images: np.ndarray, num_test: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Train and held-out indices (shuffled by ``seed``) such that identical images never sit on both sides.
+
+    Duplicates are kept when ``dedupe`` is off, so the split groups images by a hash of their pixels and
+    assigns whole groups; the held-out set gets about ``num_test`` images.
+    """
+    import hashlib
+
+    groups: dict[bytes, list[int]] = {}
+    for i, image in enumerate(images):
+        groups.setdefault(hashlib.blake2b(image.tobytes(), digest_size=16).digest(), []).append(i)
+    members = list(groups.values())
+    order = np.random.default_rng(seed).permutation(len(members))
+    test, train = [], []
+    for g in order:
+        (test if len(test) < num_test else train).extend(members[g])
+    return np.array(train, dtype=np.int64), np.array(test, dtype=np.int64)
 
 
 def domain_folder(data_dir: str | Path, domain: str) -> Path:

@@ -152,9 +152,12 @@ class DCGANTrainer(Trainer):
         from animelib.metrics import fid_kid, nearest_neighbour_distance
         from animelib.models.landmarks import LandmarkFeatures, load_regressor
 
+        n = len(self.test_images)
+        if n < 2:  # a tiny real folder: nothing held out to compare with
+            return {"fd_landmark": None, "fid": None, "kid": None, "nn_mean": None, "nn_reference": None,
+                    "nn_ratio": None, "note": f"{n} held-out image(s): too few to evaluate"}
         if not hasattr(self, "fd_features"):
             self.fd_features = LandmarkFeatures(load_regressor(device=self.device, progress=self.progress))
-        n = len(self.test_images)
         fake = generate(self.net_G, noise(n, self.cfg.nz, seed=self.cfg.noise_seed + 1))
         nn_dist = nearest_neighbour_distance(fake[:256], self.train_images, reference=self.test_images[:256])
         fd = fid_kid(self.test_images, fake, feature=self.fd_features, device=self.device)
@@ -180,7 +183,7 @@ def noise(n: int, nz: int = 100, seed: int = 0) -> torch.Tensor:
 
 def slerp(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor | float) -> torch.Tensor:
     """Spherical interpolation between noise vectors (rows), t in [0, 1]; falls back to lerp when parallel."""
-    t = torch.as_tensor(t, dtype=z0.dtype)
+    t = torch.as_tensor(t, dtype=z0.dtype, device=z0.device)
     a, b = F.normalize(z0, dim=-1), F.normalize(z1, dim=-1)
     omega = torch.acos((a * b).sum(-1).clamp(-1 + 1e-7, 1 - 1e-7))[..., None]
     so = torch.sin(omega)

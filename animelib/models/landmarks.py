@@ -122,9 +122,10 @@ def load_regressor(size: int | None = None, device: torch.device | str = "cpu",
     """The cached frozen regressor (for images of any ``size``), trained first if missing (about a minute)."""
     import os
 
+    from animelib.data.synthetic import RENDERER_VERSION
     from animelib.paths import cache_dir
 
-    path = cache_dir("landmarks") / f"regressor-{INPUT_SIZE}px-v{REGRESSOR_VERSION}.pt"
+    path = cache_dir("landmarks") / f"regressor-{INPUT_SIZE}px-v{REGRESSOR_VERSION}-r{RENDERER_VERSION}.pt"
     net = LandmarkRegressor()
     if path.exists():
         state = torch.load(path, map_location="cpu", weights_only=True)

@@ -113,13 +113,11 @@ def load_vgg19(cfg, device: torch.device | str = "cpu") -> VGGFeatures:
                "features; results are labelled as such.")
     warnings.warn(message, stacklevel=2)
     print("!" * 100 + "\n" + message + "\n" + "!" * 100, file=sys.stderr)
-    generator_state = torch.random.get_rng_state()
-    torch.manual_seed(19)  # the same substitute everywhere, without disturbing the caller's RNG
-    layers = vgg_layers(cfg.vgg_width)
+    g = torch.Generator().manual_seed(19)  # the same substitute everywhere, without touching the caller's RNGs
+    with torch.random.fork_rng(devices=[]):  # the default init of new layers draws from the global CPU RNG
+        layers = vgg_layers(cfg.vgg_width)[:SUBSTITUTE_DEPTH]
     for m in layers.modules():
         if isinstance(m, nn.Conv2d):
-            nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+            nn.init.kaiming_normal_(m.weight, nonlinearity="relu", generator=g)
             nn.init.zeros_(m.bias)
-    layers = layers[:SUBSTITUTE_DEPTH]
-    torch.random.set_rng_state(generator_state)
     return VGGFeatures(layers, True, SUBSTITUTE_NOTE).to(device)
