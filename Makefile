@@ -14,7 +14,7 @@ RUNS_DIR ?= runs
 PYTEST_ARGS ?=
 STAMP := $(VENV)/.animelib-installed
 
-.PHONY: figures test lab clean install lint
+.PHONY: figures test lab clean install lint strip
 
 install: $(STAMP)
 
@@ -44,6 +44,10 @@ test: $(STAMP)
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
+
+# Before committing a notebook you ran in JupyterLab: outputs go, the parameters tag stays.
+strip: $(STAMP)
+	$(VENV)/bin/nbstripout --keep-id --extra-keys "metadata.widgets metadata.papermill" notebooks/*.ipynb
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check animelib tests
