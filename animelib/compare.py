@@ -9,18 +9,6 @@ import numpy as np
 from animelib.metrics import evaluate_translation, paired_metrics
 
 
-def _served(outputs: np.ndarray):
-    """A translate_fn handing out ready outputs in the order evaluate_translation asks for them (chunk by chunk)."""
-    position = 0
-
-    def translate(x: np.ndarray) -> np.ndarray:
-        nonlocal position
-        position += len(x)
-        return outputs[position - len(x):position]
-
-    return translate
-
-
 def translation_metrics(outputs: np.ndarray, data, regressor=None, feature=None,
                         device: str = "cpu") -> dict[str, Any]:
     """Metrics of one model's translations of ``data.test_a`` (or of A itself, for the identity baseline).
@@ -31,9 +19,9 @@ def translation_metrics(outputs: np.ndarray, data, regressor=None, feature=None,
     from animelib.utils import select_device
 
     device = select_device(device) if isinstance(device, str) else device
-    m = evaluate_translation(_served(outputs), data.test_a.images, truth=data.test_b_true,
-                             landmarks=data.test_landmarks, regressor=regressor, real_b=data.test_b.images,
-                             feature=feature, batch_size=64, device=device)
+    m = evaluate_translation(None, data.test_a.images, truth=data.test_b_true, landmarks=data.test_landmarks,
+                             regressor=regressor, real_b=data.test_b.images, feature=feature, device=device,
+                             outputs=outputs)
     m["input_ssim"] = paired_metrics(outputs, data.test_a.images)["ssim"]
     return m
 

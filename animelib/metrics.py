@@ -298,12 +298,14 @@ def _landmarks(regressor: nn.Module, images: np.ndarray, batch_size: int = 64) -
     return torch.cat(out)
 
 
-def evaluate_translation(translate_fn: Callable[[np.ndarray], np.ndarray], test_a: np.ndarray, truth=None,
+def evaluate_translation(translate_fn: Callable[[np.ndarray], np.ndarray] | None, test_a: np.ndarray, truth=None,
                          landmarks=None, regressor: nn.Module | None = None, real_b=None,
-                         feature: nn.Module | None = None, batch_size: int = 64, device="cpu") -> dict[str, Any]:
+                         feature: nn.Module | None = None, batch_size: int = 64, device="cpu",
+                         outputs: np.ndarray | None = None) -> dict[str, Any]:
     """Every translation metric for one model on the same held-out inputs ``test_a`` ((N, H, W, 3) uint8).
 
-    ``translate_fn`` is called on chunks of ``batch_size`` inputs and must return uint8 images of the same shape.
+    ``translate_fn`` is called on chunks of ``batch_size`` inputs and must return uint8 images of the same shape;
+    translations made already can be passed as ``outputs`` instead (``translate_fn=None``).
 
     - ``truth`` (the same faces rendered in the target style): paired ``l1``/``psnr``/``ssim``, and
       ``identity_l1``/``identity_psnr``/``identity_ssim`` of the untranslated inputs (the do-nothing baseline).
@@ -314,7 +316,10 @@ def evaluate_translation(translate_fn: Callable[[np.ndarray], np.ndarray], test_
       with a ``note``).
     """
     test_a = np.asarray(test_a)
-    outputs = _translate(translate_fn, test_a, batch_size)
+    if outputs is None:
+        outputs = _translate(translate_fn, test_a, batch_size)
+    elif outputs.shape != test_a.shape:
+        raise ValueError(f"outputs {outputs.shape} and test_a {test_a.shape} differ in shape")
     result: dict[str, Any] = {"n": len(test_a), "size": int(test_a.shape[1])}
     if truth is not None:
         truth = np.asarray(truth)

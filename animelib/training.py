@@ -156,6 +156,11 @@ class Trainer:
         return images_uint8.to(self.device, non_blocking=True).float().div_(127.5).sub_(1)
 
 
+def num_batches(n: int, batch_size: int) -> int:
+    """How many batches ``index_batches`` makes of ``n`` items."""
+    return 1 if n <= batch_size else n // batch_size
+
+
 def index_batches(n: int, batch_size: int, order: torch.Tensor) -> list[torch.Tensor]:
     """Split a permutation into full batches (the last partial one is dropped unless it is the only one)."""
     if n <= batch_size:
@@ -195,13 +200,12 @@ def train(config: Config, run_dir: str | Path, progress: bool = True) -> Trainer
     and a new one resumes from the checkpoint on disk, as the report's CycleGAN run was (Figure 7).
     """
     cls = trainer_class(config.MODEL)
-    for epoch in getattr(config, "interrupt_at", ()):
-        if 0 < epoch < config.epochs:
-            session = cls(config, run_dir, progress=progress)
-            if session.epoch < epoch:
-                session.fit(stop_at_epoch=epoch)
-            del session
-    return cls(config, run_dir, progress=progress).fit()
+    session = cls(config, run_dir, progress=progress)
+    for epoch in sorted(getattr(config, "interrupt_at", ())):
+        if session.epoch < epoch < config.epochs:
+            session.fit(stop_at_epoch=epoch)
+            session = cls(config, run_dir, progress=progress)  # a new session resumes from the checkpoint on disk
+    return session.fit()
 
 
 def load_trained(run_dir: str | Path, device: str = "auto") -> tuple[Config, dict[str, Any], torch.device]:

@@ -205,3 +205,12 @@ def test_evaluate_translation_offline_fid_is_na(fresh_memo, monkeypatch):
 def test_evaluate_translation_rejects_a_wrong_shape():
     with pytest.raises(ValueError, match="same shape"):
         evaluate_translation(lambda x: x[:, :16], images(3), truth=images(3))
+
+
+def test_evaluate_translation_takes_ready_outputs():
+    rng = np.random.default_rng(5)
+    a = rng.integers(0, 255, (6, 32, 32, 3), dtype=np.uint8)
+    m = evaluate_translation(None, a, truth=a, outputs=a.copy())
+    assert m["l1"] == 0 and m["ssim"] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="differ in shape"):
+        evaluate_translation(None, a, truth=a, outputs=a[:3])

@@ -16,7 +16,7 @@ from torch import nn
 from animelib.config import CycleGANConfig
 from animelib.losses import ExtraLosses, ImagePool, gan_loss
 from animelib.models.common import ConvBlock, ResidualBlock
-from animelib.training import Trainer, images_to_tensor, index_batches
+from animelib.training import Trainer, images_to_tensor, index_batches, num_batches
 from animelib.utils import translate_images
 
 LOSS_NAMES = ("loss_idt_A", "loss_idt_B", "loss_gan_A2B", "loss_gan_B2A", "loss_cycle_A", "loss_cycle_B")
@@ -78,7 +78,7 @@ class TranslationTrainer(Trainer):
         self.images_b = images_to_tensor(self.data.train_b.images)  # (NB, 3, H, W) uint8
 
     def steps_per_epoch(self) -> int:
-        return len(index_batches(len(self.images_a), self.cfg.batch_size, torch.arange(len(self.images_a))))
+        return num_batches(len(self.images_a), self.cfg.batch_size)
 
     def load_vgg(self):
         """VGG19 features (or the allowed substitute); which one is written to the run folder for captions."""

@@ -20,7 +20,7 @@ from torch import nn
 
 from animelib.config import DCGANConfig
 from animelib.models.common import ConvBlock, init_dcgan_weights, recalibrate_batchnorm
-from animelib.training import Trainer, images_to_tensor, index_batches
+from animelib.training import Trainer, images_to_tensor, index_batches, num_batches
 from animelib.utils import to_uint8_images
 
 
@@ -103,7 +103,7 @@ class DCGANTrainer(Trainer):
         self.fixed_noise = fixed_noise(cfg)
 
     def steps_per_epoch(self) -> int:
-        return len(index_batches(len(self.images), self.cfg.batch_size, torch.arange(len(self.images))))
+        return num_batches(len(self.images), self.cfg.batch_size)
 
     def batches(self):
         order = self.permutation(len(self.images))
