@@ -21,12 +21,20 @@ VARIANTS: dict[str, dict[str, Any]] = {
 }
 
 
-def fork_run(source: str | Path, target: str | Path) -> None:
-    """Copy a run's last checkpoint and history into a new run folder (the config is written by the trainer)."""
-    source, target = Path(source), Path(target)
-    (target / "checkpoints").mkdir(parents=True, exist_ok=True)
-    shutil.copy2(source / "checkpoints" / "last.pt", target / "checkpoints" / "last.pt")
-    shutil.copy2(source / "history.jsonl", target / "history.jsonl")
+def fork_run(source: str | Path, target: str | Path, config: Config) -> None:
+    """Start a new run folder for ``config`` from a run's last checkpoint and history.
+
+    The copied checkpoint is re-labelled with the new config (the checkpoint check refuses a
+    checkpoint written with other settings); the history comes first, so a fork killed half-way has
+    no checkpoint and is simply forked again.
+    """
+    from animelib.runs import Run, read_checkpoint
+
+    source = Path(source)
+    state = read_checkpoint(source / "checkpoints" / "last.pt")
+    run = Run(target, config)
+    shutil.copy2(source / "history.jsonl", run.history_file)
+    run.adopt_checkpoint(state)
 
 
 def variant_config(base: Config, name: str, extra_epochs: int) -> Config:
@@ -46,7 +54,7 @@ def run_ablation(base: Config, base_run_dir: str | Path, runs_dir: str | Path, e
         cfg = variant_config(base, name, extra_epochs)
         folder = Path(runs_dir) / f"{base.run_name}-ablation-{name.lstrip('+')}"
         if not (folder / "checkpoints" / "last.pt").exists():
-            fork_run(base_run_dir, folder)
+            fork_run(base_run_dir, folder, cfg)
         train(cfg, folder, progress=progress)
         folders[name] = folder
     return folders

@@ -1,41 +1,140 @@
-"""Time the training steps of the three models on this machine (``python -m animelib bench``)."""
+"""Time the training steps on this machine (``python -m animelib bench``).
+
+:func:`bench` builds a model's real trainer (same data path, nets, optimizers, loss logging) in a
+temporary run folder and times :meth:`Trainer.train_steps`, the loop ``fit`` runs every epoch, after
+warm-up steps. :func:`plain_dcgan` times a hand-written DCGAN loop of the same networks with none of
+the project's machinery, so the overhead of the training loop can be measured in the same process.
+"""
 
 from __future__ import annotations
 
 import itertools
+import platform
+import resource
+import sys
 import tempfile
 import time
+from typing import Any
 
-from animelib.config import CartoonGANConfig, CycleGANConfig, DCGANConfig
+import torch
+
+from animelib.config import PROFILES, config_class
+from animelib.errors import ConfigError
+
+MODELS = ("dcgan", "cyclegan", "cartoongan")
 
 
-def bench(profile: str = "quick", device: str = "auto", steps: int = 5, log=print) -> dict[str, float]:
-    """Images per second of one training step of each model at the profile's sizes (after one warm-up step)."""
-    from animelib.training import trainer_class
+def bench_config(model: str, profile: str = "quick", device: str = "auto", batch_size: int | None = None,
+                 image_size: int | None = None, batches: int = 4, **switches: Any):
+    """The profile's config for ``model``, with just ``batches`` batches of data (rendered once, then cached)."""
+    if model not in MODELS:
+        raise ConfigError(f"model={model!r} is not one of {', '.join(MODELS)}")
+    if profile not in PROFILES:
+        raise ConfigError(f"profile={profile!r} is not one of {', '.join(PROFILES)}")
+    cls = config_class(model)
+    cfg = cls.from_profile(profile, device=device, batch_size=batch_size, image_size=image_size, epochs=2,
+                           **switches)
+    n = cfg.batch_size * batches
+    if model == "dcgan":
+        return cfg.replace(num_train=n, num_test=2)
+    cfg = cfg.replace(num_a=n, num_b=n, num_test=2)
+    return cfg.replace(pretrain_epochs=0) if model == "cartoongan" else cfg  # time the adversarial step
 
-    results = {}
-    for cls in (DCGANConfig, CycleGANConfig, CartoonGANConfig):
-        cfg = cls.from_profile(profile, device=device, epochs=1)
-        if hasattr(cfg, "num_a"):  # enough images for the steps, without rendering the whole data set
-            n = cfg.batch_size * (steps + 1)
-            cfg = cfg.replace(num_a=n, num_b=n, num_test=2)
-            if hasattr(cfg, "pretrain_epochs"):  # time the adversarial step, the expensive one
-                cfg = cfg.replace(pretrain_epochs=0)
-        else:
-            cfg = cfg.replace(num_train=cfg.batch_size * (steps + 1), num_test=2)
-        with tempfile.TemporaryDirectory() as run_dir:
-            trainer = trainer_class(cfg.MODEL)(cfg, run_dir, progress=False)
-            batches = list(itertools.islice(trainer.batches(), steps + 1))
-            trainer.train_step(batches[0])  # warm-up
-            start = time.perf_counter()
-            for batch in batches[1:]:
-                trainer.train_step(batch)
-            if trainer.device.type == "cuda":
-                import torch
 
-                torch.cuda.synchronize()
-            seconds = (time.perf_counter() - start) / max(1, len(batches) - 1)
-        results[cfg.MODEL] = cfg.batch_size / seconds
-        log(f"[animelib] {cfg.MODEL:<10} {profile} profile on {trainer.device}: batch {cfg.batch_size} at "
-            f"{cfg.image_size} px, {seconds * 1000:.0f} ms/step, {results[cfg.MODEL]:.1f} images/s")
-    return results
+def bench(model: str, profile: str = "quick", device: str = "auto", batch_size: int | None = None,
+          image_size: int | None = None, steps: int = 10, warmup: int = 3, **switches: Any) -> dict[str, Any]:
+    """Images per second of ``model``'s training loop (both nets, optimizers, loss logging), after warm-up.
+
+    ``switches`` are config speed switches (``amp``, ``channels_last``, ``compile``, ``deterministic``).
+    Peak memory is the CUDA allocator's peak on a GPU, else the process's peak resident size.
+    """
+    from animelib.training import endless, trainer_class
+
+    if steps < 1 or warmup < 0:
+        raise ConfigError(f"steps={steps} must be at least 1 and warmup={warmup} not negative")
+    cfg = bench_config(model, profile, device, batch_size, image_size, **switches)
+    with tempfile.TemporaryDirectory() as run_dir:
+        trainer = trainer_class(model)(cfg, run_dir, progress=False)
+        for net in trainer.nets.values():
+            net.train()
+        batches = endless(trainer)
+        trainer.train_steps(itertools.islice(batches, warmup))
+        seconds = _timed(trainer.device, lambda: trainer.train_steps(itertools.islice(batches, steps)))
+        dev = trainer.device
+    return _result(model, cfg, dev, steps, seconds, switches, loop="animelib")
+
+
+def plain_dcgan(profile: str = "quick", device: str = "auto", batch_size: int | None = None, steps: int = 10,
+                warmup: int = 3) -> dict[str, Any]:
+    """The same DCGAN networks in a plain hand-written loop (random data, no logging), for comparison."""
+    import torch.nn.functional as F
+
+    from animelib.models.dcgan import Discriminator, Generator
+    from animelib.utils import select_device
+
+    cfg = bench_config("dcgan", profile, device, batch_size, batches=1)
+    dev = select_device(device)
+    torch.manual_seed(cfg.seed)
+    net_G, net_D = Generator(cfg.nz, cfg.ngf).to(dev), Discriminator(cfg.ndf).to(dev)
+    opt_G = torch.optim.Adam(net_G.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
+    opt_D = torch.optim.Adam(net_D.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
+    n = cfg.batch_size
+    real = torch.rand(n, 3, 64, 64, device=dev) * 2 - 1
+    ones, zeros = torch.ones(n, device=dev), torch.zeros(n, device=dev)
+
+    def step():
+        fake = net_G(torch.randn(n, cfg.nz, device=dev))
+        opt_D.zero_grad()
+        loss_D = (F.binary_cross_entropy_with_logits(net_D(real), ones)
+                  + F.binary_cross_entropy_with_logits(net_D(fake.detach()), zeros))
+        loss_D.backward()
+        opt_D.step()
+        opt_G.zero_grad()
+        F.binary_cross_entropy_with_logits(net_D(fake), ones).backward()
+        opt_G.step()
+
+    for _ in range(warmup):
+        step()
+    seconds = _timed(dev, lambda: [step() for _ in range(steps)])
+    return _result("dcgan", cfg, dev, steps, seconds, {}, loop="plain")
+
+
+def _timed(device: torch.device, work) -> float:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+    start = time.perf_counter()
+    work()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter() - start
+
+
+def _result(model: str, cfg, device: torch.device, steps: int, seconds: float, switches: dict[str, Any],
+            loop: str) -> dict[str, Any]:
+    if device.type == "cuda":
+        peak, kind = torch.cuda.max_memory_allocated(device) / 2**20, "CUDA allocated"
+        name = torch.cuda.get_device_name(device)
+    else:
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        peak, kind = rss / (2**20 if sys.platform == "darwin" else 2**10), "process peak RSS"
+        name = f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+    return {
+        "model": model, "loop": loop, "profile": cfg.profile, "device": str(device), "device_name": name,
+        "batch_size": cfg.batch_size, "image_size": cfg.image_size, "steps": steps,
+        "images_per_second": round(cfg.batch_size * steps / seconds, 2),
+        "ms_per_step": round(1000 * seconds / steps, 2),
+        "peak_memory_mib": round(peak, 1), "peak_memory_kind": kind,
+        "amp": cfg.amp, "channels_last": cfg.channels_last, "compile": cfg.compile,
+        **{k: v for k, v in switches.items() if k not in ("amp", "channels_last", "compile")},
+        "torch": torch.__version__,
+    }
+
+
+def describe(r: dict[str, Any]) -> str:
+    """One line for a result of :func:`bench` or :func:`plain_dcgan`."""
+    on = [k for k in ("amp", "channels_last", "compile") if r.get(k)]
+    return (f"{r['model']:<10} {r['loop']:<8} {r['device']} ({r['device_name']}): batch {r['batch_size']} at "
+            f"{r['image_size']} px, {r['ms_per_step']:.1f} ms/step, {r['images_per_second']:.1f} images/s, "
+            f"peak {r['peak_memory_mib']:.0f} MiB ({r['peak_memory_kind']})"
+            + (f", {'+'.join(on)}" if on else ""))

@@ -34,14 +34,27 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     p.add_argument("--epochs", type=int, default=None, help="override the profile's number of epochs")
     p.add_argument("--run-dir", default=None, help="run folder (default runs/<model>-<profile>-s<seed>)")
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="override any config field, e.g. --set lr=1e-4 --set amp=true (repeatable)")
 
     p = sub.add_parser("report", help="build the reproduction report (index.html) from a figures folder")
     p.add_argument("--figures-dir", default="figures")
     p.add_argument("--out", default=None, help="output folder (default: <figures-dir>/../runs/report)")
 
-    p = sub.add_parser("bench", help="time the training steps of the three models on this machine")
+    p = sub.add_parser("bench", help="time the training steps on this machine (images/s, ms/step, peak memory)")
+    p.add_argument("model", nargs="?", choices=("dcgan", "cyclegan", "cartoongan"),
+                   help="the model to time (default: all three)")
     _add_common(p)
-    p.add_argument("--steps", type=int, default=5)
+    p.add_argument("--batch-size", type=int, default=None, help="default: the profile's")
+    p.add_argument("--image-size", type=int, default=None, help="default: the profile's (DCGAN: 64 only)")
+    p.add_argument("--steps", type=int, default=10, help="timed steps, after --warmup steps (default 10)")
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None, help="bf16 autocast")
+    p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None)
+    p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None, help="torch.compile")
+    p.add_argument("--plain", action="store_true",
+                   help="also time a plain hand-written DCGAN loop of the same networks, for comparison")
+    p.add_argument("--json", action="store_true", help="print one JSON object per result instead of a line")
 
     p = sub.add_parser("data", help="datasets")
     dsub = p.add_subparsers(dest="data_verb", required=True)
@@ -78,8 +91,9 @@ def cmd_train(args) -> int:
     from animelib.config import config_class
     from animelib.training import train
 
-    cfg = config_class(args.model).from_profile(args.profile, epochs=args.epochs, data_dir=args.data_dir,
-                                                device=args.device, seed=args.seed)
+    settings = {"epochs": args.epochs, "data_dir": args.data_dir, "device": args.device, "seed": args.seed,
+                **parse_settings(args.set)}
+    cfg = config_class(args.model).from_profile(args.profile, **settings)
     run_dir = Path(args.run_dir or Path("runs") / cfg.run_name)
     print(f"[animelib] training {cfg.MODEL} ({cfg.profile} profile, {cfg.epochs} epochs) in {run_dir}")
     start = time.perf_counter()
@@ -89,6 +103,25 @@ def cmd_train(args) -> int:
     print(f"[animelib] {cfg.MODEL}: {trainer.epoch}/{cfg.epochs} epochs, {trainer.step} steps, "
           f"{time.perf_counter() - start:.0f} s; run folder {run_dir}")
     return 0
+
+
+def parse_settings(items: list[str]) -> dict[str, object]:
+    """``["lr=1e-4", "amp=true", "interrupt_at=[2]"]`` to values (JSON where it parses, else the text)."""
+    import json
+
+    from animelib.errors import ConfigError
+
+    values = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        if not sep or not name:
+            raise ConfigError(f"--set {item!r}: expected NAME=VALUE, e.g. --set lr=1e-4")
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            value = text
+        values[name.strip()] = tuple(value) if isinstance(value, list) else value
+    return values
 
 
 def cmd_report(args) -> int:
@@ -102,9 +135,20 @@ def cmd_report(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from animelib.bench import bench
+    import json
 
-    bench(args.profile, args.device, args.steps)
+    from animelib.bench import MODELS, bench, describe, plain_dcgan
+
+    switches = {k: v for k, v in (("amp", args.amp), ("channels_last", args.channels_last),
+                                  ("compile", args.compile)) if v is not None}
+    sizes = dict(profile=args.profile, device=args.device, batch_size=args.batch_size, steps=args.steps,
+                 warmup=args.warmup)
+    results = [bench(model, image_size=args.image_size, seed=args.seed, **sizes, **switches)
+               for model in ([args.model] if args.model else MODELS)]
+    if args.plain:
+        results.append(plain_dcgan(**sizes))
+    for r in results:
+        print(json.dumps(r) if args.json else f"[animelib] {describe(r)}")
     return 0
 
 

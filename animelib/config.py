@@ -21,6 +21,9 @@ from animelib.errors import ConfigError
 
 PROFILES = ("smoke", "quick", "full")
 
+# Settings that change how fast a run goes, not what it is: a run may resume with other values of these.
+RUNTIME_FIELDS = ("device", "amp", "channels_last", "compile", "deterministic", "log_every")
+
 # Report, Table 1: the sizes of the three datasets (used as the synthetic sizes in the full profile).
 REPORT_DATASETS = {
     "anime": ("Anime", "labelled anime avatars (DCGAN input)", 115_087),
@@ -47,6 +50,12 @@ class Config:
     beta2: float = 0.999
     num_test: int = 64  # held-out images for figures and metrics
     metrics_every: int = 1  # epochs between evaluations on the held-out images (and always after the last)
+    # speed switches: runtime settings that may change when a run resumes, like the device (see RUNTIME_FIELDS)
+    amp: bool = False  # bf16 autocast around the forward passes (CUDA; also runs on the CPU)
+    channels_last: bool = False  # NHWC memory layout for the nets and the batches
+    compile: bool = False  # torch.compile each net's forward (slow to start; pays off on long GPU runs)
+    deterministic: bool = False  # CUDA: deterministic kernels instead of cudnn.benchmark and TF32
+    log_every: int = 50  # steps between reading the losses back from the device (one sync), checking and logging
 
     MODEL: ClassVar[str] = "base"
     PROFILES: ClassVar[dict[str, dict[str, Any]]] = {p: {} for p in PROFILES}
@@ -62,13 +71,16 @@ class Config:
                 raise ConfigError(f"{f.name}={value!r} must be an integer")
             if f.type == "float" and not isinstance(value, (int, float)):
                 raise ConfigError(f"{f.name}={value!r} must be a number")
+            if f.type == "bool" and not isinstance(value, bool):
+                raise ConfigError(f"{f.name}={value!r} must be True or False")
         for name in ("image_size", "batch_size", "epochs", "num_test"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name}={getattr(self, name)!r} must be at least 1")
         if self.lr <= 0:
             raise ConfigError(f"lr={self.lr!r} must be positive")
-        if self.metrics_every < 1:
-            raise ConfigError(f"metrics_every={self.metrics_every!r} must be at least 1")
+        for name in ("metrics_every", "log_every"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name}={getattr(self, name)!r} must be at least 1")
 
     @classmethod
     def field_names(cls) -> list[str]:
@@ -147,7 +159,7 @@ class DCGANConfig(Config):
         # quick: a narrower discriminator and one-sided label smoothing keep it from winning outright in the
         # few hundred steps a CPU can afford (measured: without them the generator never left noise)
         "quick": dict(ngf=32, ndf=16, batch_size=64, epochs=12, num_train=4_096, num_test=256, real_label=0.9),
-        "full": dict(num_test=2_048, metrics_every=5),
+        "full": dict(num_test=2_048, metrics_every=5, amp=True, channels_last=True),
     }
 
     def __post_init__(self):
@@ -220,7 +232,7 @@ class CycleGANConfig(TranslationConfig):
         "quick": dict(image_size=64, ngf=16, ndf=16, batch_size=8, epochs=8, lr_decay_epoch=6,
                       num_a=640, num_b=640, num_test=64, interrupt_at=(3,),
                       vgg_weights="allow-substitute", vgg_width=0.25),
-        "full": dict(image_size=128, num_test=512, interrupt_at=()),
+        "full": dict(image_size=128, num_test=512, interrupt_at=(), amp=True, channels_last=True),
     }
 
 
@@ -250,7 +262,7 @@ class CartoonGANConfig(TranslationConfig):
                       num_a=16, num_b=16, num_test=8, vgg_weights="allow-substitute", vgg_width=0.125),
         "quick": dict(image_size=64, ngf=16, ndf=16, batch_size=8, epochs=10, pretrain_epochs=4,
                       num_a=640, num_b=640, num_test=64, vgg_weights="allow-substitute", vgg_width=0.25),
-        "full": dict(image_size=128, num_test=512),
+        "full": dict(image_size=128, num_test=512, amp=True, channels_last=True),
     }
 
 

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import tempfile
 from pathlib import Path
 from typing import Any
 
+from animelib.errors import ConfigError
 from animelib.paths import REPO_ROOT
 
 FIG_DPI = 120
@@ -74,6 +76,23 @@ def run_info(config, device: Any = None, **extra: Any) -> dict[str, Any]:
     return info
 
 
+# A figure id becomes a file name in the figures folder: a plain stem, so it can never name a path elsewhere.
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}")
+# Keys of a manifest entry that ``extra`` keyword arguments may not replace.
+_ENTRY_KEYS = ("id", "file", "notebook", "caption", "run")
+
+
+def check_name(name: Any, what: str = "figure id") -> str:
+    """``name`` if it is a plain file name (letters, digits, ``_``, ``-``, ``.`` not leading, no ``..``).
+
+    Anything else (a path, ``..``, an empty or hidden name) is a :class:`ConfigError` naming it.
+    """
+    if not isinstance(name, str) or not _PLAIN_NAME.fullmatch(name) or ".." in name:
+        raise ConfigError(f"{what} {name!r} is not accepted: use a plain file name of up to 100 letters, digits, "
+                          "'_', '-' and '.' (not first, no '..', no '/' or '\\'), e.g. 'fig6a'")
+    return name
+
+
 def load_manifest(fig_dir: str | Path) -> dict[str, Any]:
     path = Path(fig_dir) / MANIFEST
     if not path.exists():
@@ -83,7 +102,13 @@ def load_manifest(fig_dir: str | Path) -> dict[str, Any]:
 
 def register(fig_dir: str | Path, fig_id: str, file: str, caption: str, notebook: str | None = None,
              run: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
-    """Add or replace the entry ``fig_id`` in the manifest (atomically)."""
+    """Add or replace the entry ``fig_id`` in the manifest (atomically); ``file`` is a name inside ``fig_dir``."""
+    check_name(fig_id)
+    check_name(file, "figure file")
+    reserved = sorted(set(extra) & set(_ENTRY_KEYS))
+    if reserved:
+        raise ConfigError(f"figure {fig_id!r}: extra field {reserved[0]!r} would replace the entry's own; "
+                          "use another name")
     fig_dir = Path(fig_dir)
     fig_dir.mkdir(parents=True, exist_ok=True)
     manifest = load_manifest(fig_dir)
@@ -105,7 +130,11 @@ def register(fig_dir: str | Path, fig_id: str, file: str, caption: str, notebook
 
 def save_figure(fig, fig_id: str, fig_dir: str | Path, caption: str, run: dict[str, Any] | None = None,
                 notebook: str | None = None, dpi: int = FIG_DPI, **extra: Any) -> Path:
-    """Save a matplotlib figure as ``<fig_dir>/<fig_id>.png`` and record it in the manifest."""
+    """Save a matplotlib figure as ``<fig_dir>/<fig_id>.png`` and record it in the manifest.
+
+    ``fig_id`` must be a plain file stem (see :func:`check_name`): the figure is never written outside ``fig_dir``.
+    """
+    check_name(fig_id)
     fig_dir = Path(fig_dir)
     fig_dir.mkdir(parents=True, exist_ok=True)
     path = fig_dir / f"{fig_id}.png"

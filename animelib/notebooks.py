@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import difflib
 import time
 from pathlib import Path
+from typing import Any
 
-from animelib.errors import AnimelibError
+from animelib.errors import AnimelibError, ConfigError, DataError
 from animelib.paths import NOTEBOOKS_DIR
 
-# What the runner injects into every notebook's ``parameters`` cell.
+# What the runner injects into every notebook's ``parameters`` cell, and the argument of run_notebooks (and the
+# command-line option) that sets each.
 INJECTED = ("PROFILE", "SEED", "DATA_DIR", "FIG_DIR", "RUN_DIR", "DEVICE")
+_SET_BY = {"PROFILE": ("profile", "--profile"), "SEED": ("seed", "--seed"), "DATA_DIR": ("data_dir", "--data-dir"),
+           "FIG_DIR": ("figures_dir", "--figures-dir"), "RUN_DIR": ("runs_dir", "--runs-dir"),
+           "DEVICE": ("device", "--device")}
 
 
 class NotebookFailed(AnimelibError):
@@ -29,24 +35,91 @@ def list_notebooks(only: list[str] | None = None, folder: Path = NOTEBOOKS_DIR) 
     return books
 
 
+def notebook_parameters(book: Path) -> list[str]:
+    """The names a notebook's ``parameters``-tagged cell defines (papermill's reading; nothing is executed)."""
+    import papermill as pm
+
+    try:
+        return list(pm.inspect_notebook(str(book)))
+    except Exception as e:  # papermill raises several kinds for an unreadable notebook
+        raise ConfigError(f"cannot read the parameters cell of {book}: {type(e).__name__}: {e}") from None
+
+
+def check_parameters(parameters: dict[str, Any], books: list[Path]) -> None:
+    """Refuse extra parameters that a notebook's parameters cell does not define, or that the runner injects.
+
+    Raises a one-line :class:`ConfigError` naming the parameter, the notebook and the closest accepted name.
+    """
+    for name, value in parameters.items():
+        if name in _SET_BY:
+            arg, option = _SET_BY[name]
+            raise ConfigError(f"parameter {name!r} is set by the runner: use {arg}= ({option} on the command line)")
+        if not _is_literal(value):
+            raise ConfigError(f"parameter {name}={value!r} is not accepted: use a number, string, bool, None, "
+                              "or a list or dict of those")
+    for book in books:
+        accepted = notebook_parameters(book)
+        for name in parameters:
+            if name in accepted:
+                continue
+            by_upper = {a.upper(): a for a in accepted}
+            close = difflib.get_close_matches(str(name).upper(), list(by_upper), n=1)
+            hint = ""
+            if close:
+                match = by_upper[close[0]]
+                hint = f" (did you mean {match!r}?" + (f" the runner sets it: use {_SET_BY[match][0]}= or "
+                                                       f"{_SET_BY[match][1]})" if match in _SET_BY else ")")
+            own = [a for a in accepted if a not in INJECTED]
+            listed = ", ".join(own) if own else f"none beyond the injected {', '.join(INJECTED)}"
+            raise ConfigError(f"unknown parameter {name!r} for {book.name}{hint}; its parameters cell accepts: "
+                              f"{listed}")
+
+
+def _is_literal(value: Any) -> bool:
+    """Whether papermill writes ``value`` back as the same Python literal."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(_is_literal(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _is_literal(v) for k, v in value.items())
+    return False
+
+
 def run_notebooks(profile: str = "quick", only: list[str] | None = None, data_dir: str | None = None,
                   figures_dir: str | Path = "figures", runs_dir: str | Path = "runs", device: str = "auto",
-                  seed: int = 0, progress: bool = True, log=print, folder: Path = NOTEBOOKS_DIR) -> list[Path]:
-    """Execute the notebooks in order; executed copies go to ``<runs_dir>/notebooks/``."""
+                  seed: int = 0, progress: bool = True, log=print, folder: Path = NOTEBOOKS_DIR,
+                  parameters: dict[str, Any] | None = None) -> list[Path]:
+    """Execute the notebooks in order; executed copies go to ``<runs_dir>/notebooks/``.
+
+    ``parameters``: extra values to inject into every notebook; each name must be one its ``parameters`` cell
+    defines, other than the injected ones (:data:`INJECTED`). Everything is checked before a notebook starts.
+    """
     import papermill as pm
     from nbclient.exceptions import DeadKernelError
 
-    figures_dir, runs_dir = Path(figures_dir).resolve(), Path(runs_dir).resolve()
-    out_dir = runs_dir / "notebooks"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    params = {"PROFILE": profile, "SEED": seed, "DATA_DIR": str(Path(data_dir).resolve()) if data_dir else None,
-              "FIG_DIR": str(figures_dir), "RUN_DIR": str(runs_dir), "DEVICE": device}
+    from animelib.config import PROFILES
+
+    if profile not in PROFILES:
+        raise ConfigError(f"profile={profile!r} is not one of {', '.join(PROFILES)}")
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise ConfigError(f"seed={seed!r} must be an integer")
+    if data_dir is not None and not Path(data_dir).expanduser().is_dir():
+        raise DataError(f"data folder {data_dir} does not exist. Leave DATA_DIR unset (None) to use the "
+                        "embedded synthetic avatars, or point it at a folder holding anime/, thumbs/, faces/.")
     books = list_notebooks(only, folder)
     if not books:
         raise AnimelibError(f"no notebooks in {folder}: run from a clone of the repository (pip install -e .)")
+    check_parameters(parameters or {}, books)
+    figures_dir, runs_dir = Path(figures_dir).resolve(), Path(runs_dir).resolve()
+    out_dir = runs_dir / "notebooks"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    params = {**(parameters or {}), "PROFILE": profile, "SEED": seed,
+              "DATA_DIR": str(Path(data_dir).expanduser().resolve()) if data_dir else None,
+              "FIG_DIR": str(figures_dir), "RUN_DIR": str(runs_dir), "DEVICE": device}
     outputs = []
     for i, book in enumerate(books, 1):
-        out = out_dir / book.name
+        out = out_dir / book.name  # a notebook's own file name: the executed copy stays in out_dir
         start = time.perf_counter()
         log(f"[animelib] notebook {i}/{len(books)}: {book.name} (profile {profile}) -> {out}")
         try:

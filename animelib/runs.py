@@ -1,25 +1,43 @@
 """One folder per run: config.json, history.jsonl, checkpoints/ and samples/.
 
-Checkpoints are one dict written atomically (temporary file, then rename) and loaded with
-``torch.load(weights_only=True)``. The checkpoint records how long ``history.jsonl`` was when it was
-written; on resume the history is cut back to that point, so steps logged after the last checkpoint
-by a killed run are not counted twice, and a ``resume`` event marks where training continued.
+Checkpoints are one dict written atomically (temporary file, fsync, then rename) and loaded with
+``torch.load(weights_only=True)``; a process killed while writing leaves the previous checkpoint
+whole. The checkpoint records how long ``history.jsonl`` was when it was written; on resume the
+history is cut back to that point, so steps logged after the last checkpoint by a killed run are not
+counted twice, and a ``resume`` event marks where training continued. A run writing to the folder
+holds an advisory lock on ``.lock``; the operating system drops it when the process dies, so a
+killed run never leaves a stale lock behind.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import io
 import json
 import os
+import pickle
 import tempfile
+import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from animelib.config import Config
-from animelib.errors import ConfigError
+from animelib import faults
+from animelib.config import RUNTIME_FIELDS, Config
+from animelib.errors import AnimelibError, ConfigError
 
 CHECKPOINT_FORMAT = 1
+
+
+class CheckpointError(AnimelibError):
+    """A checkpoint that cannot be read or written, or belongs to another run."""
+
+
+class RunLockedError(AnimelibError):
+    """Another process is writing to the run folder."""
 
 
 class Run:
@@ -28,21 +46,41 @@ class Run:
     def __init__(self, path: str | Path, config: Config):
         self.path = Path(path)
         self.config = config
+        self.check_settings(self.path, config)
         self.path.mkdir(parents=True, exist_ok=True)
         (self.path / "checkpoints").mkdir(exist_ok=True)
         (self.path / "samples").mkdir(exist_ok=True)
-        config_file = self.path / "config.json"
-        if config_file.exists():
-            old = json.loads(config_file.read_text())
-            new = config.to_dict()
-            # the device may change between sessions (a run started on CPU may resume on a GPU)
-            diff = sorted(k for k in set(old) | set(new) if k != "device" and old.get(k) != _jsonable(new.get(k)))
-            if diff and self.has_checkpoint():
-                raise ConfigError(
-                    f"run folder {self.path} holds a run with other settings ({', '.join(diff)}); "
-                    "use another run folder, or delete this one to start again"
-                )
-        _atomic_write_text(config_file, json.dumps(config.to_dict(), indent=2) + "\n")
+        self._write(_atomic_write_text, self.path / "config.json", json.dumps(config.to_dict(), indent=2) + "\n")
+
+    @staticmethod
+    def check_settings(path: str | Path, config: Config) -> None:
+        """Refuse a run folder that holds a trained run with other settings (writes nothing)."""
+        path = Path(path)
+        config_file = path / "config.json"
+        if config_file.exists() and (path / "checkpoints" / "last.pt").exists():
+            diff = config_diff(json.loads(config_file.read_text()), config.to_dict())
+            if diff:
+                raise ConfigError(f"run folder {path} holds a run with other settings ({diff}); "
+                                  "use another run folder, or delete this one to start again")
+
+    # --- lock ----------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the run folder's write lock; a second writer gets a clear error instead of waiting."""
+        lock_file = self.path / ".lock"
+        fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            if not _try_lock(fd):
+                holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
+                raise RunLockedError(f"run folder {self.path} is being written by {holder}; wait for it to finish, "
+                                     "or use another run folder")
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"pid {os.getpid()}\n".encode(), 0)
+            for stale in self.checkpoint_file.parent.glob(f".{self.checkpoint_file.name}.*"):
+                stale.unlink(missing_ok=True)  # half-written checkpoints of a killed run
+            yield
+        finally:
+            os.close(fd)  # closing the descriptor releases the lock
 
     # --- history -------------------------------------------------------------------------------
     @property
@@ -50,13 +88,21 @@ class Run:
         return self.path / "history.jsonl"
 
     def log(self, record: dict[str, Any]) -> None:
-        with self.history_file.open("a") as f:
-            f.write(json.dumps(record) + "\n")
+        self.log_many([record])
 
     def log_many(self, records: list[dict[str, Any]]) -> None:
         if records:
-            with self.history_file.open("a") as f:
-                f.write("".join(json.dumps(r) + "\n" for r in records))
+            self._write(_append_text, self.history_file, "".join(json.dumps(r) + "\n" for r in records))
+
+    def _write(self, write, path: Path, *args: Any) -> None:
+        """``write(path, *args)``, turning a full disk or a read-only folder into one clear message."""
+        try:
+            write(path, *args)
+        except OSError as e:
+            reason = "the disk is full" if e.errno in (errno.ENOSPC, errno.EDQUOT) else (e.strerror or str(e))
+            kept = " The previous checkpoint is kept;" if self.has_checkpoint() else ""
+            raise CheckpointError(f"could not write {path}: {reason}.{kept} free some space (or fix the folder) "
+                                  "and run the same command again to resume") from None
 
     def history_size(self) -> int:
         return self.history_file.stat().st_size if self.history_file.exists() else 0
@@ -88,15 +134,27 @@ class Run:
     def save_checkpoint(self, state: dict[str, Any]) -> None:
         state = {**state, "format": CHECKPOINT_FORMAT, "config": self.config.to_dict(),
                  "history_size": self.history_size()}
-        _atomic_save(state, self.checkpoint_file)
+        self._write(_atomic_save, self.checkpoint_file, state, state.get("epoch", 0))
+        faults.point("checkpoint", state.get("epoch", 0))
+
+    def adopt_checkpoint(self, state: dict[str, Any]) -> None:
+        """Write another run's checkpoint as this run's: re-labelled with this config, history position kept."""
+        self._write(_atomic_save, self.checkpoint_file, {**state, "config": self.config.to_dict()})
 
     def load_checkpoint(self, map_location: str | torch.device = "cpu") -> dict[str, Any] | None:
+        """The last checkpoint (None if there is none), checked to be whole and to belong to this run."""
         if not self.has_checkpoint():
             return None
-        state = torch.load(self.checkpoint_file, map_location=map_location, weights_only=True)
-        if state.get("format") != CHECKPOINT_FORMAT:
-            raise ConfigError(f"{self.checkpoint_file} has checkpoint format {state.get('format')}, "
-                              f"this animelib reads format {CHECKPOINT_FORMAT}")
+        path = self.checkpoint_file
+        state = read_checkpoint(path, map_location)
+        saved = state.get("config", {})
+        if saved.get("model") != self.config.MODEL:
+            raise CheckpointError(f"{path} is a {saved.get('model')} checkpoint, not {self.config.MODEL}; "
+                                  "use another run folder")
+        diff = config_diff(saved, self.config.to_dict())
+        if diff:
+            raise CheckpointError(f"{path} was written with other settings ({diff}); use another run folder, "
+                                  "or delete this one to start again")
         return state
 
     def sample_file(self, name: str) -> Path:
@@ -111,22 +169,76 @@ def read_history(run_dir: str | Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+def read_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """A checkpoint file loaded with ``weights_only=True``; damaged, foreign or newer files are clear errors."""
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as e:
+        raise CheckpointError(f"{path} holds more than weights and plain values, so it is not loaded "
+                              f"(weights_only=True refused it: {str(e).splitlines()[0]})") from None
+    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as e:
+        raise CheckpointError(f"{path} is damaged (truncated or not a checkpoint: {str(e).splitlines()[0]}); "
+                              "restore a copy, or delete it to start the run again") from None
+    if not isinstance(state, dict) or "format" not in state:
+        raise CheckpointError(f"{path} is not an animelib checkpoint (no format version)")
+    if state["format"] != CHECKPOINT_FORMAT:
+        newer = isinstance(state["format"], int) and state["format"] > CHECKPOINT_FORMAT
+        raise CheckpointError(f"{path} has checkpoint format {state['format']}, this animelib reads format "
+                              f"{CHECKPOINT_FORMAT}" + ("; it was written by a newer animelib: upgrade to resume it"
+                                                        if newer else ""))
+    return state
+
+
+def config_diff(saved: dict[str, Any], current: dict[str, Any]) -> str:
+    """The settings (runtime ones aside) that differ, as ``name: saved -> current``; empty if none."""
+    saved, current = _jsonable(saved), _jsonable(current)
+    names = sorted(k for k in set(saved) | set(current)
+                   if k not in RUNTIME_FIELDS and saved.get(k) != current.get(k))
+    return ", ".join(f"{k}: {saved.get(k)!r} -> {current.get(k)!r}" for k in names)
+
+
 def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value))
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as f:
+def _try_lock(fd: int) -> bool:
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks here, the folder is not guarded
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _append_text(path: Path, text: str) -> None:
+    with path.open("a") as f:
         f.write(text)
-    os.replace(tmp, path)
 
 
-def _atomic_save(obj: Any, path: Path) -> None:
+def _atomic_write_text(path: Path, text: str) -> None:
+    _atomic_write_bytes(path, text.encode())
+
+
+def _atomic_save(path: Path, obj: Any, epoch: int = 0) -> None:
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    _atomic_write_bytes(path, buffer.getbuffer(), fault=("checkpoint-write", epoch))
+
+
+def _atomic_write_bytes(path: Path, data: bytes | memoryview, fault: tuple[str, int] | None = None) -> None:
+    """Write to a temporary file beside ``path``, fsync, then rename over it: readers see old or new, whole."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
+            half = len(data) // 2
+            f.write(data[:half])
+            if fault:
+                f.flush()
+                faults.point(*fault)  # the tests kill the process here, half-way through the write
+            f.write(data[half:])
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

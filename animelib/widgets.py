@@ -6,7 +6,9 @@ Each widget is built by a function that returns it; the drawing is done by pure 
 
 from __future__ import annotations
 
+import html
 import io
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -116,52 +118,74 @@ def latent_explorer(net_G, k: int = 5, mode: str = "pca", seed: int = 0, seed_b:
 
 
 # --- translate your own photo --------------------------------------------------------------------------
-def read_image(data: bytes | str) -> np.ndarray:
-    """Bytes or a path to (H, W, 3) uint8 RGB; anything unreadable is a :class:`DataError` with a reason."""
+# Upload limits, checked before anything is decoded, whatever PIL.Image.MAX_IMAGE_PIXELS is set to elsewhere.
+# A phone photo is a few MB and at most about 50 megapixels; the face crop needs a few hundred pixels across.
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # 20 MB: larger files are refused unread beyond the limit
+MAX_UPLOAD_PIXELS = 50_000_000  # width x height from the header; about 150 MB once decoded to RGB
+
+
+def read_image(data: bytes | str | os.PathLike) -> np.ndarray:
+    """Bytes or a path to (H, W, 3) uint8 RGB; anything unusable is a :class:`DataError` with a reason.
+
+    Refused: empty files, files over ``MAX_UPLOAD_BYTES``, content no image format recognises (whatever the
+    name says), images over ``MAX_UPLOAD_PIXELS`` (decompression bombs), truncated or corrupt images.
+    """
     import warnings
 
     from PIL import Image, UnidentifiedImageError
 
-    from animelib.data.folders import _to_rgb
+    from animelib.data.folders import _DECODE_ERRORS, _formats, _to_rgb
 
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        data = bytes(data)
+    else:
+        try:
+            with open(data, "rb") as f:
+                data = f.read(MAX_UPLOAD_BYTES + 1)  # never more than the limit (+1 byte, to tell it was over)
+        except OSError as e:
+            raise DataError(f"cannot read {data}: {e.strerror or e}") from None
+    if not data:
+        raise DataError("the file is empty")
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise DataError(f"the file is too large (over {MAX_UPLOAD_BYTES // 2**20} MB, the upload limit)")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            if isinstance(data, (bytes, bytearray, memoryview)):
-                if len(data) == 0:
-                    raise DataError("the file is empty")
-                im = Image.open(io.BytesIO(bytes(data)))
-            else:
-                im = Image.open(data)
-            if im.width * im.height > 50_000_000:
-                raise DataError(f"the image is too large ({im.width}x{im.height})")
-            im.load()
-            return _to_rgb(im)  # EXIF orientation, 16-bit, palette and transparency handled as for folders
+            with Image.open(io.BytesIO(data), formats=_formats()) as im:
+                if im.width * im.height > MAX_UPLOAD_PIXELS:
+                    raise DataError(f"the image is too large ({im.width}x{im.height} pixels; at most "
+                                    f"{MAX_UPLOAD_PIXELS / 1e6:.0f} megapixels)")
+                im.load()  # decode everything now, so that truncation shows here
+                return _to_rgb(im)  # EXIF orientation, 16-bit, palette and transparency handled as for folders
     except DataError:
         raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError,
-            Image.DecompressionBombWarning) as e:
-        raise DataError(f"not a readable image ({type(e).__name__}: {str(e)[:120]})") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise DataError("the image is too large (refused by PIL as a possible decompression bomb; at most "
+                        f"{MAX_UPLOAD_PIXELS / 1e6:.0f} megapixels)") from None
+    except UnidentifiedImageError:
+        raise DataError("not a readable image: no image format recognises its content") from None
+    except (*_DECODE_ERRORS, MemoryError) as e:
+        raise DataError(f"not a readable image: truncated or corrupt ({type(e).__name__}: {str(e)[:120]})") from None
 
 
-def translate_photo(data: bytes | str, G_A2B, G_B2A, size: int, crop: bool = True) -> dict[str, Any]:
+def translate_photo(data: bytes | str | os.PathLike, G_A2B, G_B2A, size: int, crop: bool = True) -> dict[str, Any]:
     """Crop the face of a photo, translate it to anime and back.
 
     Returns ``{"input", "translation", "reconstruction"}`` as (size, size, 3) uint8, plus ``face_found``.
     """
     import cv2
 
+    from animelib.data.faces import center_crop, crop_face
     from animelib.utils import to_tensor_images, to_uint8_images
 
-    image = read_image(data)
+    image = read_image(data)  # (H, W, 3) uint8, or a DataError saying why not
     found = False
     if crop:
-        from animelib.data.faces import crop_face
-
-        image, found = crop_face(image, "photo")
+        try:
+            image, found = crop_face(image, "photo")
+        except cv2.error:  # a detector choking on an odd image: keep the centre crop
+            image = center_crop(image)
     else:
-        from animelib.data.faces import center_crop
-
         image = center_crop(image)
     image = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
     dev = next(G_A2B.parameters()).device
@@ -181,21 +205,23 @@ def photo_translator(G_A2B, G_B2A, size: int, scale: int = 3) -> Any:
     import ipywidgets as W
 
     upload = W.FileUpload(accept="image/*", multiple=False, description="photo")
-    message = W.HTML("Upload a photo with a face (any common image format).")
+    message = W.HTML(f"Upload a photo with a face (any common image format, up to {MAX_UPLOAD_BYTES // 2**20} MB).")
     images = [W.Image(format="png", width=size * scale, height=size * scale) for _ in range(3)]
     labels = [W.HTML(f"<b>{t}</b>") for t in ("input (face crop)", "G_A2B: anime", "G_B2A(G_A2B): back")]
     row = W.HBox([W.VBox([lab, im]) for lab, im in zip(labels, images, strict=True)])
 
     def handle(name: str, data: bytes) -> bool:
+        # The file's name is shown (escaped: it is HTML) and never used as a path; nothing is written to disk.
+        shown = html.escape(str(name))
         try:
             out = translate_photo(data, G_A2B, G_B2A, size)
-        except AnimelibError as e:  # unreadable image, no face detector: a message, not a traceback
-            message.value = f"<span style='color:#b00'>Could not use {name}: {e}</span>"
+        except AnimelibError as e:  # unusable image, no face detector: a message, not a traceback
+            message.value = f"<span style='color:#b00'>Could not use {shown}: {html.escape(str(e))}</span>"
             return False
         for im, key in zip(images, ("input", "translation", "reconstruction"), strict=True):
             im.value = png_bytes(out[key], scale)
         found = "face found" if out["face_found"] else "no face found: centre crop"
-        message.value = f"{name}: {found}."
+        message.value = f"{shown}: {found}."
         return True
 
     def on_upload(change) -> None:

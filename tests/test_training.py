@@ -158,7 +158,7 @@ def test_ablation_variants_continue_the_same_checkpoint(tmp_path):
     train(base, tmp_path / "base", progress=False)
     cfg = variant_config(base, "+color", extra_epochs=1)
     assert cfg.color_loss and not cfg.landmark_loss and cfg.epochs == 2 and cfg.interrupt_at == ()
-    fork_run(tmp_path / "base", tmp_path / "fork")
+    fork_run(tmp_path / "base", tmp_path / "fork", cfg)
     assert (tmp_path / "fork" / "history.jsonl").read_bytes() == (tmp_path / "base" / "history.jsonl").read_bytes()
     folders = run_ablation(base, tmp_path / "base", tmp_path, 1, variants=["baseline", "+color"], progress=False)
     assert list(folders) == ["baseline", "+color"] and set(folders) <= set(VARIANTS)

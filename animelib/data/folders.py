@@ -317,7 +317,8 @@ def load_folder(folder, size: int, crop: str = "center", dedupe: bool = False, c
         if not entries:
             raise DataError(f"no images found in {folder} (searched recursively, no files). {_hint(name)}")
         raise DataError(
-            f"no images found in {folder} (searched recursively, {len(entries):,} files, all unusable: "
+            f"no images found in {folder} (searched recursively, {len(entries):,} file{'s' * (len(entries) != 1)}, "
+            "all unusable: "
             f"{_reasons(result.skipped)}). {_hint(name)}"
         )
     return result

@@ -22,7 +22,6 @@ from torch import nn
 from animelib.losses import ExtraLosses, gan_loss, style_loss
 from animelib.models.common import ConvBlock, ResidualBlock
 from animelib.models.cyclegan import TranslationTrainer
-from animelib.training import images_to_tensor
 
 
 class Generator(nn.Module):
@@ -74,7 +73,7 @@ class CartoonGANTrainer(TranslationTrainer):
         self.load_data()
         edges = edge_promoted(self.data.train_b.images, key=f"{cfg.data_dir or 'synthetic'}-{cfg.image_size}",
                               progress=self.progress)
-        self.images_e = images_to_tensor(edges)  # (NB, 3, H, W) uint8, aligned with images_b
+        self.images_e = self.data_tensor(edges)  # (NB, 3, H, W) uint8, aligned with images_b
         self.G = build_generator(cfg).to(self.device)
         self.D = Discriminator(cfg.ndf).to(self.device)
         self.nets = {"G": self.G, "D": self.D}
@@ -94,38 +93,40 @@ class CartoonGANTrainer(TranslationTrainer):
         feat_fake = self.vgg(fake_B)
         return F.l1_loss(feat_fake, feat_a), feat_fake
 
-    def train_step(self, batch) -> dict[str, float]:
+    def train_step(self, batch) -> dict[str, torch.Tensor | str]:
         real_A, real_B, edge_B = batch
         cfg = self.cfg
         if self.epoch < cfg.pretrain_epochs:  # pre-training: content loss alone
             self.optimizers["G"].zero_grad(set_to_none=True)
-            content, _ = self.content_loss(real_A, self.G(real_A))
+            with self.autocast():
+                content, _ = self.content_loss(real_A, self.G(real_A))
             (cfg.content_weight * content).backward()
             self.optimizers["G"].step()
-            return {"phase": "pretrain", "loss_content": content.item()}
+            return {"phase": "pretrain", "loss_content": content}
         # discriminator: B real, G(A) (detached: no generator backward here) and E fake
-        fake_B = self.G(real_A)
         self.optimizers["D"].zero_grad(set_to_none=True)
-        loss_D = (gan_loss(self.D(real_B), True, "bce") + gan_loss(self.D(fake_B.detach()), False, "bce")
-                  + gan_loss(self.D(edge_B), False, "bce"))
+        with self.autocast():
+            fake_B = self.G(real_A)
+            loss_D = (gan_loss(self.D(real_B), True, "bce") + gan_loss(self.D(fake_B.detach()), False, "bce")
+                      + gan_loss(self.D(edge_B), False, "bce"))
         loss_D.backward()
         self.optimizers["D"].step()
         # generator: GAN + content + style (+ the switched-on extra losses)
         self.D.requires_grad_(False)
         self.optimizers["G"].zero_grad(set_to_none=True)
-        loss_gan = gan_loss(self.D(fake_B), True, "bce")
-        content, feat_fake = self.content_loss(real_A, fake_B)
-        with torch.no_grad():
-            feat_b = self.vgg(real_B)
-        style = style_loss(feat_fake, feat_b)
-        extra = self.extra.terms(real_A, fake_B, real_B, vgg_out=feat_fake)
-        loss_G = loss_gan + cfg.content_weight * content + cfg.style_weight * style + self.extra.weighted(extra)
+        with self.autocast():
+            loss_gan = gan_loss(self.D(fake_B), True, "bce")
+            content, feat_fake = self.content_loss(real_A, fake_B)
+            with torch.no_grad():
+                feat_b = self.vgg(real_B)
+            style = style_loss(feat_fake, feat_b)
+            extra = self.extra.terms(real_A, fake_B, real_B, vgg_out=feat_fake)
+            loss_G = loss_gan + cfg.content_weight * content + cfg.style_weight * style + self.extra.weighted(extra)
         loss_G.backward()
         self.optimizers["G"].step()
         self.D.requires_grad_(True)
-        values = {"loss_G": loss_G, "loss_gan": loss_gan, "loss_content": content, "loss_style": style,
-                  "loss_D": loss_D, **extra}
-        return {"phase": "adversarial", **{k: v.item() for k, v in values.items()}}
+        return {"phase": "adversarial", "loss_G": loss_G, "loss_gan": loss_gan, "loss_content": content,
+                "loss_style": style, "loss_D": loss_D, **extra}
 
     def end_epoch(self) -> None:
         self.log_paired_metrics(self.G)

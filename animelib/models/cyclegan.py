@@ -16,7 +16,7 @@ from torch import nn
 from animelib.config import CycleGANConfig
 from animelib.losses import ExtraLosses, ImagePool, gan_loss
 from animelib.models.common import ConvBlock, ResidualBlock
-from animelib.training import Trainer, images_to_tensor, index_batches, num_batches
+from animelib.training import Trainer, index_batches, num_batches
 from animelib.utils import translate_images
 
 LOSS_NAMES = ("loss_idt_A", "loss_idt_B", "loss_gan_A2B", "loss_gan_B2A", "loss_cycle_A", "loss_cycle_B")
@@ -74,8 +74,8 @@ class TranslationTrainer(Trainer):
 
         self.data = load_translation_data(self.cfg, progress=self.progress)
         self.data_notes = self.data.train_a.notes + self.data.train_b.notes
-        self.images_a = images_to_tensor(self.data.train_a.images)  # (NA, 3, H, W) uint8
-        self.images_b = images_to_tensor(self.data.train_b.images)  # (NB, 3, H, W) uint8
+        self.images_a = self.data_tensor(self.data.train_a.images)  # (NA, 3, H, W) uint8
+        self.images_b = self.data_tensor(self.data.train_b.images)  # (NB, 3, H, W) uint8
 
     def steps_per_epoch(self) -> int:
         return num_batches(len(self.images_a), self.cfg.batch_size)
@@ -85,15 +85,16 @@ class TranslationTrainer(Trainer):
         from animelib.models.vgg import load_vgg19
 
         vgg = load_vgg19(self.cfg, self.device)
-        (self.run.path / "vgg.txt").write_text(vgg.note + "\n")
+        self.run_files["vgg.txt"] = vgg.note + "\n"
         return vgg
 
     def index_pairs(self):
         """One pass over A in batches; B indices come from a shuffled stream of B of the same length."""
-        order_a = self.permutation(len(self.images_a))
+        order_a = self.shuffled(len(self.images_a), self.images_a)
         batches_a = index_batches(len(self.images_a), self.cfg.batch_size, order_a)
         need = sum(len(b) for b in batches_a)
-        order_b = torch.cat([self.permutation(len(self.images_b)) for _ in range(-(-need // len(self.images_b)))])
+        order_b = torch.cat([self.shuffled(len(self.images_b), self.images_b)
+                             for _ in range(-(-need // len(self.images_b)))])
         pos = 0
         for idx_a in batches_a:
             yield idx_a, order_b[pos:pos + len(idx_a)]
@@ -140,25 +141,26 @@ class CycleGANTrainer(TranslationTrainer):
         self.extra = ExtraLosses(cfg, self.device, vgg, progress=self.progress)
         self.loss_names = (*self.loss_names, *(f"loss_{n}" for n in cfg.extra_losses))
 
-    def train_step(self, batch) -> dict[str, float]:
+    def train_step(self, batch) -> dict[str, torch.Tensor]:
         real_A, real_B = batch
         cfg = self.cfg
         # generators: identity, GAN (least squares) and cycle losses in both directions
         for d in (self.D_A, self.D_B):
             d.requires_grad_(False)
         self.optimizers["G"].zero_grad(set_to_none=True)
-        fake_B = self.G_A2B(real_A)
-        fake_A = self.G_B2A(real_B)
-        parts = {
-            "loss_idt_A": F.l1_loss(self.G_B2A(real_A), real_A),
-            "loss_idt_B": F.l1_loss(self.G_A2B(real_B), real_B),
-            "loss_gan_A2B": gan_loss(self.D_B(fake_B), True),
-            "loss_gan_B2A": gan_loss(self.D_A(fake_A), True),
-            "loss_cycle_A": F.l1_loss(self.G_B2A(fake_B), real_A),
-            "loss_cycle_B": F.l1_loss(self.G_A2B(fake_A), real_B),
-        }
-        extra = self.extra.terms(real_A, fake_B, real_B)
-        loss_G = generator_loss(parts, cfg) + self.extra.weighted(extra)
+        with self.autocast():
+            fake_B = self.G_A2B(real_A)
+            fake_A = self.G_B2A(real_B)
+            parts = {
+                "loss_idt_A": F.l1_loss(self.G_B2A(real_A), real_A),
+                "loss_idt_B": F.l1_loss(self.G_A2B(real_B), real_B),
+                "loss_gan_A2B": gan_loss(self.D_B(fake_B), True),
+                "loss_gan_B2A": gan_loss(self.D_A(fake_A), True),
+                "loss_cycle_A": F.l1_loss(self.G_B2A(fake_B), real_A),
+                "loss_cycle_B": F.l1_loss(self.G_A2B(fake_A), real_B),
+            }
+            extra = self.extra.terms(real_A, fake_B, real_B)
+            loss_G = generator_loss(parts, cfg) + self.extra.weighted(extra)
         loss_G.backward()
         self.optimizers["G"].step()
         # discriminators: real towards 1, fakes from the history pools towards 0
@@ -167,12 +169,12 @@ class CycleGANTrainer(TranslationTrainer):
         self.optimizers["D"].zero_grad(set_to_none=True)
         pooled_B = self.pool_B.query(fake_B, self.gen)
         pooled_A = self.pool_A.query(fake_A, self.gen)
-        loss_D_B = 0.5 * (gan_loss(self.D_B(real_B), True) + gan_loss(self.D_B(pooled_B), False))
-        loss_D_A = 0.5 * (gan_loss(self.D_A(real_A), True) + gan_loss(self.D_A(pooled_A), False))
+        with self.autocast():
+            loss_D_B = 0.5 * (gan_loss(self.D_B(real_B), True) + gan_loss(self.D_B(pooled_B), False))
+            loss_D_A = 0.5 * (gan_loss(self.D_A(real_A), True) + gan_loss(self.D_A(pooled_A), False))
         (loss_D_A + loss_D_B).backward()
         self.optimizers["D"].step()
-        values = {"loss_G": loss_G, **parts, "loss_D_A": loss_D_A, "loss_D_B": loss_D_B, **extra}
-        return {k: v.item() for k, v in values.items()}
+        return {"loss_G": loss_G, **parts, "loss_D_A": loss_D_A, "loss_D_B": loss_D_B, **extra}
 
     def end_epoch(self) -> None:
         self.log_paired_metrics(self.G_A2B)

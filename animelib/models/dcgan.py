@@ -20,7 +20,7 @@ from torch import nn
 
 from animelib.config import DCGANConfig
 from animelib.models.common import ConvBlock, init_dcgan_weights, recalibrate_batchnorm
-from animelib.training import Trainer, images_to_tensor, index_batches, num_batches
+from animelib.training import Trainer, index_batches, num_batches
 from animelib.utils import to_uint8_images
 
 
@@ -95,7 +95,7 @@ class DCGANTrainer(Trainer):
                                   cfg.dedupe, num_test=cfg.num_test, progress=self.progress)
         self.data_notes = train.notes
         self.train_images, self.test_images = train.images, test.images  # (N, 64, 64, 3) uint8, for metrics
-        self.images = images_to_tensor(train.images)  # (N, 3, 64, 64) uint8
+        self.images = self.data_tensor(train.images)  # (N, 3, 64, 64) uint8
         self.net_G = Generator(cfg.nz, cfg.ngf).to(self.device)
         self.net_D = Discriminator(cfg.ndf).to(self.device)
         self.nets = {"G": self.net_G, "D": self.net_D}
@@ -106,30 +106,38 @@ class DCGANTrainer(Trainer):
         return num_batches(len(self.images), self.cfg.batch_size)
 
     def batches(self):
-        order = self.permutation(len(self.images))
+        order = self.shuffled(len(self.images), self.images)
         for idx in index_batches(len(self.images), self.cfg.batch_size, order):
             yield self.to_device(self.images[idx])
 
-    def train_step(self, real: torch.Tensor) -> dict[str, float]:
-        n = real.shape[0]
-        ones = torch.ones(n, device=self.device)
-        zeros = torch.zeros(n, device=self.device)
-        fake = self.net_G(self.randn(n, self.cfg.nz))  # (N, 3, 64, 64)
-        # phase 1: the discriminator on real and (detached) fake images
+    def labels(self, n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """BCE targets for a batch of ``n``: real (maybe smoothed), fake and the generator's "real" (cached)."""
+        if getattr(self, "_labels", (None,))[0] is None or len(self._labels[0]) != n:
+            ones = torch.ones(n, device=self.device)
+            self._labels = (ones * self.cfg.real_label, torch.zeros(n, device=self.device), ones)
+        return self._labels
+
+    def train_step(self, real: torch.Tensor) -> dict[str, torch.Tensor]:
+        real_target, fake_target, g_target = self.labels(real.shape[0])
+        z = self.randn(real.shape[0], self.cfg.nz)
+        with self.autocast():
+            fake = self.net_G(z)  # (N, 3, 64, 64)
+            # phase 1: the discriminator on real and (detached) fake images
+            out_real = self.net_D(real)
+            out_fake = self.net_D(fake.detach())
+            loss_D = F.binary_cross_entropy_with_logits(out_real, real_target) + \
+                F.binary_cross_entropy_with_logits(out_fake, fake_target)
         self.optimizers["D"].zero_grad(set_to_none=True)
-        out_real = self.net_D(real)
-        out_fake = self.net_D(fake.detach())
-        loss_D = F.binary_cross_entropy_with_logits(out_real, ones * self.cfg.real_label) + \
-            F.binary_cross_entropy_with_logits(out_fake, zeros)
         loss_D.backward()
         self.optimizers["D"].step()
         # phase 2: the generator, to make the discriminator call its images real
+        with self.autocast():
+            loss_G = F.binary_cross_entropy_with_logits(self.net_D(fake), g_target)
         self.optimizers["G"].zero_grad(set_to_none=True)
-        loss_G = F.binary_cross_entropy_with_logits(self.net_D(fake), ones)
         loss_G.backward()
         self.optimizers["G"].step()
-        return {"loss_G": loss_G.item(), "loss_D": loss_D.item(),
-                "D_x": torch.sigmoid(out_real).mean().item(), "D_G_z": torch.sigmoid(out_fake).mean().item()}
+        return {"loss_G": loss_G, "loss_D": loss_D,
+                "D_x": torch.sigmoid(out_real.detach()).mean(), "D_G_z": torch.sigmoid(out_fake.detach()).mean()}
 
     def end_epoch(self) -> None:
         # exact batch-norm statistics for sampling, from noise of its own (the training RNG is not touched)
