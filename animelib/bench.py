@@ -58,10 +58,20 @@ def bench(model: str, profile: str = "quick", device: str = "auto", batch_size: 
         for net in trainer.nets.values():
             net.train()
         batches = endless(trainer)
+        flops = None
+        if not cfg.compile and warmup:  # count one warm-up step's floating-point operations
+            from torch.utils.flop_counter import FlopCounterMode
+
+            with FlopCounterMode(display=False) as counter:
+                trainer.train_steps(itertools.islice(batches, 1))
+            flops, warmup = counter.get_total_flops(), warmup - 1
         trainer.train_steps(itertools.islice(batches, warmup))
         seconds = _timed(trainer.device, lambda: trainer.train_steps(itertools.islice(batches, steps)))
         dev = trainer.device
-    return _result(model, cfg, dev, steps, seconds, switches, loop="animelib")
+    result = _result(model, cfg, dev, steps, seconds, switches, loop="animelib")
+    result["gflop_per_step"] = round(flops / 1e9, 3) if flops else None
+    result["achieved_tflops"] = round(flops * steps / seconds / 1e12, 4) if flops else None
+    return result
 
 
 def plain_dcgan(profile: str = "quick", device: str = "auto", batch_size: int | None = None, steps: int = 10,
@@ -137,4 +147,5 @@ def describe(r: dict[str, Any]) -> str:
     return (f"{r['model']:<10} {r['loop']:<8} {r['device']} ({r['device_name']}): batch {r['batch_size']} at "
             f"{r['image_size']} px, {r['ms_per_step']:.1f} ms/step, {r['images_per_second']:.1f} images/s, "
             f"peak {r['peak_memory_mib']:.0f} MiB ({r['peak_memory_kind']})"
+            + (f", {r['achieved_tflops'] * 1000:.0f} GFLOP/s" if r.get("achieved_tflops") else "")
             + (f", {'+'.join(on)}" if on else ""))
