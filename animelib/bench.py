@@ -31,14 +31,14 @@ def bench_config(model: str, profile: str = "quick", device: str = "auto", batch
         raise ConfigError(f"model={model!r} is not one of {', '.join(MODELS)}")
     if profile not in PROFILES:
         raise ConfigError(f"profile={profile!r} is not one of {', '.join(PROFILES)}")
-    cls = config_class(model)
-    cfg = cls.from_profile(profile, device=device, batch_size=batch_size, image_size=image_size, epochs=2,
-                           **switches)
+    if model == "cartoongan":
+        switches = {"pretrain_epochs": 0, **switches}  # time the adversarial step, the expensive one
+    cfg = config_class(model).from_profile(profile, device=device, batch_size=batch_size, image_size=image_size,
+                                           epochs=2, **switches)
     n = cfg.batch_size * batches
     if model == "dcgan":
         return cfg.replace(num_train=n, num_test=2)
-    cfg = cfg.replace(num_a=n, num_b=n, num_test=2)
-    return cfg.replace(pretrain_epochs=0) if model == "cartoongan" else cfg  # time the adversarial step
+    return cfg.replace(num_a=n, num_b=n, num_test=2)
 
 
 def bench(model: str, profile: str = "quick", device: str = "auto", batch_size: int | None = None,
@@ -74,26 +74,22 @@ def bench(model: str, profile: str = "quick", device: str = "auto", batch_size: 
     return result
 
 
-def plain_dcgan(profile: str = "quick", device: str = "auto", batch_size: int | None = None, steps: int = 10,
-                warmup: int = 3) -> dict[str, Any]:
-    """The same DCGAN networks in a plain hand-written loop (random data, no logging), for comparison."""
+def plain_dcgan_step(cfg, device: torch.device):
+    """One step of the same DCGAN networks in a plain hand-written loop (fixed random batch, no logging)."""
     import torch.nn.functional as F
 
     from animelib.models.dcgan import Discriminator, Generator
-    from animelib.utils import select_device
 
-    cfg = bench_config("dcgan", profile, device, batch_size, batches=1)
-    dev = select_device(device)
     torch.manual_seed(cfg.seed)
-    net_G, net_D = Generator(cfg.nz, cfg.ngf).to(dev), Discriminator(cfg.ndf).to(dev)
+    net_G, net_D = Generator(cfg.nz, cfg.ngf).to(device), Discriminator(cfg.ndf).to(device)
     opt_G = torch.optim.Adam(net_G.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
     opt_D = torch.optim.Adam(net_D.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
     n = cfg.batch_size
-    real = torch.rand(n, 3, 64, 64, device=dev) * 2 - 1
-    ones, zeros = torch.ones(n, device=dev), torch.zeros(n, device=dev)
+    real = torch.rand(n, 3, 64, 64, device=device) * 2 - 1
+    ones, zeros = torch.ones(n, device=device), torch.zeros(n, device=device)
 
     def step():
-        fake = net_G(torch.randn(n, cfg.nz, device=dev))
+        fake = net_G(torch.randn(n, cfg.nz, device=device))
         opt_D.zero_grad()
         loss_D = (F.binary_cross_entropy_with_logits(net_D(real), ones)
                   + F.binary_cross_entropy_with_logits(net_D(fake.detach()), zeros))
@@ -103,6 +99,18 @@ def plain_dcgan(profile: str = "quick", device: str = "auto", batch_size: int | 
         F.binary_cross_entropy_with_logits(net_D(fake), ones).backward()
         opt_G.step()
 
+    return step
+
+
+def plain_dcgan(profile: str = "quick", device: str = "auto", batch_size: int | None = None, steps: int = 10,
+                warmup: int = 3) -> dict[str, Any]:
+    """Time :func:`plain_dcgan_step` (float32, no speed switches), for comparison with :func:`bench`."""
+    from animelib.utils import select_device
+
+    switches_off = {"amp": False, "channels_last": False, "compile": False}
+    cfg = bench_config("dcgan", profile, device, batch_size, batches=1, **switches_off)
+    dev = select_device(device)
+    step = plain_dcgan_step(cfg, dev)
     for _ in range(warmup):
         step()
     seconds = _timed(dev, lambda: [step() for _ in range(steps)])

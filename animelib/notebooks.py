@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from animelib.errors import AnimelibError, ConfigError, DataError
+from animelib.errors import AnimelibError, ConfigError
 from animelib.paths import NOTEBOOKS_DIR
 
 # What the runner injects into every notebook's ``parameters`` cell, and the argument of run_notebooks (and the
@@ -104,9 +104,10 @@ def run_notebooks(profile: str = "quick", only: list[str] | None = None, data_di
         raise ConfigError(f"profile={profile!r} is not one of {', '.join(PROFILES)}")
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise ConfigError(f"seed={seed!r} must be an integer")
-    if data_dir is not None and not Path(data_dir).expanduser().is_dir():
-        raise DataError(f"data folder {data_dir} does not exist. Leave DATA_DIR unset (None) to use the "
-                        "embedded synthetic avatars, or point it at a folder holding anime/, thumbs/, faces/.")
+    if data_dir is not None:
+        from animelib.data import check_data_dir
+
+        check_data_dir(data_dir)
     books = list_notebooks(only, folder)
     if not books:
         raise AnimelibError(f"no notebooks in {folder}: run from a clone of the repository (pip install -e .)")

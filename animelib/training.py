@@ -46,6 +46,9 @@ class Trainer:
         self.progress = progress
         seed_everything(config.seed)
         self.gen = torch.Generator().manual_seed(config.seed)  # data order and training noise
+        # on a GPU the noise is drawn there (a CPU draw and copy each step would wait on the device)
+        self.device_gen = (torch.Generator(self.device).manual_seed(config.seed) if self.device.type == "cuda"
+                           else None)
         self.nets: dict[str, nn.Module] = {}
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
         self.schedulers: dict[str, Any] = {}
@@ -97,6 +100,7 @@ class Trainer:
             "step": self.step,
             "rng": rng_state(),
             "gen": self.gen.get_state(),
+            "device_gen": self.device_gen.get_state() if self.device_gen is not None else None,
             "extra": self.extra_state(),
         }
 
@@ -108,6 +112,8 @@ class Trainer:
         self.epoch, self.step = state["epoch"], state["step"]
         set_rng_state(state["rng"])
         self.gen.set_state(state["gen"])
+        if self.device_gen is not None and state.get("device_gen") is not None:
+            self.device_gen.set_state(state["device_gen"])
         self.load_extra_state(state["extra"])
 
     def _resume(self) -> bool:
@@ -241,7 +247,9 @@ class Trainer:
         return torch.randperm(n, generator=self.gen)
 
     def randn(self, *shape: int) -> torch.Tensor:
-        """Normal noise from the run's generator, on the training device (same numbers on every device)."""
+        """Normal noise from the run's generator, drawn on the training device (CPU and GPU numbers differ)."""
+        if self.device_gen is not None:
+            return torch.randn(*shape, generator=self.device_gen, device=self.device)
         return torch.randn(*shape, generator=self.gen).to(self.device)
 
     def adam(self, params, lr: float | None = None) -> torch.optim.Adam:

@@ -33,3 +33,20 @@ def test_train_resume_and_sample_on_cuda(cfg, tmp_path):
                          for r in steps)
     net = load_generator(tmp_path / "b", device="cuda")
     assert next(net.parameters()).is_cuda
+
+
+@pytest.mark.parametrize("model", ["dcgan", "cyclegan", "cartoongan"])
+def test_gpu_path_keeps_data_on_the_device_and_times_with_every_switch(model, tmp_path):
+    import torch
+
+    from animelib.bench import bench
+    from animelib.config import config_class
+    from animelib.training import trainer_class
+
+    cfg = config_class(model).from_profile("smoke", device="cuda", amp=True, channels_last=True)
+    trainer = trainer_class(model)(cfg, tmp_path / "t", progress=False)
+    data = trainer.images if model == "dcgan" else trainer.images_a
+    assert data.is_cuda and data.dtype == torch.uint8
+    assert trainer.randn(2, 3).is_cuda and torch.backends.cudnn.benchmark
+    r = bench(model, "smoke", "cuda", steps=3, warmup=2, amp=True, channels_last=True, compile=True)
+    assert r["device"].startswith("cuda") and r["images_per_second"] > 0 and r["peak_memory_kind"] == "CUDA allocated"

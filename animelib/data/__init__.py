@@ -110,12 +110,19 @@ def split_by_content(images: np.ndarray, num_test: int, seed: int = 0) -> tuple[
     return np.array(train, dtype=np.int64), np.array(test, dtype=np.int64)
 
 
-def domain_folder(data_dir: str | Path, domain: str) -> Path:
-    """``DATA_DIR/<domain>``; ``faces`` falls back to ``anime`` when missing."""
+def check_data_dir(data_dir: str | Path) -> Path:
+    """``data_dir`` as a path, or a clear error when it is missing or not a folder."""
     data_dir = Path(data_dir).expanduser()
     if not data_dir.is_dir():
-        raise DataError(f"data folder {data_dir} does not exist. Leave DATA_DIR unset (None) to use the "
+        problem = "is a file, not a folder" if data_dir.exists() else "does not exist"
+        raise DataError(f"data folder {data_dir} {problem}. Leave DATA_DIR unset (None) to use the "
                         "embedded synthetic avatars, or point it at a folder holding anime/, thumbs/, faces/.")
+    return data_dir
+
+
+def domain_folder(data_dir: str | Path, domain: str) -> Path:
+    """``DATA_DIR/<domain>``; ``faces`` falls back to ``anime`` when missing."""
+    data_dir = check_data_dir(data_dir)
     folder = data_dir / domain
     if domain == "faces" and not folder.exists() and (data_dir / "anime").exists():
         folder = data_dir / "anime"
