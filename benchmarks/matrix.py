@@ -122,14 +122,15 @@ def write(timings: dict[tuple, list[dict]], args, reference: float) -> str:
     peak = args.peak_tflops or reference
     peak_label = f"of bf16 peak {args.peak_tflops:g} TFLOP/s" if args.peak_tflops else \
         f"of fp32 matmul {reference * 1000:.0f} GFLOP/s"
+    cuda = first["device"].startswith("cuda")
     lines = [
         f"Device: {first['device']} ({first['device_name']}), torch {first['torch']}; "
         f"{args.repeats} repeats of {args.steps} steps, median shown; measured {time.strftime('%Y-%m-%d')}.",
-        f"Command: `python benchmarks/{Path(__file__).name} {' '.join(sys.argv[1:])}`".rstrip(),
+        "Command: `" + " ".join(["python", f"benchmarks/{Path(__file__).name}", *sys.argv[1:]]) + "`",
         "",
         f"| model | widths | batch | px | option | images/s | ms/step | x base | GFLOP/step | % {peak_label} "
-        "| peak MiB |" + (" full DCGAN (100 x 115,087) |" if first["device"].startswith("cuda") else ""),
-        "|---|---|---|---|---|---|---|---|---|---|---|" + ("---|" if first["device"].startswith("cuda") else ""),
+        + ("| peak MiB | full DCGAN (100 x 115,087) |" if cuda else "| peak MiB (process so far) |"),
+        "|---|---|---|---|---|---|---|---|---|---|---|" + ("---|" if cuda else ""),
     ]
     for (model, profile, batch, _, option), results in timings.items():
         ips = statistics.median(r["images_per_second"] for r in results)
@@ -141,7 +142,7 @@ def write(timings: dict[tuple, list[dict]], args, reference: float) -> str:
         memory = max(r["peak_memory_mib"] for r in results)
         row = (f"| {model} | {profile} | {batch} | {results[0]['image_size']} | {option} | {ips:.1f} | {ms:.1f} | "
                f"{ratio:.2f} | {gflop if gflop else '-'} | {share} | {memory:.0f} |")
-        if first["device"].startswith("cuda"):
+        if cuda:
             row += f" {FULL_DCGAN_IMAGES / ips / 60:.1f} min |" if model == "dcgan" else " |"
         lines.append(row)
     table = "\n".join(lines) + "\n"
