@@ -237,3 +237,33 @@ def test_read_only_history_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setattr("animelib.runs._append_text", refuse)
     with pytest.raises(CheckpointError, match="Read-only file system"):
         train(cfg, tmp_path, progress=False)
+
+
+def test_full_disk_on_a_real_small_filesystem(tmp_path):
+    """The checkpoints folder on a tmpfs with room for one checkpoint only: the second write fails for real."""
+    import shutil
+
+    if shutil.which("mount") is None:
+        pytest.skip("no mount command")
+    cfg = smoke("dcgan")
+    probe = tmp_path / "probe"
+    trainer_class("dcgan")(cfg, probe, progress=False).fit(stop_at_epoch=1)
+    size = (probe / "checkpoints" / "last.pt").stat().st_size
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    room = f"{(size * 3 // 2) // 1024 + 8}k"  # one checkpoint, not a second one beside it
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={room}", "tmpfs", str(run / "checkpoints")],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small filesystem here: {mounted.stderr.strip()}")
+    try:
+        trainer = trainer_class("dcgan")(cfg, run, progress=False)
+        trainer.fit(stop_at_epoch=1)
+        before = (run / "checkpoints" / "last.pt").read_bytes()
+        with pytest.raises(CheckpointError, match="the disk is full. The previous checkpoint is kept"):
+            trainer.fit()
+        assert (run / "checkpoints" / "last.pt").read_bytes() == before
+        assert read_checkpoint(run / "checkpoints" / "last.pt")["epoch"] == 1
+        assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["last.pt"]
+    finally:
+        subprocess.run(["umount", str(run / "checkpoints")], capture_output=True)
