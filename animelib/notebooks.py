@@ -12,10 +12,10 @@ from animelib.paths import NOTEBOOKS_DIR
 
 # What the runner injects into every notebook's ``parameters`` cell, and the argument of run_notebooks (and the
 # command-line option) that sets each.
-INJECTED = ("PROFILE", "SEED", "DATA_DIR", "FIG_DIR", "RUN_DIR", "DEVICE")
 _SET_BY = {"PROFILE": ("profile", "--profile"), "SEED": ("seed", "--seed"), "DATA_DIR": ("data_dir", "--data-dir"),
            "FIG_DIR": ("figures_dir", "--figures-dir"), "RUN_DIR": ("runs_dir", "--runs-dir"),
            "DEVICE": ("device", "--device")}
+INJECTED = tuple(_SET_BY)
 
 
 class NotebookFailed(AnimelibError):

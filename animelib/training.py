@@ -196,11 +196,9 @@ class Trainer:
         """Read the pending losses back in one transfer, stop on a non-finite one, append them to the history."""
         if not pending:
             return None
+        # the loss names only change between epochs (CartoonGAN's pre-training), and pending never spans two
         names = [k for k, v in pending[0].items() if torch.is_tensor(v)]
-        if all(list(p) == list(pending[0]) for p in pending) and names:
-            table = torch.stack([torch.stack([p[k].detach().float() for k in names]) for p in pending]).cpu().tolist()
-        else:  # the losses changed between steps (not expected): read them one by one
-            table = [[float(p[k]) for k in names] for p in pending]
+        table = torch.stack([torch.stack([p[k].detach().float() for k in names]) for p in pending]).cpu().tolist()
         first = self.step - len(pending) + 1
         records = []
         for i, (p, row) in enumerate(zip(pending, table, strict=True)):
@@ -243,9 +241,6 @@ class Trainer:
         return contextlib.nullcontext()
 
     # --- helpers for subclasses ----------------------------------------------------------------------
-    def permutation(self, n: int) -> torch.Tensor:
-        return torch.randperm(n, generator=self.gen)
-
     def randn(self, *shape: int) -> torch.Tensor:
         """Normal noise from the run's generator, drawn on the training device (CPU and GPU numbers differ)."""
         if self.device_gen is not None:
@@ -265,9 +260,9 @@ class Trainer:
         t = images_to_tensor(images)
         return t.to(self.device) if self.device.type == "cuda" else t
 
-    def shuffled(self, n: int, like: torch.Tensor) -> torch.Tensor:
-        """A permutation of ``n`` from the run's generator, on the device of the data it indexes."""
-        return self.permutation(n).to(like.device)
+    def shuffled(self, data: torch.Tensor) -> torch.Tensor:
+        """A permutation of ``len(data)`` from the run's generator, on the device of the data it indexes."""
+        return torch.randperm(len(data), generator=self.gen).to(data.device)
 
     def to_device(self, images_uint8: torch.Tensor) -> torch.Tensor:
         """(N, 3, H, W) uint8 to float in [-1, 1] on the training device (channels-last if asked)."""

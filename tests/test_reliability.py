@@ -171,6 +171,14 @@ def test_a_second_writer_is_refused_and_a_stale_lock_does_not_block(tmp_path):
     assert train(cfg, tmp_path, progress=False).epoch == 1  # ... and does not block
 
 
+def test_a_trainer_opened_earlier_picks_up_what_another_session_trained(tmp_path):
+    cfg = smoke("dcgan")
+    early = trainer_class("dcgan")(cfg, tmp_path, progress=False)  # opened, not fitted yet
+    train(cfg, tmp_path, progress=False)  # another session trains the run to the end meanwhile
+    assert early.fit().step == 8  # reloaded from disk: nothing trained twice, nothing overwritten
+    assert [r["step"] for r in read_history(tmp_path) if "event" not in r] == list(range(1, 9))
+
+
 def test_checkpoint_from_another_model_or_config_or_version_is_refused(tmp_path):
     dcgan, cyclegan = tmp_path / "dcgan", tmp_path / "cyclegan"
     train(smoke("dcgan", epochs=1), dcgan, progress=False)

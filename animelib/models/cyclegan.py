@@ -90,10 +90,10 @@ class TranslationTrainer(Trainer):
 
     def index_pairs(self):
         """One pass over A in batches; B indices come from a shuffled stream of B of the same length."""
-        order_a = self.shuffled(len(self.images_a), self.images_a)
+        order_a = self.shuffled(self.images_a)
         batches_a = index_batches(len(self.images_a), self.cfg.batch_size, order_a)
         need = sum(len(b) for b in batches_a)
-        order_b = torch.cat([self.shuffled(len(self.images_b), self.images_b)
+        order_b = torch.cat([self.shuffled(self.images_b)
                              for _ in range(-(-need // len(self.images_b)))])
         pos = 0
         for idx_a in batches_a:

@@ -101,18 +101,19 @@ class DCGANTrainer(Trainer):
         self.nets = {"G": self.net_G, "D": self.net_D}
         self.optimizers = {"G": self.adam(self.net_G.parameters()), "D": self.adam(self.net_D.parameters())}
         self.fixed_noise = fixed_noise(cfg)
+        self._labels: tuple[torch.Tensor, ...] | None = None  # BCE targets, made once per batch size
 
     def steps_per_epoch(self) -> int:
         return num_batches(len(self.images), self.cfg.batch_size)
 
     def batches(self):
-        order = self.shuffled(len(self.images), self.images)
+        order = self.shuffled(self.images)
         for idx in index_batches(len(self.images), self.cfg.batch_size, order):
             yield self.to_device(self.images[idx])
 
     def labels(self, n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """BCE targets for a batch of ``n``: real (maybe smoothed), fake and the generator's "real" (cached)."""
-        if getattr(self, "_labels", (None,))[0] is None or len(self._labels[0]) != n:
+        if self._labels is None or len(self._labels[0]) != n:
             ones = torch.ones(n, device=self.device)
             self._labels = (ones * self.cfg.real_label, torch.zeros(n, device=self.device), ones)
         return self._labels
