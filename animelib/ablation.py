@@ -7,11 +7,12 @@ baseline. The variants therefore differ only in that loss, and each costs only t
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
 from animelib.config import Config
+from animelib.models import train
+from animelib.runs import CHECKPOINT_FILE, Run
 
 VARIANTS: dict[str, dict[str, Any]] = {
     "baseline": {},
@@ -21,40 +22,19 @@ VARIANTS: dict[str, dict[str, Any]] = {
 }
 
 
-def fork_run(source: str | Path, target: str | Path, config: Config) -> None:
-    """Start a new run folder for ``config`` from a run's last checkpoint and history.
-
-    The copied checkpoint is re-labelled with the new config (the checkpoint check refuses a
-    checkpoint written with other settings); the history comes first, so a fork killed half-way has
-    no checkpoint and is simply forked again.
-    """
-    from animelib.runs import Run, read_checkpoint
-
-    source = Path(source)
-    state = read_checkpoint(source / "checkpoints" / "last.pt")
-    run = Run(target, config)
-    shutil.copy2(source / "history.jsonl", run.history_file)
-    run.adopt_checkpoint(state)
-
-
 def variant_config(base: Config, name: str, extra_epochs: int) -> Config:
-    changes = dict(VARIANTS[name], epochs=base.epochs + extra_epochs)
-    if hasattr(base, "interrupt_at"):
-        changes["interrupt_at"] = ()
-    return base.replace(**changes)
+    return base.replace(**VARIANTS[name], epochs=base.epochs + extra_epochs)
 
 
 def run_ablation(base: Config, base_run_dir: str | Path, runs_dir: str | Path, extra_epochs: int,
                  variants: list[str] | None = None, progress: bool = True) -> dict[str, Path]:
     """Train every variant (resuming or skipping finished ones); returns variant name -> run folder."""
-    from animelib.training import train
-
     folders = {}
     for name in variants or list(VARIANTS):
         cfg = variant_config(base, name, extra_epochs)
         folder = Path(runs_dir) / f"{base.run_name}-ablation-{name.lstrip('+')}"
-        if not (folder / "checkpoints" / "last.pt").exists():
-            fork_run(base_run_dir, folder, cfg)
+        if not (folder / CHECKPOINT_FILE).exists():  # a fork killed half-way has no checkpoint yet
+            Run.fork(base_run_dir, folder, cfg)
         train(cfg, folder, progress=progress)
         folders[name] = folder
     return folders

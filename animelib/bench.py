@@ -17,28 +17,26 @@ import time
 from typing import Any
 
 import torch
+import torch.nn.functional as F
+from torch.utils.flop_counter import FlopCounterMode
 
-from animelib.config import PROFILES, config_class
+from animelib.config import PROFILES
 from animelib.errors import ConfigError
-
-MODELS = ("dcgan", "cyclegan", "cartoongan")
+from animelib.models import spec
+from animelib.models.dcgan import Discriminator, Generator
+from animelib.utils import select_device
 
 
 def bench_config(model: str, profile: str = "quick", device: str = "auto", batch_size: int | None = None,
                  image_size: int | None = None, batches: int = 4, **switches: Any):
     """The profile's config for ``model``, with just ``batches`` batches of data (rendered once, then cached)."""
-    if model not in MODELS:
-        raise ConfigError(f"model={model!r} is not one of {', '.join(MODELS)}")
+    entry = spec(model)
     if profile not in PROFILES:
         raise ConfigError(f"profile={profile!r} is not one of {', '.join(PROFILES)}")
-    if model == "cartoongan":
-        switches = {"pretrain_epochs": 0, **switches}  # time the adversarial step, the expensive one
-    cfg = config_class(model).from_profile(profile, device=device, batch_size=batch_size, image_size=image_size,
-                                           epochs=2, **switches)
+    cfg = entry.config_class.from_profile(profile, device=device, batch_size=batch_size, image_size=image_size,
+                                          epochs=2, **{**entry.bench_settings, **switches})
     n = cfg.batch_size * batches
-    if model == "dcgan":
-        return cfg.replace(num_train=n, num_test=2)
-    return cfg.replace(num_a=n, num_b=n, num_test=2)
+    return cfg.replace(**{name: n for name in cfg.DATA_FIELDS}, num_test=2)
 
 
 def bench(model: str, profile: str = "quick", device: str = "auto", batch_size: int | None = None,
@@ -48,20 +46,16 @@ def bench(model: str, profile: str = "quick", device: str = "auto", batch_size: 
     ``switches`` are config speed switches (``amp``, ``channels_last``, ``compile``, ``deterministic``).
     Peak memory is the CUDA allocator's peak on a GPU, else the process's peak resident size.
     """
-    from animelib.training import endless, trainer_class
-
     if steps < 1 or warmup < 0:
         raise ConfigError(f"steps={steps} must be at least 1 and warmup={warmup} not negative")
     cfg = bench_config(model, profile, device, batch_size, image_size, **switches)
     with tempfile.TemporaryDirectory() as run_dir:
-        trainer = trainer_class(model)(cfg, run_dir, progress=False)
+        trainer = spec(model).trainer_class(cfg, run_dir, progress=False)
         for net in trainer.nets.values():
             net.train()
-        batches = endless(trainer)
+        batches = trainer.endless_batches()
         flops = None
         if not cfg.compile and warmup:  # count one warm-up step's floating-point operations
-            from torch.utils.flop_counter import FlopCounterMode
-
             with FlopCounterMode(display=False) as counter:
                 trainer.train_steps(itertools.islice(batches, 1))
             flops, warmup = counter.get_total_flops(), warmup - 1
@@ -76,10 +70,6 @@ def bench(model: str, profile: str = "quick", device: str = "auto", batch_size: 
 
 def plain_dcgan_step(cfg, device: torch.device):
     """One step of the same DCGAN networks in a plain hand-written loop (fixed random batch, no logging)."""
-    import torch.nn.functional as F
-
-    from animelib.models.dcgan import Discriminator, Generator
-
     torch.manual_seed(cfg.seed)
     net_G, net_D = Generator(cfg.nz, cfg.ngf).to(device), Discriminator(cfg.ndf).to(device)
     opt_G = torch.optim.Adam(net_G.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
@@ -105,8 +95,6 @@ def plain_dcgan_step(cfg, device: torch.device):
 def plain_dcgan(profile: str = "quick", device: str = "auto", batch_size: int | None = None, steps: int = 10,
                 warmup: int = 3) -> dict[str, Any]:
     """Time :func:`plain_dcgan_step` (float32, no speed switches), for comparison with :func:`bench`."""
-    from animelib.utils import select_device
-
     switches_off = {"amp": False, "channels_last": False, "compile": False}
     cfg = bench_config("dcgan", profile, device, batch_size, batches=1, **switches_off)
     dev = select_device(device)

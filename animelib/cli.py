@@ -1,14 +1,29 @@
-"""Command line: ``python -m animelib {run,train,report,bench,data} ...`` (also installed as ``animelib``)."""
+"""animelib: the companion of the report "Generating Anime Avatars Using GANs".
+
+Run every notebook and regenerate the report's figures, train one model, build the reproduction report, time
+the training steps, or download a public dataset. Every verb has --help with an example.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
 
+from animelib.bench import bench, describe, plain_dcgan
 from animelib.config import PROFILES
-from animelib.errors import AnimelibError
+from animelib.errors import AnimelibError, ConfigError
+from animelib.models import MODELS, config_class, train
+
+EXAMPLES = {
+    "run": "python -m animelib run --profile quick --only dcgan 02",
+    "train": "python -m animelib train cyclegan --profile smoke --epochs 2 --set lr=1e-4",
+    "report": "python -m animelib report --figures-dir figures --out runs/report",
+    "bench": "python -m animelib bench dcgan --profile full --batch-size 128 --amp --channels-last",
+    "download": "python -m animelib data download anime-faces --to ~/data/avatars --limit 5000",
+}
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
@@ -19,31 +34,39 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
 
 
+def _verb(sub, name: str, help: str, example: str | None = None) -> argparse.ArgumentParser:
+    """A sub-command whose --help ends with an example command."""
+    return sub.add_parser(name, help=help, description=help[0].upper() + help[1:] + ".",
+                          epilog=f"example:\n  {EXAMPLES[example or name]}",
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="animelib", description=__doc__)
+    parser = argparse.ArgumentParser(prog="animelib", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog="examples:\n" + "\n".join(f"  {e}" for e in EXAMPLES.values()))
     sub = parser.add_subparsers(dest="verb", required=True)
 
-    p = sub.add_parser("run", help="execute the notebooks headless (papermill), writing figures and a report")
+    p = _verb(sub, "run", "execute the notebooks headless (papermill), writing figures and a report")
     _add_common(p)
     p.add_argument("--only", nargs="+", metavar="NAME", help="notebooks to run, by name or number (e.g. dcgan 02)")
     p.add_argument("--figures-dir", default="figures", help="where figures and manifest.json go (default figures)")
     p.add_argument("--runs-dir", default="runs", help="run folders and executed notebooks (default runs)")
 
-    p = sub.add_parser("train", help="train one model without a notebook (resumes an existing run folder)")
-    p.add_argument("model", choices=("dcgan", "cyclegan", "cartoongan"))
+    p = _verb(sub, "train", "train one model without a notebook (resumes an existing run folder)")
+    p.add_argument("model", choices=tuple(MODELS))
     _add_common(p)
     p.add_argument("--epochs", type=int, default=None, help="override the profile's number of epochs")
     p.add_argument("--run-dir", default=None, help="run folder (default runs/<model>-<profile>-s<seed>)")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="override any config field, e.g. --set lr=1e-4 --set amp=true (repeatable)")
 
-    p = sub.add_parser("report", help="build the reproduction report (index.html) from a figures folder")
+    p = _verb(sub, "report", "build the reproduction report (index.html) from a figures folder")
     p.add_argument("--figures-dir", default="figures")
     p.add_argument("--out", default=None, help="output folder (default: <figures-dir>/../runs/report)")
 
-    p = sub.add_parser("bench", help="time the training steps on this machine (images/s, ms/step, peak memory)")
-    p.add_argument("model", nargs="?", choices=("dcgan", "cyclegan", "cartoongan"),
-                   help="the model to time (default: all three)")
+    p = _verb(sub, "bench", "time the training steps on this machine (images/s, ms/step, peak memory)")
+    p.add_argument("model", nargs="?", choices=tuple(MODELS), help="the model to time (default: all three)")
     _add_common(p)
     p.add_argument("--batch-size", type=int, default=None, help="default: the profile's")
     p.add_argument("--image-size", type=int, default=None, help="default: the profile's (DCGAN: 64 only)")
@@ -56,9 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also time a plain hand-written DCGAN loop of the same networks, for comparison")
     p.add_argument("--json", action="store_true", help="print one JSON object per result instead of a line")
 
-    p = sub.add_parser("data", help="datasets")
+    p = _verb(sub, "data", "datasets: download a public set into DATA_DIR's layout", example="download")
     dsub = p.add_subparsers(dest="data_verb", required=True)
-    d = dsub.add_parser("download", help="download a public dataset into DATA_DIR's layout (needs internet)")
+    d = _verb(dsub, "download", "download a public dataset into DATA_DIR's layout (needs internet)")
     d.add_argument("name", choices=("anime-faces", "selfie2anime"))
     d.add_argument("--to", required=True, help="DATA_DIR to write anime/, thumbs/, faces/ into")
     d.add_argument("--limit", type=int, default=None, help="at most this many images per folder")
@@ -78,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+# run, report and data import their subsystem when they run (papermill, nbconvert, the hub's datasets):
+# heavy imports that the other verbs and --help do not need.
 def cmd_run(args) -> int:
     from animelib.notebooks import run_notebooks
 
@@ -88,9 +113,6 @@ def cmd_run(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from animelib.config import config_class
-    from animelib.training import train
-
     settings = {"epochs": args.epochs, "data_dir": args.data_dir, "device": args.device, "seed": args.seed,
                 **parse_settings(args.set)}
     cfg = config_class(args.model).from_profile(args.profile, **settings)
@@ -98,19 +120,15 @@ def cmd_train(args) -> int:
     print(f"[animelib] training {cfg.MODEL} ({cfg.profile} profile, {cfg.epochs} epochs) in {run_dir}")
     start = time.perf_counter()
     trainer = train(cfg, run_dir)
-    for note in getattr(trainer, "data_notes", []):
-        print(f"[animelib] data: {note}")
+    for name, note in trainer.notes.items():
+        print(f"[animelib] {Path(name).stem}: {note}")
     print(f"[animelib] {cfg.MODEL}: {trainer.epoch}/{cfg.epochs} epochs, {trainer.step} steps, "
           f"{time.perf_counter() - start:.0f} s; run folder {run_dir}")
     return 0
 
 
 def parse_settings(items: list[str]) -> dict[str, object]:
-    """``["lr=1e-4", "amp=true", "interrupt_at=[2]"]`` to values (JSON where it parses, else the text)."""
-    import json
-
-    from animelib.errors import ConfigError
-
+    """``["lr=1e-4", "amp=true", "num_test=32"]`` to values (JSON where it parses, else the text)."""
     values = {}
     for item in items:
         name, sep, text = item.partition("=")
@@ -135,10 +153,6 @@ def cmd_report(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    import json
-
-    from animelib.bench import MODELS, bench, describe, plain_dcgan
-
     switches = {k: v for k, v in (("amp", args.amp), ("channels_last", args.channels_last),
                                   ("compile", args.compile)) if v is not None}
     sizes = dict(profile=args.profile, device=args.device, batch_size=args.batch_size, steps=args.steps,

@@ -1,12 +1,19 @@
-"""The measured comparison behind Table 2 and the conclusions (the report's empty section 5)."""
+"""The report's claims put against measured numbers: the verdicts of notebooks 01-04 and Table 2.
+
+Each function reads measured values (a run's history, or metrics of held-out translations) and returns the
+sentence a notebook prints and the report page shows: what was measured and whether the claim holds.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from animelib.metrics import evaluate_translation, paired_metrics
+from animelib.runs import Run
+from animelib.utils import select_device
 
 
 def translation_metrics(outputs: np.ndarray, data, regressor=None, feature=None,
@@ -16,8 +23,6 @@ def translation_metrics(outputs: np.ndarray, data, regressor=None, feature=None,
     Paired L1/PSNR/SSIM and landmark error against the synthetic truth (when there is one), FID/KID against held-out
     real anime (n/a without Inception weights), and SSIM against the input photo (how much of the input is kept).
     """
-    from animelib.utils import select_device
-
     device = select_device(device) if isinstance(device, str) else device
     m = evaluate_translation(None, data.test_a.images, truth=data.test_b_true, landmarks=data.test_landmarks,
                              regressor=regressor, real_b=data.test_b.images, feature=feature, device=device,
@@ -132,3 +137,56 @@ def early_stage_verdict(history: list[dict[str, Any]]) -> str:
     if share >= 0.5:
         return f"partly supported: {text}"
     return f"not supported: {text}; later training still mattered"
+
+
+def loss_trend(history: list[dict]) -> str:
+    """The report's reading of Figure 5, checked on this run: does the discriminator get the upper hand?"""
+    steps = [r for r in history if "event" not in r]
+    tenth = max(1, len(steps) // 10)
+    first = {k: float(np.mean([r[k] for r in steps[:tenth]])) for k in ("loss_G", "loss_D")}
+    last = {k: float(np.mean([r[k] for r in steps[-tenth:]])) for k in ("loss_G", "loss_D")}
+    upper_hand = last["loss_G"] > first["loss_G"] and last["loss_D"] < first["loss_D"]
+    verdict = ("as in the report, the discriminator gets the upper hand (loss_D falls while loss_G rises)"
+               if upper_hand else "unlike the report's run, the discriminator does not clearly get the upper hand")
+    return (f"loss_G {first['loss_G']:.3f} (first tenth of the iterations) -> {last['loss_G']:.3f} (last tenth); "
+            f"loss_D {first['loss_D']:.3f} -> {last['loss_D']:.3f}: {verdict}.")
+
+
+def identity_check(history: list[dict]) -> str:
+    """Test the report's reading of Figure 7 ("behaves like an identity map") on the last paired metrics.
+
+    Two questions, each on L1 and SSIM: is G_A2B(A) closer to its input A than to the anime truth, and does it
+    beat the do-nothing baseline (A itself) against that truth?
+    """
+    metrics = [r for r in history if r.get("event") == "metrics"]
+    if not metrics:
+        return "no paired metrics (real data has no ground truth): the identity-map claim is not testable here"
+    m = metrics[-1]
+    closer = {"L1": m["input_l1"] < m["A2B_l1"], "SSIM": m["input_ssim"] > m["A2B_ssim"]}
+    model = {k: m[f"A2B_{k}"] for k in ("l1", "psnr", "ssim")}
+    base = {k: m[f"identity_{k}"] for k in ("l1", "psnr", "ssim")}
+    lines = [
+        f"epoch {m['epoch']}: G_A2B(A) vs ground truth: L1 {m['A2B_l1']:.3f}, PSNR {m['A2B_psnr']:.2f} dB, "
+        f"SSIM {m['A2B_ssim']:.3f}",
+        f"identity baseline (A vs ground truth): L1 {m['identity_l1']:.3f}, PSNR {m['identity_psnr']:.2f} dB, "
+        f"SSIM {m['identity_ssim']:.3f}",
+        f"G_A2B(A) vs its input A: L1 {m['input_l1']:.3f}, SSIM {m['input_ssim']:.3f}",
+        f"Against the baseline, G_A2B {against_baseline(model, base)}.",
+    ]
+    if all(closer.values()):
+        verdict = "supported: by L1 and by SSIM the translation is closer to its input than to the anime truth"
+    elif any(closer.values()):
+        near = [k for k, v in closer.items() if v]
+        verdict = (f"partly supported: the translation is closer to its input than to the anime truth by "
+                   f"{', '.join(near)} only")
+    else:
+        verdict = "not supported here: by L1 and by SSIM the translation is closer to the anime truth than to its input"
+    return "\n".join(lines + [f"The report's 'behaves like an identity map': {verdict}."])
+
+
+def vgg_note(run_dir: str | Path) -> str | None:
+    """The loud caption note when a run's VGG19 was the random substitute, else None."""
+    text = Run.open(run_dir).read_note("vgg.txt")
+    if text and "substitute" in text:
+        return "WARNING: content and style losses used a random-weight VGG19 substitute (no ImageNet weights here)."
+    return None

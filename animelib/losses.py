@@ -8,6 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from animelib.nets.landmarks import load_regressor
+
 
 class ImagePool:
     """A history of generated images (Shrivastava et al.; CycleGAN's pool of 50).
@@ -101,8 +103,6 @@ class ExtraLosses(nn.Module):
         self.vgg = vgg
         self.landmarks = None
         if "landmark" in self.names:
-            from animelib.models.landmarks import load_regressor
-
             self.landmarks = load_regressor(cfg.image_size, device=device, progress=progress)
         if "gray" in self.names and vgg is None:
             raise ValueError("the grayscale loss needs VGG features: pass vgg=")

@@ -2,21 +2,34 @@
 
 ``<figures-dir>/manifest.json`` = ``{"profile": ..., "figures": [{"id", "file", "notebook", "caption",
 "run"}]}`` with ``file`` relative to the manifest. Saving a figure updates its entry, so notebooks can run
-one at a time and in any order.
+one at a time, in any order, and side by side: the manifest is changed under a file lock and replaced
+atomically, and a figure's PNG is written to a temporary file and renamed, so a reader never sees half of
+either. Notebooks save through a :class:`FigureBook`::
+
+    book = FigureBook(FIG_DIR, cfg, "01_dcgan.ipynb")
+    book.save("fig5", fig, "Figure 5: DCGAN losses per iteration")
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from animelib.errors import ConfigError
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks, concurrent notebooks are not guarded
+    fcntl = None
+
+from animelib.errors import AnimelibError, ConfigError
 from animelib.paths import REPO_ROOT
+from animelib.utils import select_device
 
 FIG_DPI = 120
 MANIFEST = "manifest.json"
@@ -60,8 +73,6 @@ def git_commit() -> str | None:
 def run_info(config, device: Any = None, **extra: Any) -> dict[str, Any]:
     """Where a figure came from: profile, seed, data, epochs, device (the one actually used) and git commit."""
     if device is None:
-        from animelib.utils import select_device
-
         device = select_device(config.device)
     info = {
         "model": config.MODEL,
@@ -93,16 +104,50 @@ def check_name(name: Any, what: str = "figure id") -> str:
     return name
 
 
-def load_manifest(fig_dir: str | Path) -> dict[str, Any]:
-    path = Path(fig_dir) / MANIFEST
+def read_manifest(fig_dir: str | Path, missing_ok: bool = False) -> dict[str, Any]:
+    """The manifest of a figures folder (``missing_ok``: an empty one when there is none yet).
+
+    A missing folder or file, or one that is not a manifest, is an :class:`AnimelibError` saying how to make one.
+    """
+    fig_dir = Path(fig_dir)
+    path = fig_dir / MANIFEST
     if not path.exists():
-        return {"profile": None, "figures": []}
-    return json.loads(path.read_text())
+        if missing_ok:
+            return {"profile": None, "figures": []}
+        if not fig_dir.is_dir():
+            raise AnimelibError(f"figures folder {fig_dir} does not exist: run `make figures` (or "
+                                "`python -m animelib run`) first, or pass --figures-dir")
+        raise AnimelibError(f"{path} is missing: {fig_dir} holds no figures made by the notebooks. "
+                            "Run `make figures` first, or pass the folder they went to with --figures-dir")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise AnimelibError(f"{path} cannot be read as JSON ({e}); run `make figures` to write it again") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("figures", []), list):
+        raise AnimelibError(f"{path} is not a figure manifest (expected {{'profile', 'figures': [...]}})")
+    manifest.setdefault("figures", [])
+    return manifest
+
+
+@contextlib.contextmanager
+def _locked(fig_dir: Path) -> Iterator[None]:
+    """Hold the figures folder's manifest lock (waits for another writer: each holds it for milliseconds)."""
+    fd = os.open(fig_dir / ".manifest.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def register(fig_dir: str | Path, fig_id: str, file: str, caption: str, notebook: str | None = None,
              run: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
-    """Add or replace the entry ``fig_id`` in the manifest (atomically); ``file`` is a name inside ``fig_dir``."""
+    """Add or replace the entry ``fig_id`` in the manifest; ``file`` is a name inside ``fig_dir``.
+
+    The read-change-write is done under the folder's lock and the file replaced atomically, so two notebooks
+    saving at once lose no entry and a reader never sees a half-written manifest.
+    """
     check_name(fig_id)
     check_name(file, "figure file")
     reserved = sorted(set(extra) & set(_ENTRY_KEYS))
@@ -111,26 +156,36 @@ def register(fig_dir: str | Path, fig_id: str, file: str, caption: str, notebook
                           "use another name")
     fig_dir = Path(fig_dir)
     fig_dir.mkdir(parents=True, exist_ok=True)
-    manifest = load_manifest(fig_dir)
     entry = {"id": fig_id, "file": file, "notebook": notebook or FIGURES.get(fig_id, (None,))[0],
              "caption": caption, "run": run or {}, **extra}
-    figures = [f for f in manifest["figures"] if f["id"] != fig_id] + [entry]
     order = list(FIGURES)
-    figures.sort(key=lambda f: (order.index(f["id"]) if f["id"] in order else len(order), f["id"]))
-    manifest["figures"] = figures
-    if run and run.get("profile"):
-        manifest["profile"] = run["profile"]
-    fd, tmp = tempfile.mkstemp(dir=fig_dir, prefix=".manifest.")
-    with os.fdopen(fd, "w") as f:
-        json.dump(manifest, f, indent=2)
-        f.write("\n")
-    os.replace(tmp, fig_dir / MANIFEST)
+    with _locked(fig_dir):
+        manifest = read_manifest(fig_dir, missing_ok=True)
+        figures = [f for f in manifest["figures"] if f["id"] != fig_id] + [entry]
+        figures.sort(key=lambda f: (order.index(f["id"]) if f["id"] in order else len(order), f["id"]))
+        manifest["figures"] = figures
+        if run and run.get("profile"):
+            manifest["profile"] = run["profile"]
+        _atomic_write(fig_dir / MANIFEST, lambda f: f.write(json.dumps(manifest, indent=2).encode() + b"\n"))
     return entry
+
+
+def _atomic_write(path: Path, write) -> None:
+    """``write(file)`` into a temporary file beside ``path``, then rename it over ``path``: old or new, whole."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def save_figure(fig, fig_id: str, fig_dir: str | Path, caption: str, run: dict[str, Any] | None = None,
                 notebook: str | None = None, dpi: int = FIG_DPI, **extra: Any) -> Path:
-    """Save a matplotlib figure as ``<fig_dir>/<fig_id>.png`` and record it in the manifest.
+    """Save a matplotlib figure as ``<fig_dir>/<fig_id>.png`` (atomically) and record it in the manifest.
 
     ``fig_id`` must be a plain file stem (see :func:`check_name`): the figure is never written outside ``fig_dir``.
     """
@@ -138,7 +193,7 @@ def save_figure(fig, fig_id: str, fig_dir: str | Path, caption: str, run: dict[s
     fig_dir = Path(fig_dir)
     fig_dir.mkdir(parents=True, exist_ok=True)
     path = fig_dir / f"{fig_id}.png"
-    fig.savefig(path, dpi=dpi, bbox_inches="tight", facecolor="white")
+    _atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=dpi, bbox_inches="tight", facecolor="white"))
     register(fig_dir, fig_id, path.name, caption, notebook=notebook, run=run, **extra)
     return path
 
@@ -148,3 +203,27 @@ def caption(text: str, config, epochs: int | None = None, note: str | None = Non
     done = config.epochs if epochs is None else epochs
     source = f"{config.profile} profile, {config.data_label}, {done} epochs, seed {config.seed}"
     return f"{text} ({source})." + (f" {note}" if note else "")
+
+
+class FigureBook:
+    """Where one notebook saves its figures: each with its caption, the run it came from and the notebook.
+
+    ``epochs`` overrides the config's in captions and run info (0 for figures drawn before any training);
+    ``run_extra`` adds fields to the run info (``model="datasets"``).
+    """
+
+    def __init__(self, fig_dir: str | Path, config, notebook: str, epochs: int | None = None, **run_extra: Any):
+        self.fig_dir, self.config, self.notebook, self.epochs = Path(fig_dir), config, notebook, epochs
+        extra = {**run_extra, **({"epochs": epochs} if epochs is not None else {})}
+        self.run = run_info(config, **extra)
+
+    def save(self, fig_id: str, fig, text: str, note: str | None = None, config=None, **extra: Any) -> Path:
+        """Save ``fig`` as ``fig_id`` with the caption ``text (where it came from). note``.
+
+        ``config`` names another run than the book's (a comparison table); ``extra`` goes into the manifest
+        entry (``table=``, ``text=``).
+        """
+        cfg = config or self.config
+        run = self.run if config is None else run_info(config)
+        return save_figure(fig, fig_id, self.fig_dir, caption(text, cfg, self.epochs, note), run=run,
+                           notebook=self.notebook, **extra)

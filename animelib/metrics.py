@@ -5,14 +5,16 @@
 - a memorisation check: distance of generated samples to their nearest training image;
 - :func:`evaluate_translation`, all translation metrics for one model on the same held-out inputs.
 
-torchmetrics is imported inside the functions, so importing this module stays cheap.
+torchmetrics is imported inside the functions (a heavy import: about 2 s), so importing this module stays cheap.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib.util
 import os
 import sys
+import urllib.request
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -78,8 +80,6 @@ def _cached_inception() -> Path | None:
 
 def _download_inception() -> Path:
     """Fetch the weights into the torch hub cache; a dead network fails within seconds (probe with a timeout)."""
-    import urllib.request
-
     with urllib.request.urlopen(INCEPTION_URL, timeout=DOWNLOAD_TIMEOUT_S) as response:
         response.read(1)
     target = _checkpoints_dir() / INCEPTION_URL.rsplit("/", 1)[1]
@@ -96,8 +96,6 @@ def inception_available() -> tuple[bool, str]:
     ``ANIMELIB_OFFLINE=1``. When they cannot be had, one line says so, once; FID/KID are then reported n/a.
     ``inception_available.cache_clear()`` forgets the answer (after copying the weights into the cache).
     """
-    import importlib.util
-
     if importlib.util.find_spec("torch_fidelity") is None:
         result = (False, "torch-fidelity is not installed (pip install torch-fidelity), so torchmetrics has no "
                          "Inception network")
@@ -211,13 +209,6 @@ def _fid(metric) -> float:
     return float((mu1 - mu2).square().sum() + s1.trace() + s2.trace() - 2 * trace_sqrt)
 
 
-def format_metric(value: float | None, digits: int = 2, na: str = NA) -> str:
-    """A metric for a table or caption: fixed digits, or ``na`` (why it could not be measured) when None."""
-    if value is None:
-        return na
-    return f"{value:.{digits}f}"
-
-
 # --- memorisation -------------------------------------------------------------------------------------------------
 
 def _flat(images) -> torch.Tensor:
@@ -311,7 +302,6 @@ def evaluate_translation(translate_fn: Callable[[np.ndarray], np.ndarray] | None
       ``identity_l1``/``identity_psnr``/``identity_ssim`` of the untranslated inputs (the do-nothing baseline).
     - ``landmarks`` ((N, 5, 2) pixels): ``landmark_error`` of the regressor on the outputs, and
       ``landmark_error_truth``, its error on ``truth`` (the floor a perfect translation would reach).
-      ``regressor`` defaults to :func:`animelib.models.landmarks.load_regressor` for the image size.
     - ``real_b`` (real target-domain images): ``fid``/``kid_mean``/``kid_std`` of the outputs (None offline,
       with a ``note``).
     """
@@ -328,9 +318,7 @@ def evaluate_translation(translate_fn: Callable[[np.ndarray], np.ndarray] | None
         result.update({f"identity_{k}": v for k, v in paired_metrics(test_a, truth).items()})
     if landmarks is not None:
         if regressor is None:
-            from animelib.models.landmarks import load_regressor
-
-            regressor = load_regressor(int(test_a.shape[1]), device=device, progress=False)
+            raise ValueError("landmarks given without a regressor to read the outputs' landmarks")
         result["landmark_error"] = landmark_error(_landmarks(regressor, outputs), landmarks)
         if truth is not None:
             result["landmark_error_truth"] = landmark_error(_landmarks(regressor, truth), landmarks)

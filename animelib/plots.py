@@ -9,6 +9,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import FancyBboxPatch
 
+from animelib.formatting import format_value
+
 KIND_COLOURS = {"Input": "#dddddd", "Conv": "#9ecae1", "ConvT": "#fdae6b", "ResBlock": "#a1d99b"}
 
 
@@ -19,7 +21,7 @@ def _fmt_shape(shape: Sequence[int]) -> str:
 def plot_architecture(rows: list[dict[str, Any]], title: str, ax=None) -> plt.Figure:
     """A chain of boxes, one per layer, labelled like the report's Figure 2: layer, k, n (output), s.
 
-    ``rows`` come from :func:`animelib.models.common.layer_table`; box height grows with the output's
+    ``rows`` come from :func:`animelib.nets.blocks.layer_table`; box height grows with the output's
     spatial size so down- and up-sampling are visible at a glance. Repeated residual blocks are merged.
     """
     merged: list[dict[str, Any]] = []
@@ -155,7 +157,7 @@ def image_grid(images: np.ndarray, nrow: int, title: str = "", pad: int = 2, sca
 
 def plot_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str = "") -> plt.Figure:
     """A table as a figure (Table 1, Table 2, the ablation); column widths follow their longest text."""
-    cells = [[_cell(v) for v in row] for row in rows]
+    cells = [[format_value(v) for v in row] for row in rows]
     chars = [max(len(str(c)), *(len(r[i]) for r in cells)) + 2 for i, c in enumerate(columns)]
     widths = [c / sum(chars) for c in chars]
     fig, ax = plt.subplots(figsize=(max(5.0, 0.085 * sum(chars)), 0.32 * (len(rows) + 1) + (0.45 if title else 0.1)))
@@ -172,14 +174,6 @@ def plot_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str
         ax.set_title(title, fontsize=10)
     fig.tight_layout()
     return fig
-
-
-def _cell(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:.3f}" if abs(v) < 100 else f"{v:,.0f}"
-    if isinstance(v, int):
-        return f"{v:,}"
-    return str(v)
 
 
 def plot_paired_metrics(history: list[dict[str, Any]], title: str = "") -> plt.Figure:

@@ -15,14 +15,17 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import html
-import json
 import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from animelib.errors import AnimelibError
-from animelib.manifest import FIGURES, MANIFEST
+import mistune
+import nbformat
+from nbconvert import HTMLExporter
+
+from animelib.formatting import format_value
+from animelib.manifest import FIGURES, read_manifest
 from animelib.paths import REPORT_TEXT_DIR
 
 TITLE = "Generating Anime Avatars Using GANs: the reproduction"
@@ -49,25 +52,6 @@ MIME = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif"
 
 # --- inputs -------------------------------------------------------------------------------------------------------
 
-def read_manifest(figures_dir: Path) -> dict[str, Any]:
-    """The manifest, or an AnimelibError that says how to make one."""
-    if not figures_dir.is_dir():
-        raise AnimelibError(f"figures folder {figures_dir} does not exist: run `make figures` (or "
-                            f"`python -m animelib run`) first, or pass --figures-dir")
-    path = figures_dir / MANIFEST
-    if not path.exists():
-        raise AnimelibError(f"{path} is missing: {figures_dir} holds no figures made by the notebooks. "
-                            "Run `make figures` first, or pass the folder they went to with --figures-dir")
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise AnimelibError(f"{path} cannot be read as JSON ({e}); run `make figures` to write it again") from None
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("figures", []), list):
-        raise AnimelibError(f"{path} is not a figure manifest (expected {{'profile', 'figures': [...]}})")
-    manifest.setdefault("figures", [])
-    return manifest
-
-
 def read_sections(path: Path) -> dict[str, str]:
     """A markdown file cut at its ``## key`` headings -> {key: text}; text before the first heading is ignored."""
     if not path.exists():
@@ -81,8 +65,6 @@ def read_text(path: Path) -> str:
 
 
 def markdown(text: str) -> str:
-    import mistune
-
     return mistune.html(text) if text else ""
 
 
@@ -102,22 +84,10 @@ def _inline_code(text: str) -> str:
     return re.sub(r"`([^`]+)`", r"<code>\1</code>", _esc(text))
 
 
-def _cell(value: Any) -> str:
-    if value is None:
-        return "n/a"
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        return f"{value:,.0f}" if value.is_integer() and abs(value) >= 1000 else f"{value:.4g}"
-    return _esc(value)
-
-
 def table_html(table: dict[str, Any]) -> str:
     columns, rows = table.get("columns") or [], table.get("rows") or []
     head = "".join(f"<th>{_esc(c)}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(f"<td>{_cell(v)}</td>" for v in row) + "</tr>" for row in rows)
+    body = "".join("<tr>" + "".join(f"<td>{_esc(format_value(v))}</td>" for v in row) + "</tr>" for row in rows)
     return f'<table class="data"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
@@ -239,11 +209,6 @@ def render_notebooks(notebooks_dir: Path | None, out_dir: Path) -> dict[str, str
         return {}
     books = sorted(p for p in notebooks_dir.glob("*.ipynb") if not p.name.startswith("."))
     if not books:
-        return {}
-    try:
-        import nbformat
-        from nbconvert import HTMLExporter
-    except ImportError:
         return {}
     exporter = HTMLExporter()
     target = out_dir / "notebooks"

@@ -17,19 +17,29 @@ import io
 import json
 import os
 import pickle
+import shutil
 import tempfile
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks, folders are not guarded
+    fcntl = None
 
 from animelib import faults
 from animelib.config import RUNTIME_FIELDS, Config
 from animelib.errors import AnimelibError, ConfigError
 
 CHECKPOINT_FORMAT = 1
+CONFIG_FILE = "config.json"
+HISTORY_FILE = "history.jsonl"
+CHECKPOINT_FILE = "checkpoints/last.pt"
 
 
 class CheckpointError(AnimelibError):
@@ -41,27 +51,77 @@ class RunLockedError(AnimelibError):
 
 
 class Run:
-    """A run folder. ``Run(path, config)`` creates it or reopens it (the config must match)."""
+    """A run folder: ``Run.create(path, config)`` to train in it, ``Run.open(path)`` to read a trained one.
 
-    def __init__(self, path: str | Path, config: Config):
+    ``settings`` is the run's ``config.json`` as a dict (``model`` plus every config field). An opened run
+    never writes: figures can be drawn from a folder shared read-only.
+    """
+
+    def __init__(self, path: str | Path, settings: dict[str, Any]):
         self.path = Path(path)
-        self.config = config
-        self.check_settings(self.path, config)
-        self.path.mkdir(parents=True, exist_ok=True)
-        (self.path / "checkpoints").mkdir(exist_ok=True)
-        (self.path / "samples").mkdir(exist_ok=True)
-        self._write(_atomic_write_text, self.path / "config.json", json.dumps(config.to_dict(), indent=2) + "\n")
+        self.settings = settings
+
+    @classmethod
+    def create(cls, path: str | Path, config: Config) -> Run:
+        """Make (or reopen for training) the run folder of ``config``; one with other settings is refused."""
+        path = Path(path)
+        cls.check_settings(path, config)
+        run = cls(path, config.to_dict())
+        for folder in (run.path, run.checkpoint_file.parent, run.samples_dir):
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise CheckpointError(f"cannot create run folder {folder}: {e.strerror or e}") from None
+        run._write(_atomic_write_text, run.config_file, json.dumps(run.settings, indent=2) + "\n")
+        return run
+
+    @classmethod
+    def open(cls, path: str | Path) -> Run:
+        """A trained run folder, read only (nothing is created or written)."""
+        path = Path(path)
+        config_file = path / CONFIG_FILE
+        if not config_file.is_file():
+            raise AnimelibError(f"{path} is not a run folder (no {CONFIG_FILE})")
+        try:
+            settings = json.loads(config_file.read_text())
+        except (OSError, ValueError) as e:
+            raise AnimelibError(f"{config_file} cannot be read ({e})") from None
+        if not isinstance(settings, dict) or "model" not in settings:
+            raise AnimelibError(f"{config_file} is not an animelib run config (no model)")
+        return cls(path, settings)
 
     @staticmethod
     def check_settings(path: str | Path, config: Config) -> None:
         """Refuse a run folder that holds a trained run with other settings (writes nothing)."""
         path = Path(path)
-        config_file = path / "config.json"
-        if config_file.exists() and (path / "checkpoints" / "last.pt").exists():
+        config_file = path / CONFIG_FILE
+        if config_file.exists() and (path / CHECKPOINT_FILE).exists():
             diff = config_diff(json.loads(config_file.read_text()), config.to_dict())
             if diff:
                 raise ConfigError(f"run folder {path} holds a run with other settings ({diff}); "
                                   "use another run folder, or delete this one to start again")
+
+    @classmethod
+    def fork(cls, source: str | Path, target: str | Path, config: Config) -> Run:
+        """A new run of ``config`` starting from another run's last checkpoint and history.
+
+        The copied checkpoint is re-labelled with the new config (the checkpoint check refuses one written with
+        other settings); the history is copied first, so a fork killed half-way has no checkpoint yet and is
+        simply forked again.
+        """
+        state = read_checkpoint(Path(source) / CHECKPOINT_FILE)
+        run = cls.create(target, config)
+        shutil.copy2(Path(source) / HISTORY_FILE, run.history_file)
+        run._write(_atomic_save, run.checkpoint_file, {**state, "config": run.settings})
+        return run
+
+    @property
+    def model(self) -> str:
+        return self.settings["model"]
+
+    @property
+    def config_file(self) -> Path:
+        return self.path / CONFIG_FILE
 
     # --- lock ----------------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -85,7 +145,7 @@ class Run:
     # --- history -------------------------------------------------------------------------------
     @property
     def history_file(self) -> Path:
-        return self.path / "history.jsonl"
+        return self.path / HISTORY_FILE
 
     def log(self, record: dict[str, Any]) -> None:
         self.log_many([record])
@@ -126,20 +186,15 @@ class Run:
     # --- checkpoints ---------------------------------------------------------------------------
     @property
     def checkpoint_file(self) -> Path:
-        return self.path / "checkpoints" / "last.pt"
+        return self.path / CHECKPOINT_FILE
 
     def has_checkpoint(self) -> bool:
         return self.checkpoint_file.exists()
 
     def save_checkpoint(self, state: dict[str, Any]) -> None:
-        state = {**state, "format": CHECKPOINT_FORMAT, "config": self.config.to_dict(),
-                 "history_size": self.history_size()}
+        state = {**state, "format": CHECKPOINT_FORMAT, "config": self.settings, "history_size": self.history_size()}
         self._write(_atomic_save, self.checkpoint_file, state, state.get("epoch", 0))
         faults.point("checkpoint", state.get("epoch", 0))
-
-    def adopt_checkpoint(self, state: dict[str, Any]) -> None:
-        """Write another run's checkpoint as this run's: re-labelled with this config, history position kept."""
-        self._write(_atomic_save, self.checkpoint_file, {**state, "config": self.config.to_dict()})
 
     def load_checkpoint(self, map_location: str | torch.device = "cpu") -> dict[str, Any] | None:
         """The last checkpoint (None if there is none), checked to be whole and to belong to this run."""
@@ -148,22 +203,43 @@ class Run:
         path = self.checkpoint_file
         state = read_checkpoint(path, map_location)
         saved = state.get("config", {})
-        if saved.get("model") != self.config.MODEL:
-            raise CheckpointError(f"{path} is a {saved.get('model')} checkpoint, not {self.config.MODEL}; "
+        if saved.get("model") != self.model:
+            raise CheckpointError(f"{path} is a {saved.get('model')} checkpoint, not {self.model}; "
                                   "use another run folder")
-        diff = config_diff(saved, self.config.to_dict())
+        diff = config_diff(saved, self.settings)
         if diff:
             raise CheckpointError(f"{path} was written with other settings ({diff}); use another run folder, "
                                   "or delete this one to start again")
         return state
 
-    def sample_file(self, name: str) -> Path:
-        return self.path / "samples" / name
+    # --- samples and notes ---------------------------------------------------------------------
+    @property
+    def samples_dir(self) -> Path:
+        return self.path / "samples"
+
+    def samples_file(self, kind: str, epoch: int) -> Path:
+        """Where images of ``kind`` (``fixed``, ``test_A2B``, ...) after ``epoch`` are kept."""
+        return self.samples_dir / f"{kind}_e{epoch:03d}.npy"
+
+    def save_samples(self, kind: str, epoch: int, images: np.ndarray) -> None:
+        """Keep (N, H, W, 3) uint8 images of ``kind`` after ``epoch`` for later figures."""
+        self._write(_atomic_save_array, self.samples_file(kind, epoch), images)
+
+    def load_samples(self, kind: str, epoch: int) -> np.ndarray:
+        return np.load(self.samples_file(kind, epoch))
+
+    def write_note(self, name: str, text: str) -> None:
+        """A short text file in the run folder (which VGG19 a run used, ...), for captions."""
+        self._write(_atomic_write_text, self.path / name, text.rstrip("\n") + "\n")
+
+    def read_note(self, name: str) -> str | None:
+        path = self.path / name
+        return path.read_text() if path.is_file() else None
 
 
 def read_history(run_dir: str | Path) -> list[dict[str, Any]]:
     """The records of a run's history.jsonl (step records and ``event`` records)."""
-    path = Path(run_dir) / "history.jsonl"
+    path = Path(run_dir) / HISTORY_FILE
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
@@ -202,9 +278,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def _try_lock(fd: int) -> bool:
-    try:
-        import fcntl
-    except ImportError:  # Windows: no advisory locks here, the folder is not guarded
+    if fcntl is None:
         return True
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -226,6 +300,12 @@ def _atomic_save(path: Path, obj: Any, epoch: int = 0) -> None:
     buffer = io.BytesIO()
     torch.save(obj, buffer)
     _atomic_write_bytes(path, buffer.getbuffer(), fault=("checkpoint-write", epoch))
+
+
+def _atomic_save_array(path: Path, images: np.ndarray) -> None:
+    buffer = io.BytesIO()
+    np.save(buffer, images)
+    _atomic_write_bytes(path, buffer.getbuffer())
 
 
 def _atomic_write_bytes(path: Path, data: bytes | memoryview, fault: tuple[str, int] | None = None) -> None:

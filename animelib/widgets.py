@@ -12,16 +12,19 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+import cv2
 import numpy as np
 import torch
+from PIL import Image
 
+from animelib.data.faces import center_crop, crop_face
 from animelib.errors import AnimelibError, DataError
+from animelib.models.dcgan import generate, noise, slerp
+from animelib.utils import to_tensor_images, to_uint8_images
 
 
 def png_bytes(image: np.ndarray, scale: int = 1) -> bytes:
     """(H, W, 3) uint8 -> PNG bytes, enlarged ``scale`` times with nearest neighbour."""
-    from PIL import Image
-
     im = Image.fromarray(image)
     if scale > 1:
         im = im.resize((im.width * scale, im.height * scale), Image.NEAREST)
@@ -46,8 +49,6 @@ def latent_directions(nz: int = 100, k: int = 5, mode: str = "pca", samples: int
 def latent_vector(seed: int, offsets: list[float], directions: torch.Tensor, seed_b: int | None = None,
                   t: float = 0.0) -> torch.Tensor:
     """z(seed) moved along ``directions`` by ``offsets``, then slerped towards z(seed_b) by ``t``."""
-    from animelib.models.dcgan import noise, slerp
-
     nz = directions.shape[1]
     z = noise(1, nz, seed)[0] + (torch.tensor(offsets, dtype=torch.float32)[:, None] * directions).sum(0)
     if seed_b is not None and t > 0:
@@ -55,19 +56,17 @@ def latent_vector(seed: int, offsets: list[float], directions: torch.Tensor, see
     return z[None]  # (1, nz)
 
 
-def render_latent(net_G, seed: int, offsets: list[float], directions: torch.Tensor, seed_b: int | None = None,
+def render_latent(G, seed: int, offsets: list[float], directions: torch.Tensor, seed_b: int | None = None,
                   t: float = 0.0, scale: int = 4) -> bytes:
     """The generator's image for these slider values, as PNG bytes (pure: same values, same bytes)."""
-    from animelib.models.dcgan import generate
-
-    return png_bytes(generate(net_G, latent_vector(seed, offsets, directions, seed_b, t))[0], scale)
+    return png_bytes(generate(G, latent_vector(seed, offsets, directions, seed_b, t))[0], scale)
 
 
 @dataclass
 class LatentExplorer:
     """Sliders over a DCGAN generator's latent space; ``renders`` counts real redraws."""
 
-    net_G: Any
+    G: Any
     directions: torch.Tensor
     scale: int = 4
     renders: int = 0
@@ -84,22 +83,22 @@ class LatentExplorer:
         if values == self._last:  # same values: nothing to redraw
             return
         seed, offsets, seed_b, t = values
-        self.controls["image"].value = render_latent(self.net_G, seed, list(offsets), self.directions, seed_b, t,
+        self.controls["image"].value = render_latent(self.G, seed, list(offsets), self.directions, seed_b, t,
                                                      self.scale)
         self._last = values
         self.renders += 1
 
 
-def latent_explorer(net_G, k: int = 5, mode: str = "pca", seed: int = 0, seed_b: int = 1,
+def latent_explorer(G, k: int = 5, mode: str = "pca", seed: int = 0, seed_b: int = 1,
                     scale: int = 4) -> Any:
     """A widget: a seed, ``k`` sliders along latent directions, and a slider from this seed to another.
 
     Returns an ``ipywidgets.VBox`` whose ``.explorer`` is the :class:`LatentExplorer` behind it.
     """
-    import ipywidgets as W
+    import ipywidgets as W  # imported with the widget: a heavy import that scripts using render_latent skip
 
-    nz = net_G.nz
-    ex = LatentExplorer(net_G, latent_directions(nz, k, mode), scale)
+    nz = G.nz
+    ex = LatentExplorer(G, latent_directions(nz, k, mode), scale)
     label = "PC" if mode == "pca" else "z"
     c = ex.controls
     c["seed"] = W.IntText(value=seed, description="seed")
@@ -173,11 +172,6 @@ def translate_photo(data: bytes | str | os.PathLike, G_A2B, G_B2A, size: int, cr
 
     Returns ``{"input", "translation", "reconstruction"}`` as (size, size, 3) uint8, plus ``face_found``.
     """
-    import cv2
-
-    from animelib.data.faces import center_crop, crop_face
-    from animelib.utils import to_tensor_images, to_uint8_images
-
     image = read_image(data)  # (H, W, 3) uint8, or a DataError saying why not
     found = False
     if crop:

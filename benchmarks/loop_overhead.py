@@ -20,7 +20,7 @@ import time
 import torch
 
 from animelib.bench import bench_config, plain_dcgan_step
-from animelib.training import endless, trainer_class
+from animelib.models import spec
 from animelib.utils import select_device
 
 
@@ -37,10 +37,10 @@ def main(argv: list[str] | None = None) -> int:
     dev = select_device(args.device)
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
     with tempfile.TemporaryDirectory() as run_dir:
-        trainer = trainer_class("dcgan")(cfg, run_dir, progress=False)
+        trainer = spec("dcgan").trainer_class(cfg, run_dir, progress=False)
         for net in trainer.nets.values():
             net.train()
-        batches = endless(trainer)
+        batches = trainer.endless_batches()
         plain = plain_dcgan_step(cfg, dev)
         loops = {"animelib": lambda: trainer.train_steps(itertools.islice(batches, args.steps)),
                  "plain": lambda: [plain() for _ in range(args.steps)]}

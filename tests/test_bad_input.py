@@ -11,9 +11,9 @@ import pytest
 from PIL import Image
 
 from animelib import widgets
-from animelib.config import CONFIGS
 from animelib.errors import ConfigError, DataError
-from animelib.manifest import load_manifest, register, save_figure
+from animelib.manifest import read_manifest, register, save_figure
+from animelib.models import MODELS, config_class
 from animelib.notebooks import check_parameters, list_notebooks, run_notebooks
 from animelib.widgets import MAX_UPLOAD_BYTES, MAX_UPLOAD_PIXELS, photo_translator, read_image
 
@@ -43,10 +43,10 @@ def test_negative_epochs_stop_before_training(tmp_path):
     assert "training" not in run.stdout and not (tmp_path / "run").exists()  # nothing started, nothing written
 
 
-@pytest.mark.parametrize("model", sorted(CONFIGS))
+@pytest.mark.parametrize("model", sorted(MODELS))
 def test_negative_epochs_are_a_config_error(model):
     with pytest.raises(ConfigError, match=r"^epochs=-1 must be at least 1$"):
-        CONFIGS[model].from_profile("smoke", epochs=-1)
+        config_class(model).from_profile("smoke", epochs=-1)
 
 
 def test_missing_data_folder_for_training(tmp_path):
@@ -179,7 +179,7 @@ def test_plain_figure_ids_are_saved_and_manifest_fields_are_protected(tmp_path):
         register(tmp_path, "fig6b", "../elsewhere.png", "caption")
     with pytest.raises(ConfigError, match=r"extra field 'id' would replace"):
         register(tmp_path, "fig6b", "fig6b.png", "caption", id="../x")
-    assert [f["id"] for f in load_manifest(tmp_path)["figures"]] == ["fig6a"]
+    assert [f["id"] for f in read_manifest(tmp_path)["figures"]] == ["fig6a"]
 
 
 # --- the upload widget ---------------------------------------------------------------------------------------------

@@ -76,7 +76,7 @@ KERNEL_EVAL_JS = f"""async ([path, code]) => {{
 }}"""
 RENDERS = "explorer.explorer.renders"
 # True when the generator draws the same PNG for PC 1 = 0 as for the slider's current values.
-SAME_IMAGE = ("__import__('animelib.widgets').widgets.render_latent(explorer.explorer.net_G, 0, [0.0] * 5, "
+SAME_IMAGE = ("__import__('animelib.widgets').widgets.render_latent(explorer.explorer.G, 0, [0.0] * 5, "
               "explorer.explorer.directions) == explorer.explorer.controls['image'].value")
 _PROGRESS: dict[str, float] = {}  # step -> seconds since the test started, shown in failure messages
 ERROR_MARKERS = re.compile(r"Traceback|Error|Exception")

@@ -1,7 +1,6 @@
 """The verdicts on the report's claims follow the numbers (hand-made metric records)."""
 
-from animelib.compare import against_baseline, detail_verdict, early_stage_verdict, transfer_verdict
-from animelib.models.cyclegan import identity_check
+from animelib.compare import against_baseline, detail_verdict, early_stage_verdict, identity_check, transfer_verdict
 
 BASE = {"l1": 0.20, "psnr": 12.0, "ssim": 0.40, "landmark_error": 1.0, "input_ssim": 1.0}
 

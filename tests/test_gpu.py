@@ -2,15 +2,17 @@
 
 import pytest
 
-from animelib.config import CartoonGANConfig, CycleGANConfig, DCGANConfig
+from animelib.models import load_generator, train
+from animelib.models.cartoongan import CartoonGANConfig
+from animelib.models.cyclegan import CycleGANConfig
+from animelib.models.dcgan import DCGANConfig
 from animelib.runs import read_history
-from animelib.training import load_generator, train
 
 pytestmark = pytest.mark.gpu
 
 CONFIGS = [
     DCGANConfig.from_profile("smoke", device="cuda", epochs=2),
-    CycleGANConfig.from_profile("smoke", device="cuda", epochs=2, interrupt_at=(1,), gray_loss=True,
+    CycleGANConfig.from_profile("smoke", device="cuda", epochs=2, gray_loss=True,
                                 landmark_loss=True, color_loss=True),
     CartoonGANConfig.from_profile("smoke", device="cuda", epochs=2, pretrain_epochs=1),
 ]
@@ -20,9 +22,9 @@ CONFIGS = [
 def test_train_resume_and_sample_on_cuda(cfg, tmp_path):
     import torch
 
-    from animelib.training import trainer_class
+    from animelib.models import spec
 
-    first = trainer_class(cfg.MODEL)(cfg, tmp_path / "b", progress=False)
+    first = spec(cfg.MODEL).trainer_class(cfg, tmp_path / "b", progress=False)
     assert first.device.type == "cuda"
     first.fit(stop_at_epoch=1)
     del first
@@ -40,11 +42,10 @@ def test_gpu_path_keeps_data_on_the_device_and_times_with_every_switch(model, tm
     import torch
 
     from animelib.bench import bench
-    from animelib.config import config_class
-    from animelib.training import trainer_class
+    from animelib.models import config_class, spec
 
     cfg = config_class(model).from_profile("smoke", device="cuda", amp=True, channels_last=True)
-    trainer = trainer_class(model)(cfg, tmp_path / "t", progress=False)
+    trainer = spec(model).trainer_class(cfg, tmp_path / "t", progress=False)
     data = trainer.images if model == "dcgan" else trainer.images_a
     assert data.is_cuda and data.dtype == torch.uint8
     assert trainer.randn(2, 3).is_cuda and torch.backends.cudnn.benchmark

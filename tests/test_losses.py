@@ -4,9 +4,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from animelib.config import CycleGANConfig
 from animelib.losses import ImagePool, color_loss, gan_loss, gram_matrix, grayscale, rgb_to_yuv, style_loss
-from animelib.models.cyclegan import LOSS_NAMES, generator_loss
+from animelib.models.cyclegan import LOSS_NAMES, CycleGANConfig, generator_loss
 
 
 def test_cyclegan_weights_5_1_10_by_hand():

@@ -11,11 +11,11 @@ import torch
 from torch import nn
 
 from animelib import metrics
+from animelib.formatting import format_value
 from animelib.metrics import (
     NA,
     evaluate_translation,
     fid_kid,
-    format_metric,
     inception_available,
     nearest_neighbour_distance,
     nearest_neighbours,
@@ -97,7 +97,7 @@ def test_offline_reports_na_and_says_so_once(fresh_memo, monkeypatch, capsys):
         assert result == {"fid": None, "kid_mean": None, "kid_std": None, "note": NA}
     said = [line for line in capsys.readouterr().err.splitlines() if NA in line]
     assert len(said) == 1, said
-    assert format_metric(result["fid"]) == "n/a (no Inception weights)"
+    assert format_value(result["fid"], na=NA) == "n/a (no Inception weights)"
 
 
 def test_failed_download_is_caught(fresh_memo, monkeypatch, capsys):
@@ -123,10 +123,11 @@ def test_weights_in_the_cache_count_as_available(fresh_memo, monkeypatch, tmp_pa
     assert ok and "cache" in why
 
 
-def test_format_metric():
-    assert format_metric(None) == NA
-    assert format_metric(1.23456) == "1.23"
-    assert format_metric(1.23456, digits=3) == "1.235"
+def test_one_number_format_for_figures_and_report():
+    assert format_value(None) == "n/a" and format_value(None, na=NA) == NA
+    assert format_value(1.23456, 2) == "1.23" and format_value(1.23456) == "1.235"
+    assert format_value(123.4) == "123" and format_value(12345) == "12,345" and format_value(True) == "True"
+    assert format_value("-") == "-"
 
 
 def test_nearest_neighbour_distance_tells_copies_from_new_images():

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from animelib.models import cartoongan, cyclegan, dcgan
-from animelib.models.common import ResidualBlock, count_parameters, layer_table
+from animelib.nets.blocks import ResidualBlock, count_parameters, layer_table
 
 
 def shapes(rows):

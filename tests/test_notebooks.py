@@ -2,17 +2,29 @@
 
 import ast
 import json
+from pathlib import Path
 
 import nbformat
 import pytest
 
-from animelib.config import CONFIGS
 from animelib.errors import AnimelibError
 from animelib.manifest import FIGURES
+from animelib.models import MODELS
 from animelib.notebooks import INJECTED, NotebookFailed, list_notebooks, run_notebooks
 from animelib.paths import NOTEBOOKS_DIR
+from animelib.runs import read_history
 
 BOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def without_timings(history: list[dict]) -> list[dict]:
+    """The history without its wall-clock fields (epoch ``seconds``), which differ from run to run."""
+    return [{k: v for k, v in r.items() if k != "seconds"} for r in history]
 
 
 def test_every_report_notebook_exists():
@@ -36,7 +48,8 @@ def test_parameters_are_literals_the_runner_injects_or_a_config_accepts(path):
     book = nbformat.read(path, as_version=4)
     cell = next(c for c in book.cells if c.cell_type == "code")
     tree = ast.parse(cell.source)
-    accepted = set(INJECTED) | {name.upper() for cls in CONFIGS.values() for name in cls.field_names()}
+    fields = {name for entry in MODELS.values() for name in entry.config_class.field_names()}
+    accepted = set(INJECTED) | {name.upper() for name in fields}
     names = []
     for node in tree.body:
         assert isinstance(node, ast.Assign), f"{path.name}: the parameters cell holds assignments only"
@@ -88,4 +101,10 @@ def test_all_notebooks_run_on_smoke_and_fill_the_manifest(tmp_path):
     assert table2["text"].count(":") >= 3 and len(table2["table"]["rows"]) == 4
     # every notebook's run went to the runs folder, the figures folder holds figures only
     assert (runs / "dcgan-smoke-s0" / "checkpoints" / "last.pt").exists()
+    # the same seed gives the same training as when the stored histories were written (a refactoring changes
+    # no result; after a deliberate change of a recipe, write them again: python tests/make_history_fixtures.py)
+    for model in ("dcgan", "cyclegan", "cartoongan"):
+        stored = read_jsonl(FIXTURES / "histories" / f"{model}-smoke-s0.jsonl")
+        assert without_timings(read_history(runs / f"{model}-smoke-s0")) == [pytest.approx(r, rel=1e-4, abs=1e-6)
+                                                                             for r in stored], model
     assert not list(figures.glob("*.pt"))

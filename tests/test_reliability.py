@@ -17,9 +17,9 @@ import time
 import pytest
 import torch
 
-from animelib.config import config_class
+from animelib.models import config_class, spec, train
 from animelib.runs import CheckpointError, Run, RunLockedError, read_checkpoint, read_history
-from animelib.training import TrainingDiverged, train, trainer_class
+from animelib.training import TrainingDiverged
 
 MODELS = ("dcgan", "cyclegan", "cartoongan")
 
@@ -77,7 +77,7 @@ def reference(tmp_path_factory):
 @pytest.mark.parametrize("model", MODELS)
 def test_sigkill_anywhere_then_resume_equals_uninterrupted(tmp_path, model, reference):
     cfg = smoke(model)
-    steps = trainer_class(model)(cfg, tmp_path / "probe", progress=False).steps_per_epoch()
+    steps = spec(model).trainer_class(cfg, tmp_path / "probe", progress=False).steps_per_epoch()
     run = tmp_path / "run"
     kills = [
         f"step:{steps // 2}",  # mid-epoch 1, before any checkpoint
@@ -123,7 +123,7 @@ def test_sigkill_from_outside_mid_epoch_with_steps_logged(tmp_path, reference):
 
 
 def test_non_finite_loss_stops_with_step_and_loss_and_keeps_the_checkpoint(tmp_path, monkeypatch):
-    cls = trainer_class("dcgan")
+    cls = spec("dcgan").trainer_class
     original = cls.train_step
 
     def poisoned(self, batch):
@@ -156,15 +156,15 @@ def test_non_finite_loss_on_the_command_line_is_one_line(tmp_path):
 
 def test_a_second_writer_is_refused_and_a_stale_lock_does_not_block(tmp_path):
     cfg = smoke("dcgan", epochs=1)
-    with Run(tmp_path, cfg).lock():
+    with Run.create(tmp_path, cfg).lock():
         with pytest.raises(RunLockedError, match=f"being written by pid {os.getpid()}"):
-            trainer_class("dcgan")(cfg, tmp_path, progress=False)
+            spec("dcgan").trainer_class(cfg, tmp_path, progress=False)
         result = cli_train("dcgan", tmp_path, extra=("--epochs", "1"))
         assert result.returncode == 2 and "Traceback" not in result.stderr
         assert "is being written by pid" in result.stderr
     # a process that takes the lock and dies without releasing it
-    code = ("import os, signal, sys; from animelib.config import DCGANConfig; from animelib.runs import Run\n"
-            "cm = Run(sys.argv[1], DCGANConfig.from_profile('smoke', epochs=1)).lock(); cm.__enter__()\n"
+    code = ("import os, signal, sys; from animelib.models.dcgan import DCGANConfig; from animelib.runs import Run\n"
+            "cm = Run.create(sys.argv[1], DCGANConfig.from_profile('smoke', epochs=1)).lock(); cm.__enter__()\n"
             "os.kill(os.getpid(), signal.SIGKILL)")
     assert subprocess.run([sys.executable, "-c", code, str(tmp_path)], timeout=120).returncode == -signal.SIGKILL
     assert "pid" in (tmp_path / ".lock").read_text()  # the lock file is left behind ...
@@ -173,7 +173,7 @@ def test_a_second_writer_is_refused_and_a_stale_lock_does_not_block(tmp_path):
 
 def test_a_trainer_opened_earlier_picks_up_what_another_session_trained(tmp_path):
     cfg = smoke("dcgan")
-    early = trainer_class("dcgan")(cfg, tmp_path, progress=False)  # opened, not fitted yet
+    early = spec("dcgan").trainer_class(cfg, tmp_path, progress=False)  # opened, not fitted yet
     train(cfg, tmp_path, progress=False)  # another session trains the run to the end meanwhile
     assert early.fit().step == 8  # reloaded from disk: nothing trained twice, nothing overwritten
     assert [r["step"] for r in read_history(tmp_path) if "event" not in r] == list(range(1, 9))
@@ -186,18 +186,18 @@ def test_checkpoint_from_another_model_or_config_or_version_is_refused(tmp_path)
     ckpt = cyclegan / "checkpoints" / "last.pt"
     ckpt.write_bytes((dcgan / "checkpoints" / "last.pt").read_bytes())
     with pytest.raises(CheckpointError, match="is a dcgan checkpoint, not cyclegan"):
-        trainer_class("cyclegan")(smoke("cyclegan", epochs=1), cyclegan, progress=False)
+        spec("cyclegan").trainer_class(smoke("cyclegan", epochs=1), cyclegan, progress=False)
 
     other = tmp_path / "other"
     train(smoke("dcgan", epochs=1, lr=1e-4), other, progress=False)
     (dcgan / "checkpoints" / "last.pt").write_bytes((other / "checkpoints" / "last.pt").read_bytes())
     with pytest.raises(CheckpointError, match=r"other settings \(lr: 0.0001 -> 0.0003\)"):
-        trainer_class("dcgan")(smoke("dcgan", epochs=1), dcgan, progress=False)
+        spec("dcgan").trainer_class(smoke("dcgan", epochs=1), dcgan, progress=False)
 
     state = read_checkpoint(other / "checkpoints" / "last.pt")
     torch.save({**state, "format": 99}, other / "checkpoints" / "last.pt")
     with pytest.raises(CheckpointError, match="format 99.*newer animelib: upgrade"):
-        trainer_class("dcgan")(smoke("dcgan", epochs=1, lr=1e-4), other, progress=False)
+        spec("dcgan").trainer_class(smoke("dcgan", epochs=1, lr=1e-4), other, progress=False)
 
 
 def test_truncated_or_unsafe_checkpoint_is_a_clear_error(tmp_path):
@@ -207,17 +207,17 @@ def test_truncated_or_unsafe_checkpoint_is_a_clear_error(tmp_path):
     whole = ckpt.read_bytes()
     ckpt.write_bytes(whole[: len(whole) // 2])
     with pytest.raises(CheckpointError, match="is damaged"):
-        trainer_class("dcgan")(cfg, tmp_path, progress=False)
+        spec("dcgan").trainer_class(cfg, tmp_path, progress=False)
     torch.save({"format": 1, "payload": Run}, ckpt)  # a pickled class: not plain weights
     with pytest.raises(CheckpointError, match="weights_only=True refused it"):
-        trainer_class("dcgan")(cfg, tmp_path, progress=False)
+        spec("dcgan").trainer_class(cfg, tmp_path, progress=False)
     result = cli_train("dcgan", tmp_path, extra=("--epochs", "1"))
     assert result.returncode == 2 and "Traceback" not in result.stderr and "weights_only" in result.stderr
 
 
 def test_full_disk_while_writing_a_checkpoint_keeps_the_previous_one(tmp_path, monkeypatch, reference):
     cfg = smoke("dcgan")
-    trainer = trainer_class("dcgan")(cfg, tmp_path, progress=False)
+    trainer = spec("dcgan").trainer_class(cfg, tmp_path, progress=False)
     trainer.fit(stop_at_epoch=1)
     before = (tmp_path / "checkpoints" / "last.pt").read_bytes()
 
@@ -255,7 +255,7 @@ def test_full_disk_on_a_real_small_filesystem(tmp_path):
         pytest.skip("no mount command")
     cfg = smoke("dcgan")
     probe = tmp_path / "probe"
-    trainer_class("dcgan")(cfg, probe, progress=False).fit(stop_at_epoch=1)
+    spec("dcgan").trainer_class(cfg, probe, progress=False).fit(stop_at_epoch=1)
     size = (probe / "checkpoints" / "last.pt").stat().st_size
     run = tmp_path / "run"
     (run / "checkpoints").mkdir(parents=True)
@@ -265,7 +265,7 @@ def test_full_disk_on_a_real_small_filesystem(tmp_path):
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a small filesystem here: {mounted.stderr.strip()}")
     try:
-        trainer = trainer_class("dcgan")(cfg, run, progress=False)
+        trainer = spec("dcgan").trainer_class(cfg, run, progress=False)
         trainer.fit(stop_at_epoch=1)
         before = (run / "checkpoints" / "last.pt").read_bytes()
         with pytest.raises(CheckpointError, match="the disk is full. The previous checkpoint is kept"):

@@ -12,8 +12,7 @@ import pytest
 import torch
 
 from animelib.bench import bench, plain_dcgan
-from animelib.config import config_class
-from animelib.training import endless, trainer_class
+from animelib.models import config_class, spec
 
 MODELS = ("dcgan", "cyclegan", "cartoongan")
 
@@ -58,10 +57,10 @@ def one_step_outputs(model: str, **switches):
     import tempfile
 
     with tempfile.TemporaryDirectory() as run_dir:
-        trainer = trainer_class(model)(smoke(model, **switches), run_dir, progress=False)
+        trainer = spec(model).trainer_class(smoke(model, **switches), run_dir, progress=False)
         for net in trainer.nets.values():
             net.train()
-        record = trainer.train_steps(itertools.islice(endless(trainer), 2))
+        record = trainer.train_steps(itertools.islice(trainer.endless_batches(), 2))
         gen = trainer.nets["G" if model != "cyclegan" else "G_A2B"].eval()
         size = trainer.cfg.image_size
         x = torch.randn(2, trainer.cfg.nz) if model == "dcgan" else torch.rand(2, 3, size, size) * 2 - 1
@@ -89,23 +88,23 @@ def test_speed_switches_keep_losses_finite_and_shapes(model, switches):
 
 
 def test_compile_switch_trains_and_keeps_checkpoint_names(tmp_path):
+    from animelib.models import train
     from animelib.runs import read_checkpoint
-    from animelib.training import train
 
     trainer = train(smoke("dcgan", compile=True, epochs=1), tmp_path, progress=False)
     state = read_checkpoint(tmp_path / "checkpoints" / "last.pt")
     assert not any("_orig_mod" in k for k in state["nets"]["G"])  # loadable without compile
     assert trainer.step == 4
-    fake = trainer.net_G(torch.randn(3, trainer.cfg.nz))
+    fake = trainer.G(torch.randn(3, trainer.cfg.nz))
     assert fake.shape == (3, 3, 64, 64) and torch.isfinite(fake).all()
 
 
 @pytest.mark.parametrize("model", ["dcgan", "cartoongan"])
 def test_the_hot_loop_never_reads_a_loss_back(model, tmp_path, monkeypatch):
     """Between two log points no loss is read back (on a GPU each read would wait for the device)."""
-    trainer = trainer_class(model)(smoke(model, log_every=50), tmp_path, progress=False)
+    trainer = spec(model).trainer_class(smoke(model, log_every=50), tmp_path, progress=False)
     trainer.nets["G"].train()
-    batches = list(itertools.islice(endless(trainer), 4))
+    batches = list(itertools.islice(trainer.endless_batches(), 4))
     trainer.train_steps(batches[:1])  # creates the optimizers' state
     # Adam keeps its step counts as CPU tensors and reads them with .item(): host memory, no device wait
     counters = {id(s["step"]) for o in trainer.optimizers.values() for s in o.state.values()}
@@ -117,7 +116,7 @@ def test_the_hot_loop_never_reads_a_loss_back(model, tmp_path, monkeypatch):
 
 
 def test_data_stays_uint8_until_a_batch_is_drawn(tmp_path):
-    trainer = trainer_class("dcgan")(smoke("dcgan"), tmp_path, progress=False)
+    trainer = spec("dcgan").trainer_class(smoke("dcgan"), tmp_path, progress=False)
     assert trainer.images.dtype == torch.uint8 and trainer.images.device.type == "cpu"
     batch = next(iter(trainer.batches()))
     assert batch.dtype == torch.float32 and batch.shape == (16, 3, 64, 64)

@@ -3,8 +3,9 @@
 import numpy as np
 from PIL import Image
 
-from animelib.config import CycleGANConfig, DCGANConfig
 from animelib.data import INDEX_OFFSET, load_domain, load_translation_data, split_by_content
+from animelib.models.cyclegan import CycleGANConfig
+from animelib.models.dcgan import DCGANConfig
 
 
 def _rows(images):

@@ -6,16 +6,16 @@ import numpy as np
 import pytest
 import torch
 
-from animelib.config import CartoonGANConfig, CycleGANConfig, DCGANConfig
-from animelib.models.cyclegan import CycleGANTrainer, lr_factor
-from animelib.models.dcgan import DCGANTrainer, fixed_noise
+from animelib.models import train
+from animelib.models.cartoongan import CartoonGANConfig
+from animelib.models.cyclegan import CycleGANConfig, CycleGANTrainer, lr_factor
+from animelib.models.dcgan import DCGANConfig, DCGANTrainer, noise
 from animelib.runs import read_history
-from animelib.training import train
 
 SMOKE = {
     "dcgan": DCGANConfig.from_profile("smoke", num_train=32, batch_size=8, epochs=3),
     "cyclegan": CycleGANConfig.from_profile("smoke", num_a=8, num_b=12, batch_size=4, epochs=3,
-                                            lr_decay_epoch=2, interrupt_at=()),
+                                            lr_decay_epoch=2),
     "cartoongan": CartoonGANConfig.from_profile("smoke", num_a=8, num_b=8, batch_size=4, epochs=3,
                                                 pretrain_epochs=1),
 }
@@ -92,9 +92,9 @@ def test_other_settings_in_same_run_folder_are_refused(tmp_path):
 
 def test_fixed_noise_is_the_same_across_epochs_and_sessions(tmp_path):
     cfg = SMOKE["dcgan"].replace(epochs=2)
-    assert torch.equal(fixed_noise(cfg), fixed_noise(cfg))
+    assert torch.equal(noise(cfg.num_fixed, cfg.nz, cfg.noise_seed), noise(cfg.num_fixed, cfg.nz, cfg.noise_seed))
     trainer = train(cfg, tmp_path, progress=False)
-    assert torch.equal(trainer.fixed_noise, fixed_noise(cfg))
+    assert torch.equal(trainer.fixed_noise, noise(cfg.num_fixed, cfg.nz, cfg.noise_seed))
     first, second = (np.load(tmp_path / "samples" / f"fixed_e{e:03d}.npy") for e in (1, 2))
     assert first.shape == (cfg.num_fixed, 64, 64, 3) and first.dtype == np.uint8
     assert not np.array_equal(first, second)  # same noise, the generator moved
@@ -113,8 +113,8 @@ def test_cyclegan_lr_switches_at_configured_epoch(tmp_path):
 
 
 def test_cyclegan_history_and_interruptions(tmp_path):
-    cfg = SMOKE["cyclegan"].replace(interrupt_at=(1, 2))
-    train(cfg, tmp_path, progress=False)
+    cfg = SMOKE["cyclegan"]
+    train(cfg, tmp_path, progress=False, interrupt_at=(1, 2))
     history = read_history(tmp_path)
     steps = [r for r in history if "event" not in r]
     assert {"loss_idt_A", "loss_idt_B", "loss_gan_A2B", "loss_gan_B2A", "loss_cycle_A", "loss_cycle_B",
@@ -124,15 +124,15 @@ def test_cyclegan_history_and_interruptions(tmp_path):
     assert [m["epoch"] for m in metrics] == [1, 2, 3]
     assert {"A2B_l1", "A2B_psnr", "A2B_ssim", "identity_ssim"} <= set(metrics[0])
     config = json.loads((tmp_path / "config.json").read_text())
-    assert config["model"] == "cyclegan" and config["interrupt_at"] == [1, 2]
+    assert config["model"] == "cyclegan" and config["epochs"] == 3
 
 
 @pytest.mark.parametrize("model", ["cyclegan", "cartoongan"])
 def test_one_translation_step_changes_the_nets(tmp_path, model):
-    from animelib.training import trainer_class
+    from animelib.models import spec
 
     cfg = SMOKE[model].replace(pretrain_epochs=0) if model == "cartoongan" else SMOKE[model]
-    trainer = trainer_class(model)(cfg, tmp_path, progress=False)
+    trainer = spec(model).trainer_class(cfg, tmp_path, progress=False)
     before = {k: [p.detach().clone() for p in n.parameters()] for k, n in trainer.nets.items()}
     trainer.train_step(next(iter(trainer.batches())))
     for name, net in trainer.nets.items():
@@ -152,13 +152,14 @@ def test_cartoongan_pretraining_uses_the_content_loss_alone(tmp_path):
 
 
 def test_ablation_variants_continue_the_same_checkpoint(tmp_path):
-    from animelib.ablation import VARIANTS, fork_run, run_ablation, variant_config
+    from animelib.ablation import VARIANTS, run_ablation, variant_config
+    from animelib.runs import Run
 
     base = SMOKE["cyclegan"].replace(epochs=1)
     train(base, tmp_path / "base", progress=False)
     cfg = variant_config(base, "+color", extra_epochs=1)
-    assert cfg.color_loss and not cfg.landmark_loss and cfg.epochs == 2 and cfg.interrupt_at == ()
-    fork_run(tmp_path / "base", tmp_path / "fork", cfg)
+    assert cfg.color_loss and not cfg.landmark_loss and cfg.epochs == 2
+    Run.fork(tmp_path / "base", tmp_path / "fork", cfg)
     assert (tmp_path / "fork" / "history.jsonl").read_bytes() == (tmp_path / "base" / "history.jsonl").read_bytes()
     folders = run_ablation(base, tmp_path / "base", tmp_path, 1, variants=["baseline", "+color"], progress=False)
     assert list(folders) == ["baseline", "+color"] and set(folders) <= set(VARIANTS)

@@ -3,10 +3,11 @@
 import pytest
 import torch
 
-from animelib.config import CartoonGANConfig, CycleGANConfig
 from animelib.errors import WeightsUnavailableError
 from animelib.losses import ExtraLosses, grayscale
-from animelib.models import vgg
+from animelib.models.cartoongan import CartoonGANConfig
+from animelib.models.cyclegan import CycleGANConfig
+from animelib.nets import vgg
 
 
 def test_vgg_weights_from_a_cache_built_by_the_test(tmp_path, monkeypatch):
@@ -47,7 +48,7 @@ def test_vgg_substitute_when_allowed_is_loud_and_deterministic(tmp_path, monkeyp
 
 def test_landmark_regressor_is_accurate_on_held_out_faces():
     from animelib.metrics import landmark_error
-    from animelib.models.landmarks import HELD_OUT_OFFSET, _data, load_regressor
+    from animelib.nets.landmarks import HELD_OUT_OFFSET, _data, load_regressor
 
     net = load_regressor()
     assert net.held_out_error < 1.5  # pixels at 32 px (measured: about 0.8)

@@ -12,10 +12,10 @@ from animelib.widgets import latent_directions, latent_explorer, photo_translato
 
 
 @pytest.fixture(scope="module")
-def net_G():
+def G():
     import torch
 
-    from animelib.models.common import recalibrate_batchnorm
+    from animelib.nets.blocks import recalibrate_batchnorm
 
     torch.manual_seed(0)
     net = dcgan.Generator(ngf=8)
@@ -33,18 +33,18 @@ def test_directions():
         latent_directions(100, 3, mode="umap")
 
 
-def test_render_is_pure_and_depends_on_the_sliders(net_G):
+def test_render_is_pure_and_depends_on_the_sliders(G):
     dirs = latent_directions(100, 3)
-    a = render_latent(net_G, 0, [0.0, 0.0, 0.0], dirs)
-    assert a == render_latent(net_G, 0, [0.0, 0.0, 0.0], dirs)
-    assert a != render_latent(net_G, 0, [2.5, 0.0, 0.0], dirs)
-    assert a != render_latent(net_G, 1, [0.0, 0.0, 0.0], dirs)
-    assert a != render_latent(net_G, 0, [0.0, 0.0, 0.0], dirs, seed_b=1, t=0.5)
+    a = render_latent(G, 0, [0.0, 0.0, 0.0], dirs)
+    assert a == render_latent(G, 0, [0.0, 0.0, 0.0], dirs)
+    assert a != render_latent(G, 0, [2.5, 0.0, 0.0], dirs)
+    assert a != render_latent(G, 1, [0.0, 0.0, 0.0], dirs)
+    assert a != render_latent(G, 0, [0.0, 0.0, 0.0], dirs, seed_b=1, t=0.5)
     assert Image.open(io.BytesIO(a)).size == (256, 256)
 
 
-def test_slider_redraws_once_per_new_value(net_G):
-    box = latent_explorer(net_G, k=3)
+def test_slider_redraws_once_per_new_value(G):
+    box = latent_explorer(G, k=3)
     ex = box.explorer
     image = ex.controls["image"]
     first, renders = image.value, ex.renders

@@ -1,1 +1,77 @@
-"""Networks of the three models, built from the blocks in :mod:`animelib.models.common`."""
+"""The model registry: one module per model, each with its config, networks, trainer and ``SPEC``.
+
+``MODELS`` maps a model name to its :class:`~animelib.training.ModelSpec`. The command line, :func:`train`,
+``animelib bench`` and the notebooks find a model's config class, trainer and generators here, so adding a
+fourth model is one module with a ``SPEC`` and one line below. From a trained run folder back to a network:
+:func:`load_generator` (it only reads the folder, so a run shared read-only works).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from animelib.config import Config
+from animelib.errors import AnimelibError, ConfigError
+from animelib.models import cartoongan, cyclegan, dcgan
+from animelib.runs import Run
+from animelib.training import ModelSpec, Trainer
+from animelib.utils import select_device
+
+MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (dcgan.SPEC, cyclegan.SPEC, cartoongan.SPEC)}
+
+
+def spec(model: str) -> ModelSpec:
+    """The registry entry of ``model`` (a clear error naming the known ones otherwise)."""
+    try:
+        return MODELS[model]
+    except KeyError:
+        raise ConfigError(f"model={model!r} is not one of {', '.join(MODELS)}") from None
+
+
+def config_class(model: str) -> type[Config]:
+    return spec(model).config_class
+
+
+def train(config: Config, run_dir: str | Path, progress: bool = True, interrupt_at: tuple[int, ...] = ()) -> Trainer:
+    """Train (or resume, or just reopen a finished run) the config's model in ``run_dir``.
+
+    Each epoch in ``interrupt_at`` ends a training session there: the trainer is thrown away and a new one
+    resumes from the checkpoint on disk, as the report's CycleGAN run was (Figure 7).
+    """
+    if any(e < 1 for e in interrupt_at):
+        raise ConfigError(f"interrupt_at={interrupt_at!r}: epochs to interrupt after must be positive")
+    cls = spec(config.MODEL).trainer_class
+    session = cls(config, run_dir, progress=progress)
+    for epoch in sorted(interrupt_at):
+        if session.epoch < epoch < config.epochs:
+            session.fit(stop_at_epoch=epoch)
+            session = cls(config, run_dir, progress=progress)  # a new session resumes from the checkpoint on disk
+    return session.fit()
+
+
+def open_trained(run_dir: str | Path, device: str = "auto") -> tuple[Config, dict[str, Any], torch.device]:
+    """A trained run folder's config and last checkpoint, mapped to ``device`` (the folder is only read)."""
+    run = Run.open(run_dir)
+    cfg = config_class(run.model).from_dict(run.settings)
+    dev = select_device(device)
+    state = run.load_checkpoint(map_location=dev)
+    if state is None:
+        raise AnimelibError(f"{run_dir} has no checkpoint yet: train it first")
+    return cfg, state, dev
+
+
+def load_generator(run_dir: str | Path, name: str | None = None, device: str = "auto") -> nn.Module:
+    """A trained generator of any model's run folder, in eval mode: the model's first by default (``G``, or
+    ``G_A2B`` for CycleGAN), another by its checkpoint name (``G_B2A``)."""
+    cfg, state, dev = open_trained(run_dir, device)
+    entry = spec(cfg.MODEL)
+    name = name or entry.generators[0]
+    if name not in entry.generators:
+        raise ConfigError(f"{entry.label} has no generator {name!r}; it has {', '.join(entry.generators)}")
+    net = entry.build_generator(cfg)
+    net.load_state_dict(state["nets"][name])
+    return net.to(dev).eval()

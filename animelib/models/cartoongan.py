@@ -13,15 +13,50 @@ adversarial epochs G is pre-trained on the content loss alone.
 
 from __future__ import annotations
 
-from pathlib import Path
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from animelib.data.edges import edge_promoted
+from animelib.data.tensors import DeviceImages
+from animelib.errors import ConfigError
 from animelib.losses import ExtraLosses, gan_loss, style_loss
-from animelib.models.common import ConvBlock, ResidualBlock
-from animelib.models.cyclegan import TranslationTrainer
+from animelib.models.translation import TranslationConfig, TranslationTrainer
+from animelib.nets.blocks import ConvBlock, ResidualBlock
+from animelib.training import ModelSpec
+
+
+@dataclass(frozen=True)
+class CartoonGANConfig(TranslationConfig):
+    """CartoonGAN (report 3.4): edge-promoted fakes, VGG19 content loss, content-only pre-training."""
+
+    n_blocks: int = 8
+    ngf: int = 64
+    ndf: int = 32
+    batch_size: int = 16
+    epochs: int = 100
+    lr: float = 2e-4
+    pretrain_epochs: int = 10  # generator trained on the content loss alone first
+    content_weight: float = 10.0
+    style_weight: float = 1.0
+
+    MODEL: ClassVar[str] = "cartoongan"
+    PROFILES: ClassVar[dict[str, dict[str, Any]]] = {
+        "smoke": dict(image_size=32, ngf=4, ndf=4, batch_size=4, epochs=2, pretrain_epochs=1,
+                      num_a=16, num_b=16, num_test=8, vgg_weights="allow-substitute", vgg_width=0.125),
+        "quick": dict(image_size=64, ngf=16, ndf=16, batch_size=8, epochs=10, pretrain_epochs=4,
+                      num_a=640, num_b=640, num_test=64, vgg_weights="allow-substitute", vgg_width=0.25),
+        "full": dict(image_size=128, num_test=512, amp=True, channels_last=True),
+    }
+
+    def __post_init__(self):
+        super().__post_init__()
+        if not 0 <= self.pretrain_epochs < self.epochs:
+            raise ConfigError(f"pretrain_epochs={self.pretrain_epochs} must be at least 0 and less than "
+                              f"epochs={self.epochs}, or there is no adversarial training")
 
 
 class Generator(nn.Module):
@@ -65,27 +100,25 @@ class Discriminator(nn.Module):
 class CartoonGANTrainer(TranslationTrainer):
     loss_names = ("loss_G", "loss_gan", "loss_content", "loss_style", "loss_D")
 
-    def build(self) -> None:
-        from animelib.data.edges import edge_promoted
-
+    def build(self) -> dict[str, str]:
         cfg = self.cfg
-        self.vgg = self.load_vgg()
-        self.load_data()
+        self.vgg, notes = self.load_vgg()
+        notes.update(self.load_data())
         edges = edge_promoted(self.data.train_b.images, key=f"{cfg.data_dir or 'synthetic'}-{cfg.image_size}",
                               progress=self.progress)
-        self.images_e = self.data_tensor(edges)  # (NB, 3, H, W) uint8, aligned with images_b
+        self.images_e = DeviceImages(edges, self.device, cfg.channels_last)  # aligned with images_b
         self.G = build_generator(cfg).to(self.device)
         self.D = Discriminator(cfg.ndf).to(self.device)
         self.nets = {"G": self.G, "D": self.D}
         self.optimizers = {"G": self.adam(self.G.parameters()), "D": self.adam(self.D.parameters())}
         self.extra = ExtraLosses(cfg, self.device, self.vgg, progress=self.progress)
         self.loss_names = (*self.loss_names, *(f"loss_{n}" for n in cfg.extra_losses))
+        return notes
 
     def batches(self):
         """A, B and the edge-promoted versions of the same B images."""
         for idx_a, idx_b in self.index_pairs():
-            yield (self.to_device(self.images_a[idx_a]), self.to_device(self.images_b[idx_b]),
-                   self.to_device(self.images_e[idx_b]))
+            yield self.images_a[idx_a], self.images_b[idx_b], self.images_e[idx_b]
 
     def content_loss(self, real_A: torch.Tensor, fake_B: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         with torch.no_grad():
@@ -132,20 +165,17 @@ class CartoonGANTrainer(TranslationTrainer):
         self.log_paired_metrics(self.G)
 
 
-def build_generator(cfg) -> Generator:
+def build_generator(cfg: TranslationConfig) -> Generator:
     """An untrained generator with the config's widths."""
     return Generator(cfg.ngf, cfg.n_blocks)
-
-
-def vgg_note(run_dir: str | Path) -> str | None:
-    """The loud caption note when a run's VGG19 was the random substitute, else None."""
-    path = Path(run_dir) / "vgg.txt"
-    if path.exists() and "substitute" in path.read_text():
-        return "WARNING: content and style losses used a random-weight VGG19 substitute (no ImageNet weights here)."
-    return None
 
 
 def pretrain_end_step(history: list[dict]) -> int | None:
     """The last iteration of content-only pre-training."""
     steps = [r["step"] for r in history if r.get("phase") == "pretrain"]
     return max(steps) if steps else None
+
+
+SPEC = ModelSpec(name="cartoongan", label="CartoonGAN", config_class=CartoonGANConfig,
+                 trainer_class=CartoonGANTrainer, build_generator=build_generator, generators=("G",),
+                 notebook="03_cartoongan.ipynb", bench_settings={"pretrain_epochs": 0})

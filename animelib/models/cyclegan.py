@@ -8,18 +8,52 @@ map of patch scores instead of one number.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from animelib.config import CycleGANConfig
+from animelib.errors import ConfigError
 from animelib.losses import ExtraLosses, ImagePool, gan_loss
-from animelib.models.common import ConvBlock, ResidualBlock
-from animelib.training import Trainer, index_batches, num_batches
+from animelib.models.translation import TranslationConfig, TranslationTrainer
+from animelib.nets.blocks import ConvBlock, ResidualBlock
+from animelib.training import ModelSpec
 from animelib.utils import translate_images
 
 LOSS_NAMES = ("loss_idt_A", "loss_idt_B", "loss_gan_A2B", "loss_gan_B2A", "loss_cycle_A", "loss_cycle_B")
+
+
+@dataclass(frozen=True)
+class CycleGANConfig(TranslationConfig):
+    """CycleGAN (report 3.3, 4.2): identity : GAN : cycle = 5 : 1 : 10, lr 3e-4 then 3e-5 after epoch 120."""
+
+    epochs: int = 300
+    lr_decay_epoch: int = 120  # from this epoch on the learning rate is lr * lr_decay
+    lr_decay: float = 0.1
+    lambda_identity: float = 5.0
+    lambda_gan: float = 1.0
+    lambda_cycle: float = 10.0
+    pool_size: int = 50  # history of generated images shown to the discriminators
+
+    MODEL: ClassVar[str] = "cyclegan"
+    PROFILES: ClassVar[dict[str, dict[str, Any]]] = {
+        "smoke": dict(image_size=32, ngf=4, ndf=4, batch_size=4, epochs=3, lr_decay_epoch=2,
+                      num_a=16, num_b=16, num_test=8, pool_size=8,
+                      vgg_weights="allow-substitute", vgg_width=0.125),
+        "quick": dict(image_size=64, ngf=16, ndf=16, batch_size=8, epochs=8, lr_decay_epoch=6,
+                      num_a=640, num_b=640, num_test=64,
+                      vgg_weights="allow-substitute", vgg_width=0.25),
+        "full": dict(image_size=128, num_test=512, amp=True, channels_last=True),
+    }
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.pool_size < 0 or self.lr_decay_epoch < 0:
+            raise ConfigError(f"pool_size={self.pool_size} and lr_decay_epoch={self.lr_decay_epoch} must not be "
+                              "negative")
 
 
 class Generator(nn.Module):
@@ -66,66 +100,12 @@ def lr_factor(cfg: CycleGANConfig):
     return lambda epoch: 1.0 if epoch < cfg.lr_decay_epoch else cfg.lr_decay
 
 
-class TranslationTrainer(Trainer):
-    """What CycleGAN and CartoonGAN share: A/B data, held-out pairs and paired metrics per epoch."""
-
-    def load_data(self) -> None:
-        from animelib.data import load_translation_data
-
-        self.data = load_translation_data(self.cfg, progress=self.progress)
-        self.data_notes = self.data.train_a.notes + self.data.train_b.notes
-        self.images_a = self.data_tensor(self.data.train_a.images)  # (NA, 3, H, W) uint8
-        self.images_b = self.data_tensor(self.data.train_b.images)  # (NB, 3, H, W) uint8
-
-    def steps_per_epoch(self) -> int:
-        return num_batches(len(self.images_a), self.cfg.batch_size)
-
-    def load_vgg(self):
-        """VGG19 features (or the allowed substitute); which one is written to the run folder for captions."""
-        from animelib.models.vgg import load_vgg19
-
-        vgg = load_vgg19(self.cfg, self.device)
-        self.run_files["vgg.txt"] = vgg.note + "\n"
-        return vgg
-
-    def index_pairs(self):
-        """One pass over A in batches; B indices come from a shuffled stream of B of the same length."""
-        order_a = self.shuffled(self.images_a)
-        batches_a = index_batches(len(self.images_a), self.cfg.batch_size, order_a)
-        need = sum(len(b) for b in batches_a)
-        order_b = torch.cat([self.shuffled(self.images_b)
-                             for _ in range(-(-need // len(self.images_b)))])
-        pos = 0
-        for idx_a in batches_a:
-            yield idx_a, order_b[pos:pos + len(idx_a)]
-            pos += len(idx_a)
-
-    def batches(self):
-        for idx_a, idx_b in self.index_pairs():
-            yield self.to_device(self.images_a[idx_a]), self.to_device(self.images_b[idx_b])
-
-    def log_paired_metrics(self, net_A2B: nn.Module) -> None:
-        """On synthetic held-out pairs: G_A2B(A) against the ground-truth anime rendering (``A2B_*``), the identity
-        baseline A against the same truth (``identity_*``), and G_A2B(A) against its own input (``input_*``)."""
-        from animelib.metrics import paired_metrics
-
-        if not self.data.paired or self.epoch % self.cfg.metrics_every and not self.finished:
-            return
-        test_a, truth = self.data.test_a.images, self.data.test_b_true
-        fake_b = translate_images(net_A2B, test_a)
-        np.save(self.run.sample_file(f"test_A2B_e{self.epoch:03d}.npy"), fake_b[:16])
-        record = {"event": "metrics", "epoch": self.epoch, "step": self.step}
-        for prefix, (x, y) in {"A2B": (fake_b, truth), "identity": (test_a, truth), "input": (fake_b, test_a)}.items():
-            record.update({f"{prefix}_{k}": v for k, v in paired_metrics(x, y).items()})
-        self.run.log(record)
-
-
 class CycleGANTrainer(TranslationTrainer):
     loss_names = ("loss_G", *LOSS_NAMES, "loss_D_A", "loss_D_B")
 
-    def build(self) -> None:
+    def build(self) -> dict[str, str]:
         cfg = self.cfg
-        self.load_data()
+        notes = self.load_data()
         self.G_A2B = build_generator(cfg).to(self.device)
         self.G_B2A = build_generator(cfg).to(self.device)
         self.D_A = Discriminator(cfg.ndf).to(self.device)
@@ -137,9 +117,13 @@ class CycleGANTrainer(TranslationTrainer):
         }
         self.schedulers = {k: torch.optim.lr_scheduler.LambdaLR(o, lr_factor(cfg)) for k, o in self.optimizers.items()}
         self.pool_A, self.pool_B = ImagePool(cfg.pool_size), ImagePool(cfg.pool_size)
-        vgg = self.load_vgg() if "gray" in cfg.extra_losses else None
+        vgg = None
+        if "gray" in cfg.extra_losses:
+            vgg, vgg_note = self.load_vgg()
+            notes.update(vgg_note)
         self.extra = ExtraLosses(cfg, self.device, vgg, progress=self.progress)
         self.loss_names = (*self.loss_names, *(f"loss_{n}" for n in cfg.extra_losses))
+        return notes
 
     def train_step(self, batch) -> dict[str, torch.Tensor]:
         real_A, real_B = batch
@@ -167,8 +151,8 @@ class CycleGANTrainer(TranslationTrainer):
         for d in (self.D_A, self.D_B):
             d.requires_grad_(True)
         self.optimizers["D"].zero_grad(set_to_none=True)
-        pooled_B = self.pool_B.query(fake_B, self.gen)
-        pooled_A = self.pool_A.query(fake_A, self.gen)
+        pooled_B = self.pool_B.query(fake_B, self.rng)
+        pooled_A = self.pool_A.query(fake_A, self.rng)
         with self.autocast():
             loss_D_B = 0.5 * (gan_loss(self.D_B(real_B), True) + gan_loss(self.D_B(pooled_B), False))
             loss_D_A = 0.5 * (gan_loss(self.D_A(real_A), True) + gan_loss(self.D_A(pooled_A), False))
@@ -187,7 +171,7 @@ class CycleGANTrainer(TranslationTrainer):
         self.pool_B.load_state_dict(state["pool_B"], self.device)
 
 
-def build_generator(cfg) -> Generator:
+def build_generator(cfg: TranslationConfig) -> Generator:
     """An untrained generator with the config's widths."""
     return Generator(cfg.ngf, cfg.n_blocks)
 
@@ -201,35 +185,5 @@ def cycle_rows(images: np.ndarray, forward: nn.Module, backward: nn.Module,
     return np.stack(columns, axis=1).reshape(-1, *images.shape[1:])
 
 
-def identity_check(history: list[dict]) -> str:
-    """Test the report's reading of Figure 7 ("behaves like an identity map") on the last paired metrics.
-
-    Two questions, each on L1 and SSIM: is G_A2B(A) closer to its input A than to the anime truth, and does it
-    beat the do-nothing baseline (A itself) against that truth?
-    """
-    from animelib.compare import against_baseline
-
-    metrics = [r for r in history if r.get("event") == "metrics"]
-    if not metrics:
-        return "no paired metrics (real data has no ground truth): the identity-map claim is not testable here"
-    m = metrics[-1]
-    closer = {"L1": m["input_l1"] < m["A2B_l1"], "SSIM": m["input_ssim"] > m["A2B_ssim"]}
-    model = {k: m[f"A2B_{k}"] for k in ("l1", "psnr", "ssim")}
-    base = {k: m[f"identity_{k}"] for k in ("l1", "psnr", "ssim")}
-    lines = [
-        f"epoch {m['epoch']}: G_A2B(A) vs ground truth: L1 {m['A2B_l1']:.3f}, PSNR {m['A2B_psnr']:.2f} dB, "
-        f"SSIM {m['A2B_ssim']:.3f}",
-        f"identity baseline (A vs ground truth): L1 {m['identity_l1']:.3f}, PSNR {m['identity_psnr']:.2f} dB, "
-        f"SSIM {m['identity_ssim']:.3f}",
-        f"G_A2B(A) vs its input A: L1 {m['input_l1']:.3f}, SSIM {m['input_ssim']:.3f}",
-        f"Against the baseline, G_A2B {against_baseline(model, base)}.",
-    ]
-    if all(closer.values()):
-        verdict = "supported: by L1 and by SSIM the translation is closer to its input than to the anime truth"
-    elif any(closer.values()):
-        near = [k for k, v in closer.items() if v]
-        verdict = (f"partly supported: the translation is closer to its input than to the anime truth by "
-                   f"{', '.join(near)} only")
-    else:
-        verdict = "not supported here: by L1 and by SSIM the translation is closer to the anime truth than to its input"
-    return "\n".join(lines + [f"The report's 'behaves like an identity map': {verdict}."])
+SPEC = ModelSpec(name="cyclegan", label="CycleGAN", config_class=CycleGANConfig, trainer_class=CycleGANTrainer,
+                 build_generator=build_generator, generators=("G_A2B", "G_B2A"), notebook="02_cyclegan.ipynb")

@@ -11,17 +11,55 @@ channel- and size-preserving conv at 512x4x4 and a final conv to 1x1x1 (no fully
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from animelib.config import DCGANConfig
-from animelib.models.common import ConvBlock, init_dcgan_weights, recalibrate_batchnorm
-from animelib.training import Trainer, index_batches, num_batches
+from animelib.config import Config
+from animelib.data import load_domain
+from animelib.data.tensors import DeviceImages
+from animelib.errors import ConfigError
+from animelib.metrics import fid_kid, nearest_neighbour_distance
+from animelib.nets.blocks import ConvBlock, init_dcgan_weights, recalibrate_batchnorm
+from animelib.nets.landmarks import LandmarkFeatures, load_regressor
+from animelib.runs import Run
+from animelib.training import ModelSpec, Trainer
 from animelib.utils import to_uint8_images
+
+
+@dataclass(frozen=True)
+class DCGANConfig(Config):
+    """DCGAN (report 3.2, 4.1): 100-d noise to 3x64x64; BCE; Adam lr 3e-4, batch 128, 100 epochs."""
+
+    nz: int = 100  # length of the noise vector
+    ngf: int = 64  # generator width: channels of the last hidden layer (512 = 8 * ngf at 4x4)
+    ndf: int = 64  # discriminator width: channels of the first layer
+    num_train: int = 115_087  # training images (report: Anime, 115,087)
+    num_fixed: int = 64  # fixed-noise batch drawn at every epoch (fig6c)
+    noise_seed: int = 1234  # seed of the fixed noise's own generator
+    real_label: float = 1.0  # BCE target for real images; 0.9 = one-sided label smoothing (Salimans et al.)
+
+    MODEL: ClassVar[str] = "dcgan"
+    DATA_FIELDS: ClassVar[tuple[str, ...]] = ("num_train",)
+    PROFILES: ClassVar[dict[str, dict[str, Any]]] = {
+        "smoke": dict(ngf=8, ndf=8, batch_size=16, epochs=2, num_train=64, num_fixed=16, num_test=16),
+        # quick: a narrower discriminator and one-sided label smoothing keep it from winning outright in the
+        # few hundred steps a CPU can afford (measured: without them the generator never left noise)
+        "quick": dict(ngf=32, ndf=16, batch_size=64, epochs=12, num_train=4_096, num_test=256, real_label=0.9),
+        "full": dict(num_test=2_048, metrics_every=5, amp=True, channels_last=True),
+    }
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.image_size != 64:
+            raise ConfigError(f"image_size={self.image_size} : the report's DCGAN makes 64x64 images only")
+        if self.profile == "full" and (self.ngf, self.ndf) != (64, 64):
+            raise ConfigError("ngf and ndf stay 64 in the full profile (the report's widths)")
 
 
 class Generator(nn.Module):
@@ -87,29 +125,26 @@ class DCGANTrainer(Trainer):
 
     loss_names = ("loss_G", "loss_D", "D_x", "D_G_z")
 
-    def build(self) -> None:
-        from animelib.data import load_domain
-
+    def build(self) -> dict[str, str]:
         cfg = self.cfg
         train, test = load_domain("anime", cfg.image_size, cfg.num_train, cfg.data_dir, cfg.data_seed,
                                   cfg.dedupe, num_test=cfg.num_test, progress=self.progress)
-        self.data_notes = train.notes
         self.train_images, self.test_images = train.images, test.images  # (N, 64, 64, 3) uint8, for metrics
-        self.images = self.data_tensor(train.images)  # (N, 3, 64, 64) uint8
-        self.net_G = Generator(cfg.nz, cfg.ngf).to(self.device)
-        self.net_D = Discriminator(cfg.ndf).to(self.device)
-        self.nets = {"G": self.net_G, "D": self.net_D}
-        self.optimizers = {"G": self.adam(self.net_G.parameters()), "D": self.adam(self.net_D.parameters())}
-        self.fixed_noise = fixed_noise(cfg)
+        self.images = DeviceImages(train.images, self.device, cfg.channels_last)
+        self.G = build_generator(cfg).to(self.device)
+        self.D = Discriminator(cfg.ndf).to(self.device)
+        self.nets = {"G": self.G, "D": self.D}
+        self.optimizers = {"G": self.adam(self.G.parameters()), "D": self.adam(self.D.parameters())}
+        self.fixed_noise = noise(cfg.num_fixed, cfg.nz, cfg.noise_seed)
+        self.fd_features = None  # the landmark regressor's features, loaded at the first evaluation
         self._labels: tuple[torch.Tensor, ...] | None = None  # BCE targets, made once per batch size
+        return {"data.txt": "\n".join(train.notes)} if train.notes else {}
 
     def steps_per_epoch(self) -> int:
-        return num_batches(len(self.images), self.cfg.batch_size)
+        return self.images.num_batches(self.cfg.batch_size)
 
     def batches(self):
-        order = self.shuffled(self.images)
-        for idx in index_batches(len(self.images), self.cfg.batch_size, order):
-            yield self.to_device(self.images[idx])
+        return self.images.batches(self.cfg.batch_size, self.rng)
 
     def labels(self, n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """BCE targets for a batch of ``n``: real (maybe smoothed), fake and the generator's "real" (cached)."""
@@ -122,10 +157,10 @@ class DCGANTrainer(Trainer):
         real_target, fake_target, g_target = self.labels(real.shape[0])
         z = self.randn(real.shape[0], self.cfg.nz)
         with self.autocast():
-            fake = self.net_G(z)  # (N, 3, 64, 64)
+            fake = self.G(z)  # (N, 3, 64, 64)
             # phase 1: the discriminator on real and (detached) fake images
-            out_real = self.net_D(real)
-            out_fake = self.net_D(fake.detach())
+            out_real = self.D(real)
+            out_fake = self.D(fake.detach())
             loss_D = F.binary_cross_entropy_with_logits(out_real, real_target) + \
                 F.binary_cross_entropy_with_logits(out_fake, fake_target)
         self.optimizers["D"].zero_grad(set_to_none=True)
@@ -133,7 +168,7 @@ class DCGANTrainer(Trainer):
         self.optimizers["D"].step()
         # phase 2: the generator, to make the discriminator call its images real
         with self.autocast():
-            loss_G = F.binary_cross_entropy_with_logits(self.net_D(fake), g_target)
+            loss_G = F.binary_cross_entropy_with_logits(self.D(fake), g_target)
         self.optimizers["G"].zero_grad(set_to_none=True)
         loss_G.backward()
         self.optimizers["G"].step()
@@ -143,11 +178,10 @@ class DCGANTrainer(Trainer):
     def end_epoch(self) -> None:
         # exact batch-norm statistics for sampling, from noise of its own (the training RNG is not touched)
         g = torch.Generator().manual_seed(self.cfg.noise_seed + 2)
-        recalibrate_batchnorm(self.net_G, (torch.randn(self.cfg.batch_size, self.cfg.nz, generator=g).to(self.device)
-                                           for _ in range(8)))
-        self.net_G.eval()
-        samples = to_uint8_images(self.net_G(self.fixed_noise.to(self.device)))  # (K, 64, 64, 3)
-        np.save(self.run.sample_file(f"fixed_e{self.epoch:03d}.npy"), samples)
+        recalibrate_batchnorm(self.G, (torch.randn(self.cfg.batch_size, self.cfg.nz, generator=g).to(self.device)
+                                       for _ in range(8)))
+        self.G.eval()
+        self.run.save_samples("fixed", self.epoch, to_uint8_images(self.G(self.fixed_noise.to(self.device))))
         if self.epoch % self.cfg.metrics_every == 0 or self.finished:
             self.run.log({"event": "metrics", "epoch": self.epoch, "step": self.step, **self.evaluate()})
 
@@ -158,16 +192,13 @@ class DCGANTrainer(Trainer):
         ``fid``/``kid``: Inception FID/KID where the weights can be had (else None); ``nn_ratio``: mean distance of
         a sample to its nearest training image over the same for held-out real images (< 1: copying).
         """
-        from animelib.metrics import fid_kid, nearest_neighbour_distance
-        from animelib.models.landmarks import LandmarkFeatures, load_regressor
-
         n = len(self.test_images)
         if n < 2:  # a tiny real folder: nothing held out to compare with
             return {"fd_landmark": None, "fid": None, "kid": None, "nn_mean": None, "nn_reference": None,
                     "nn_ratio": None, "note": f"{n} held-out image(s): too few to evaluate"}
-        if not hasattr(self, "fd_features"):
+        if self.fd_features is None:
             self.fd_features = LandmarkFeatures(load_regressor(device=self.device, progress=self.progress))
-        fake = generate(self.net_G, noise(n, self.cfg.nz, seed=self.cfg.noise_seed + 1))
+        fake = generate(self.G, noise(n, self.cfg.nz, seed=self.cfg.noise_seed + 1))
         nn_dist = nearest_neighbour_distance(fake[:256], self.train_images, reference=self.test_images[:256])
         fd = fid_kid(self.test_images, fake, feature=self.fd_features, device=self.device)
         inception = fid_kid(self.test_images, fake, device=self.device)
@@ -175,18 +206,13 @@ class DCGANTrainer(Trainer):
                 "nn_mean": nn_dist["mean"], "nn_reference": nn_dist["reference"]["mean"], "nn_ratio": nn_dist["ratio"]}
 
 
-def fixed_noise(cfg: DCGANConfig) -> torch.Tensor:
-    """The evaluation noise: drawn from its own generator, the same at every epoch and in every session."""
-    return torch.randn(cfg.num_fixed, cfg.nz, generator=torch.Generator().manual_seed(cfg.noise_seed))
-
-
-def build_generator(cfg) -> Generator:
+def build_generator(cfg: DCGANConfig) -> Generator:
     """An untrained generator with the config's widths."""
     return Generator(cfg.nz, cfg.ngf)
 
 
 def noise(n: int, nz: int = 100, seed: int = 0) -> torch.Tensor:
-    """(n, nz) standard normal noise from its own seed."""
+    """(n, nz) standard normal noise from its own generator: the same for a seed in every session and epoch."""
     return torch.randn(n, nz, generator=torch.Generator().manual_seed(seed))
 
 
@@ -213,10 +239,10 @@ def interpolation_rows(rows: int, steps: int, nz: int = 100, seed: int = 0) -> t
 
 
 @torch.no_grad()
-def generate(net_G: Generator, z: torch.Tensor, batch_size: int = 256) -> np.ndarray:
+def generate(G: Generator, z: torch.Tensor, batch_size: int = 256) -> np.ndarray:
     """Images for noise ``z`` as (N, 64, 64, 3) uint8."""
-    dev = next(net_G.parameters()).device
-    return np.concatenate([to_uint8_images(net_G(z[i:i + batch_size].to(dev)))
+    dev = next(G.parameters()).device
+    return np.concatenate([to_uint8_images(G(z[i:i + batch_size].to(dev)))
                            for i in range(0, len(z), batch_size)])
 
 
@@ -228,18 +254,10 @@ def snapshot_epochs(epochs: int, count: int = 10) -> list[int]:
 
 def epoch_samples(run_dir: str | Path, epochs: list[int], rows: int = 8) -> np.ndarray:
     """The first ``rows`` fixed-noise images at each epoch, row-major: (rows * len(epochs), 64, 64, 3)."""
-    per_epoch = [np.load(Path(run_dir) / "samples" / f"fixed_e{e:03d}.npy")[:rows] for e in epochs]
+    run = Run.open(run_dir)
+    per_epoch = [run.load_samples("fixed", e)[:rows] for e in epochs]
     return np.stack(per_epoch, axis=1).reshape(-1, *per_epoch[0].shape[1:])
 
 
-def loss_trend(history: list[dict]) -> str:
-    """The report's reading of Figure 5, checked on this run: does the discriminator get the upper hand?"""
-    steps = [r for r in history if "event" not in r]
-    tenth = max(1, len(steps) // 10)
-    first = {k: float(np.mean([r[k] for r in steps[:tenth]])) for k in ("loss_G", "loss_D")}
-    last = {k: float(np.mean([r[k] for r in steps[-tenth:]])) for k in ("loss_G", "loss_D")}
-    upper_hand = last["loss_G"] > first["loss_G"] and last["loss_D"] < first["loss_D"]
-    verdict = ("as in the report, the discriminator gets the upper hand (loss_D falls while loss_G rises)"
-               if upper_hand else "unlike the report's run, the discriminator does not clearly get the upper hand")
-    return (f"loss_G {first['loss_G']:.3f} (first tenth of the iterations) -> {last['loss_G']:.3f} (last tenth); "
-            f"loss_D {first['loss_D']:.3f} -> {last['loss_D']:.3f}: {verdict}.")
+SPEC = ModelSpec(name="dcgan", label="DCGAN", config_class=DCGANConfig, trainer_class=DCGANTrainer,
+                 build_generator=build_generator, generators=("G",), notebook="01_dcgan.ipynb")

@@ -8,11 +8,19 @@ a CPU) and returns landmarks in the input's pixels.
 
 from __future__ import annotations
 
+import os
+
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from tqdm.auto import trange
 
-from animelib.models.common import ConvBlock
+from animelib.data.synthetic import RENDERER_VERSION, render_set
+from animelib.metrics import landmark_error
+from animelib.nets.blocks import ConvBlock
+from animelib.paths import cache_dir
+from animelib.utils import select_device
 
 REGRESSOR_VERSION = 2
 INPUT_SIZE = 32  # the resolution the regressor sees
@@ -66,10 +74,6 @@ class LandmarkFeatures(nn.Module):
 
 def _data(size: int, n: int, start: int, progress: bool):
     """Both styles of the same faces, with their (shared) landmarks."""
-    import numpy as np
-
-    from animelib.data.synthetic import render_set
-
     photo, marks = render_set("photo", n, size, start=start, progress=progress)
     anime, _ = render_set("anime", n, size, start=start, progress=progress)
     x = torch.from_numpy(np.concatenate([photo, anime])).permute(0, 3, 1, 2)  # (2n, 3, S, S) uint8
@@ -80,8 +84,6 @@ def _data(size: int, n: int, start: int, progress: bool):
 def train_regressor(n: int = 2_000, epochs: int = 12, batch_size: int = 64, seed: int = 0,
                     progress: bool = True) -> tuple[LandmarkRegressor, float]:
     """Train on ``n`` synthetic faces per style; returns the net (eval) and its held-out error (pixels at 32 px)."""
-    from animelib.metrics import landmark_error
-
     size = INPUT_SIZE
     g = torch.Generator().manual_seed(seed)
     with torch.random.fork_rng():
@@ -101,8 +103,6 @@ def train_regressor(n: int = 2_000, epochs: int = 12, batch_size: int = 64, seed
 
 
 def _fit(net, x, y, opt, sched, g, epochs, batch_size, size, progress) -> None:
-    from tqdm.auto import trange
-
     for _ in trange(epochs, desc="training the landmark regressor", disable=not progress):
         order = torch.randperm(len(x), generator=g)
         for i in range(0, len(x) - batch_size + 1, batch_size):
@@ -120,11 +120,6 @@ def _fit(net, x, y, opt, sched, g, epochs, batch_size, size, progress) -> None:
 def load_regressor(size: int | None = None, device: torch.device | str = "cpu",
                    progress: bool = True) -> LandmarkRegressor:
     """The cached frozen regressor (for images of any ``size``), trained first if missing (about a minute)."""
-    import os
-
-    from animelib.data.synthetic import RENDERER_VERSION
-    from animelib.paths import cache_dir
-
     path = cache_dir("landmarks") / f"regressor-{INPUT_SIZE}px-v{REGRESSOR_VERSION}-r{RENDERER_VERSION}.pt"
     net = LandmarkRegressor()
     if path.exists():
@@ -137,7 +132,5 @@ def load_regressor(size: int | None = None, device: torch.device | str = "cpu",
         torch.save({"net": net.state_dict(), "held_out_error": error, "size": INPUT_SIZE}, tmp)
         os.replace(tmp, path)
         net.held_out_error = error
-    from animelib.utils import select_device
-
     device = select_device(device) if isinstance(device, str) else device
     return net.to(device).eval().requires_grad_(False)
