@@ -39,7 +39,7 @@ test: $(STAMP)
 	@echo "[make] unit tests, notebooks through papermill, then nbval on the notebooks (smoke profile)"
 	@rm -rf runs/smoke
 	$(PY) -m pytest $(PYTEST_ARGS)
-	ANIMELIB_OFFLINE=1 HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 \
+	ANIMELIB_PROFILE=smoke ANIMELIB_OFFLINE=1 HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 \
 		$(PY) -m pytest --nbval-lax -p no:cacheprovider notebooks $(PYTEST_ARGS)
 
 lab: $(STAMP)

@@ -1,11 +1,26 @@
-"""Where animelib keeps its caches and finds its notebooks."""
+"""Where animelib keeps its caches, finds its notebooks, and where a notebook reads and writes its runs.
 
+A notebook's parameters default to ``None``: :func:`notebook_places` then picks the profile and folders that
+``make figures`` (``animelib run``) last used, recorded in ``<repository>/runs/last-run.json``, so Run All in
+JupyterLab after ``make figures`` redraws the trained runs. Paths are resolved from the package, never from the
+folder the kernel happens to start in; a relative path given explicitly is taken relative to that folder.
+"""
+
+from __future__ import annotations
+
+import json
 import os
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 REPORT_TEXT_DIR = REPO_ROOT / "report"
+RUNS_ROOT = REPO_ROOT / "runs"
+LAST_RUN = "last-run.json"  # in the runs folder of `animelib run`: the profile and folders it used
+PROFILE_ENV = "ANIMELIB_PROFILE"  # the profile notebooks use when none is given (the tests set smoke)
 
 
 def cache_dir(*parts: str) -> Path:
@@ -14,3 +29,75 @@ def cache_dir(*parts: str) -> Path:
     path = root.joinpath(*parts)
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+@dataclass(frozen=True)
+class NotebookPlaces:
+    """The profile, seed, data and folders a notebook works with, and why this profile."""
+
+    profile: str
+    seed: int
+    data_dir: str | None
+    fig_dir: Path
+    run_dir: Path
+    why: str
+
+    def __str__(self) -> str:
+        data = self.data_dir or "synthetic avatars"
+        return (f"profile {self.profile} ({self.why}), seed {self.seed}, data: {data}; "
+                f"runs in {self.run_dir}, figures in {self.fig_dir}")
+
+
+def read_last_run(runs_dir: Path = RUNS_ROOT) -> dict[str, Any]:
+    """What ``animelib run`` recorded in ``runs_dir``: ``{"last": profile, "profiles": {profile: {...}}}``."""
+    try:
+        record = json.loads((runs_dir / LAST_RUN).read_text())
+    except (OSError, ValueError):
+        return {"last": None, "profiles": {}}
+    return record if isinstance(record, dict) and isinstance(record.get("profiles"), dict) else \
+        {"last": None, "profiles": {}}
+
+
+def record_last_run(runs_dir: Path, profile: str, seed: int, data_dir: str | None, fig_dir: Path) -> None:
+    """Remember (in ``runs_dir``) the folders and settings a run of the notebooks used for ``profile``."""
+    runs_dir = Path(runs_dir).resolve()
+    record = read_last_run(runs_dir)
+    record["last"] = profile
+    record["profiles"][profile] = {"seed": seed, "data_dir": data_dir, "fig_dir": str(Path(fig_dir).resolve()),
+                                   "run_dir": str(runs_dir)}
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=runs_dir, prefix=".last-run.", suffix=".json")
+    with os.fdopen(fd, "w") as f:
+        json.dump(record, f, indent=2)
+    os.replace(tmp, runs_dir / LAST_RUN)
+
+
+def notebook_places(profile: str | None = None, seed: int | None = None, data_dir: str | None = None,
+                    fig_dir: str | None = None, run_dir: str | None = None,
+                    runs_root: Path = RUNS_ROOT) -> NotebookPlaces:
+    """Resolve a notebook's parameters; ``None`` means "as ``make figures`` last ran it".
+
+    The profile: the one given, else ``$ANIMELIB_PROFILE``, else the one ``animelib run`` last used with the
+    repository's runs folder, else ``smoke`` (nothing trained yet). Seed, data and folders not given come from
+    that profile's record, else seed 0, the synthetic avatars, ``runs/<profile>`` and ``runs/<profile>/figures``.
+    """
+    record = read_last_run(runs_root)
+    if profile is not None:
+        why = "given"
+    elif os.environ.get(PROFILE_ENV):
+        profile, why = os.environ[PROFILE_ENV], f"from ${PROFILE_ENV}"
+    elif record["last"]:
+        profile, why = record["last"], "the profile `make figures` last ran"
+    else:
+        profile, why = "smoke", "nothing trained yet"
+    done = record["profiles"].get(profile, {})
+    default_runs = Path(done.get("run_dir") or runs_root / profile)
+    return NotebookPlaces(
+        profile=profile,
+        seed=seed if seed is not None else int(done.get("seed", 0)),
+        data_dir=str(Path(data_dir).expanduser().resolve()) if data_dir else done.get("data_dir"),
+        fig_dir=Path(fig_dir).expanduser().resolve() if fig_dir else Path(done.get("fig_dir") or
+                                                                         default_runs / "figures"),
+        run_dir=Path(run_dir).expanduser().resolve() if run_dir else default_runs,
+        why=why,
+    )

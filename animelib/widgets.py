@@ -69,6 +69,7 @@ class LatentExplorer:
     G: Any
     directions: torch.Tensor
     scale: int = 4
+    source: str = ""  # the run the generator comes from, for the status line
     renders: int = 0
     widget: Any = None
     controls: dict[str, Any] = field(default_factory=dict)
@@ -85,32 +86,56 @@ class LatentExplorer:
         seed, offsets, seed_b, t = values
         self.controls["image"].value = render_latent(self.G, seed, list(offsets), self.directions, seed_b, t,
                                                      self.scale)
+        self.controls["status"].value = status_line(seed, offsets, seed_b, t, self.source)
         self._last = values
         self.renders += 1
 
 
-def latent_explorer(G, k: int = 5, mode: str = "pca", seed: int = 0, seed_b: int = 1,
-                    scale: int = 4) -> Any:
+def status_line(seed: int, offsets, seed_b: int, t: float, source: str = "") -> str:
+    """What the image shows, as one line of HTML: seed, moves along the directions, interpolation, the run."""
+    moved = ", ".join(f"PC {i + 1} {v:+.1f}" for i, v in enumerate(offsets) if v)
+    parts = [f"seed {seed}" + (f" moved by {moved}" if moved else "")]
+    if t > 0:
+        parts.append(f"{t:.0%} of the way to seed {seed_b}")
+    if source:
+        parts.append(f"generator of {html.escape(source)}")
+    return "<small>" + " &middot; ".join(parts) + "</small>"
+
+
+# Full labels need a description column wider than ipywidgets' default (about 80 px, which cuts them).
+_LABEL_STYLE = {"description_width": "10em"}
+
+
+def latent_explorer(G, k: int = 5, mode: str = "pca", seed: int = 0, seed_b: int = 1, scale: int = 4,
+                    source: str = "") -> Any:
     """A widget: a seed, ``k`` sliders along latent directions, and a slider from this seed to another.
 
-    Returns an ``ipywidgets.VBox`` whose ``.explorer`` is the :class:`LatentExplorer` behind it.
+    ``source`` names the run the generator comes from (shown under the image). Returns an ``ipywidgets.HBox``
+    whose ``.explorer`` is the :class:`LatentExplorer` behind it.
     """
     import ipywidgets as W  # imported with the widget: a heavy import that scripts using render_latent skip
 
-    nz = G.nz
-    ex = LatentExplorer(G, latent_directions(nz, k, mode), scale)
-    label = "PC" if mode == "pca" else "z"
+    ex = LatentExplorer(G, latent_directions(G.nz, k, mode), scale, source)
+    label, meaning = ("PC", "principal direction") if mode == "pca" else ("z", "noise coordinate")
     c = ex.controls
-    c["seed"] = W.IntText(value=seed, description="seed")
+    wide = W.Layout(width="30em")
+    c["seed"] = W.IntText(value=seed, description="seed", style=_LABEL_STYLE, layout=wide,
+                          tooltip="which noise vector z to start from (any integer)")
     c["directions"] = [W.FloatSlider(value=0.0, min=-3.0, max=3.0, step=0.1, description=f"{label} {i + 1}",
-                                     continuous_update=True) for i in range(k)]
-    c["seed_b"] = W.IntText(value=seed_b, description="towards seed")
-    c["t"] = W.FloatSlider(value=0.0, min=0.0, max=1.0, step=0.05, description="interpolate")
+                                     style=_LABEL_STYLE, layout=wide, continuous_update=True,
+                                     tooltip=f"move z along its {meaning} number {i + 1} (in standard deviations)")
+                       for i in range(k)]
+    c["seed_b"] = W.IntText(value=seed_b, description="towards seed", style=_LABEL_STYLE, layout=wide,
+                            tooltip="a second noise vector to interpolate towards")
+    c["t"] = W.FloatSlider(value=0.0, min=0.0, max=1.0, step=0.05, description="interpolate", style=_LABEL_STYLE,
+                           layout=wide, tooltip="0: the first seed (moved by the sliders), 1: the second seed; "
+                           "spherical interpolation in between")
     c["image"] = W.Image(format="png", width=64 * scale, height=64 * scale)
+    c["status"] = W.HTML()
     for w in [c["seed"], *c["directions"], c["seed_b"], c["t"]]:
         w.observe(ex.update, names="value")
     ex.update()
-    box = W.HBox([c["image"], W.VBox([c["seed"], *c["directions"], c["seed_b"], c["t"]])])
+    box = W.HBox([W.VBox([c["image"], c["status"]]), W.VBox([c["seed"], *c["directions"], c["seed_b"], c["t"]])])
     box.explorer = ex
     ex.widget = box
     return box
@@ -196,7 +221,7 @@ def photo_translator(G_A2B, G_B2A, size: int, scale: int = 3) -> Any:
 
     Returns an ``ipywidgets.VBox``; ``.handle(name, data)`` runs one upload (used by tests too).
     """
-    import ipywidgets as W
+    import ipywidgets as W  # imported with the widget: a heavy import that scripts using translate_photo skip
 
     upload = W.FileUpload(accept="image/*", multiple=False, description="photo")
     message = W.HTML(f"Upload a photo with a face (any common image format, up to {MAX_UPLOAD_BYTES // 2**20} MB).")

@@ -27,12 +27,13 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(scope="session", autouse=True)
 def _offline_cache(tmp_path_factory):
-    """A fresh cache per test session, and no downloads (Hugging Face, torchvision weights)."""
+    """A fresh cache per test session, no downloads (Hugging Face, torchvision weights), and notebooks that are
+    given no profile use the smoke profile (not the runs `make figures` trained)."""
     cache = tmp_path_factory.mktemp("animelib-cache")
     saved = {k: os.environ.get(k) for k in ("ANIMELIB_CACHE", "ANIMELIB_OFFLINE", "HF_HUB_OFFLINE",
-                                            "HF_DATASETS_OFFLINE", "TORCH_HOME")}
+                                            "HF_DATASETS_OFFLINE", "TORCH_HOME", "ANIMELIB_PROFILE")}
     os.environ.update(ANIMELIB_CACHE=str(cache), ANIMELIB_OFFLINE="1", HF_HUB_OFFLINE="1",
-                      HF_DATASETS_OFFLINE="1", TORCH_HOME=str(cache / "torch"))
+                      HF_DATASETS_OFFLINE="1", TORCH_HOME=str(cache / "torch"), ANIMELIB_PROFILE="smoke")
     yield cache
     for k, v in saved.items():
         if v is None:

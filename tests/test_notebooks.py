@@ -2,6 +2,8 @@
 
 import ast
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -11,7 +13,7 @@ from animelib.errors import AnimelibError
 from animelib.manifest import FIGURES
 from animelib.models import MODELS
 from animelib.notebooks import INJECTED, NotebookFailed, list_notebooks, run_notebooks
-from animelib.paths import NOTEBOOKS_DIR
+from animelib.paths import NOTEBOOKS_DIR, notebook_places, record_last_run
 from animelib.runs import read_history
 
 BOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
@@ -57,7 +59,8 @@ def test_parameters_are_literals_the_runner_injects_or_a_config_accepts(path):
         names += [t.id for t in node.targets]
     assert set(names) <= accepted, f"unknown parameters: {set(names) - accepted}"
     values = {t.id: ast.literal_eval(n.value) for n in tree.body for t in n.targets}
-    assert values["PROFILE"] == "smoke"  # nbval runs the defaults: they must be the smoke profile
+    # None: what `make figures` last trained (the tests and nbval set ANIMELIB_PROFILE=smoke)
+    assert values["PROFILE"] is None and values["FIG_DIR"] is None and values["RUN_DIR"] is None
 
 
 def test_list_notebooks_by_name_or_number():
@@ -108,3 +111,34 @@ def test_all_notebooks_run_on_smoke_and_fill_the_manifest(tmp_path):
         assert without_timings(read_history(runs / f"{model}-smoke-s0")) == [pytest.approx(r, rel=1e-4, abs=1e-6)
                                                                              for r in stored], model
     assert not list(figures.glob("*.pt"))
+
+
+def test_notebooks_open_on_what_was_trained_and_tests_stay_on_smoke(tmp_path, monkeypatch):
+    monkeypatch.delenv("ANIMELIB_PROFILE", raising=False)
+    fresh = notebook_places(runs_root=tmp_path)
+    assert (fresh.profile, fresh.why) == ("smoke", "nothing trained yet")
+    assert fresh.run_dir == tmp_path / "smoke" and fresh.fig_dir == tmp_path / "smoke" / "figures"
+    record_last_run(tmp_path, "quick", 3, None, tmp_path.parent / "figures")
+    trained = notebook_places(runs_root=tmp_path)
+    assert (trained.profile, trained.seed, trained.run_dir, trained.fig_dir) == (
+        "quick", 3, tmp_path, tmp_path.parent / "figures")
+    assert str(trained).startswith("profile quick (the profile `make figures` last ran), seed 3")
+    monkeypatch.setenv("ANIMELIB_PROFILE", "smoke")  # what the test suite and nbval set
+    assert notebook_places(runs_root=tmp_path).profile == "smoke"
+    given = notebook_places("full", fig_dir="figs", runs_root=tmp_path)  # relative: from the current folder
+    assert given.profile == "full" and given.fig_dir == Path.cwd() / "figs" and given.run_dir == tmp_path / "full"
+
+
+def test_papermill_cli_writes_to_the_same_place_from_any_folder(tmp_path):
+    """The plain papermill command, from the repository root and from notebooks/: figures land in runs/smoke/."""
+    figures = NOTEBOOKS_DIR.parent / "runs" / "smoke" / "figures"
+    for cwd, book in ((NOTEBOOKS_DIR.parent, "notebooks/00_datasets.ipynb"), (NOTEBOOKS_DIR, "00_datasets.ipynb")):
+        (figures / "table1.png").unlink(missing_ok=True)
+        out = tmp_path / f"out-{cwd.name}.ipynb"
+        run = subprocess.run([sys.executable, "-m", "papermill", book, str(out), "-p", "PROFILE", "smoke",
+                              "--no-progress-bar"], cwd=cwd, capture_output=True, text=True, timeout=300)
+        assert run.returncode == 0, run.stderr[-2000:]
+        assert (figures / "table1.png").exists(), f"from {cwd}: no figure in {figures}"
+        first = next(o["text"] for c in nbformat.read(out, as_version=4).cells if c.cell_type == "code"
+                     for o in c.get("outputs", []) if o.get("name") == "stdout")
+        assert first.startswith(f"profile smoke (given), seed 0, data: synthetic avatars; runs in {figures.parent}")

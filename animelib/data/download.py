@@ -12,6 +12,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from PIL import Image
+from tqdm.auto import tqdm
+
 from animelib.errors import DataError
 
 
@@ -121,8 +124,6 @@ def _image_columns(ds, spec: HubDataset, hub_id: str) -> dict[str, str]:
 
 def _png_bytes(value) -> bytes | None:
     """A dataset cell (undecoded image: bytes or path) as PNG file bytes; None for an empty cell."""
-    from PIL import Image
-
     if value is None:
         return None
     data = value.get("bytes") if isinstance(value, dict) else None
@@ -161,7 +162,6 @@ def download(name: str, to: str | Path, source: str | None = None, limit: int | 
     running it again resumes. Raises DataError when the hub cannot be reached.
     """
     import datasets
-    from tqdm.auto import tqdm
 
     if name not in DATASETS:
         raise DataError(f"unknown dataset {name!r}; accepted: {', '.join(DATASETS)}")

@@ -13,7 +13,9 @@ import json
 import os
 import re
 
+import cv2
 import numpy as np
+from tqdm.auto import tqdm
 
 from animelib.paths import cache_dir
 
@@ -33,8 +35,6 @@ def _params(shape, dilate: int | None, sigma: float | None) -> tuple[int, float]
 
 def edge_mask(image: np.ndarray, low: int = 100, high: int = 200, dilate: int | None = None) -> np.ndarray:
     """The dilated Canny edge neighbourhood of one (H, W, 3) uint8 RGB image: (H, W) bool."""
-    import cv2
-
     image = np.ascontiguousarray(image, dtype=np.uint8)
     k, _ = _params(image.shape, dilate, None)
     gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image  # (H, W) uint8
@@ -43,8 +43,6 @@ def edge_mask(image: np.ndarray, low: int = 100, high: int = 200, dilate: int | 
 
 
 def _promote_one(image: np.ndarray, low: int, high: int, dilate: int | None, sigma: float | None) -> np.ndarray:
-    import cv2
-
     _, s = _params(image.shape, dilate, sigma)
     mask = edge_mask(image, low, high, dilate)  # (H, W) bool
     out = image.copy()
@@ -66,8 +64,6 @@ def edge_promote(images: np.ndarray, low: int = 100, high: int = 200, dilate: in
         return _promote_one(images, low, high, dilate, sigma)
     if images.ndim != 4 or images.shape[-1] != 3:
         raise ValueError(f"expected (N, H, W, 3) uint8 images, got shape {images.shape}")
-    from tqdm.auto import tqdm
-
     out = np.empty_like(images)  # (N, H, W, 3) uint8
     for i in tqdm(range(len(images)), desc="edge promotion", unit="img", disable=not progress, leave=False):
         out[i] = _promote_one(images[i], low, high, dilate, sigma)

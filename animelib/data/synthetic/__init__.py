@@ -26,6 +26,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from tqdm.auto import tqdm
 
 from animelib.data.synthetic.anime import draw_anime
 from animelib.data.synthetic.attributes import (
@@ -149,8 +150,6 @@ def render_set(style: str, n: int, size: int = 64, seed: int = 0, start: int = 0
     landmarks = np.empty((n, 5, 2), np.float32)
     indices = range(start, start + n)
     if progress and n > 500:
-        from tqdm.auto import tqdm  # lazy, as elsewhere in animelib: ~0.1 s to import, most sets are small
-
         indices = tqdm(indices, desc=f"rendering {n} {style} avatars ({size} px)", unit="img", leave=False)
     for i, index in enumerate(indices):
         images[i], landmarks[i] = render(sample_attributes(seed, index), style, size)
