@@ -1,0 +1,107 @@
+"""Training levers (animelib.recipes): EMA math and resume, DiffAugment shapes/gradients/seeding, R1, spectral norm."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from animelib.models.dcgan import Discriminator, Generator
+from animelib.recipes import EMA, apply_spectral_norm, augment_cutout, augment_translation, diff_augment, r1_penalty
+
+
+def test_ema_follows_the_moving_average_with_a_ramped_decay():
+    net = nn.Linear(2, 1)
+    with torch.no_grad():
+        net.weight.fill_(0.0)
+    ema, plain = EMA(net, decay=0.8, ramp=True), EMA(net, decay=0.8)
+    expected = expected_plain = torch.zeros(1, 2)
+    for k, value in enumerate([1.0, 2.0, 3.0, 4.0] * 10):
+        with torch.no_grad():
+            net.weight.fill_(value)
+        decay = min(0.8, (1 + k) / (10 + k))
+        assert ema.current_decay() == pytest.approx(decay)
+        ema.update(net)
+        plain.update(net)
+        expected = decay * expected + (1 - decay) * value
+        expected_plain = 0.8 * expected_plain + 0.2 * value
+    assert torch.allclose(ema.shadow.weight, expected) and torch.allclose(plain.shadow.weight, expected_plain)
+    assert ema.current_decay() == 0.8 and not ema.shadow.weight.requires_grad
+    assert not torch.allclose(ema.shadow.weight, net.weight)  # an average, not a copy
+
+
+def test_ema_copies_buffers_recalibrates_batchnorm_and_resumes():
+    torch.manual_seed(0)
+    net_G = Generator(nz=100, ngf=8)
+    ema = EMA(net_G, decay=0.99, ramp=True)
+    net_G(torch.randn(4, 100))  # a training-mode forward moves the live running statistics
+    ema.update(net_G)
+    live_means = [m.running_mean for m in net_G.modules() if isinstance(m, nn.BatchNorm2d)]
+    shadow_means = [m.running_mean for m in ema.shadow.modules() if isinstance(m, nn.BatchNorm2d)]
+    assert all(torch.equal(a, b) for a, b in zip(live_means, shadow_means, strict=True))
+    shadow = ema.recalibrate(torch.randn(16, 100) for _ in range(2))
+    assert not shadow.training and not torch.equal(shadow_means[0], live_means[0])
+    resumed = EMA(Generator(nz=100, ngf=8), decay=0.5)
+    resumed.load_state_dict(ema.state_dict())
+    assert resumed.decay == 0.99 and resumed.ramp and resumed.num_updates == 1
+    z = torch.randn(3, 100)
+    assert torch.equal(resumed.shadow.eval()(z), ema.shadow(z))
+    with pytest.raises(ValueError, match="decay"):
+        EMA(net_G, decay=1.0)
+
+
+def test_diff_augment_keeps_shapes_and_gradients_and_repeats_for_a_seed():
+    x = (torch.rand(6, 3, 16, 16) * 2 - 1).requires_grad_(True)
+    first = diff_augment(x, "color,translation,cutout", torch.Generator().manual_seed(5))
+    again = diff_augment(x, "color,translation,cutout", torch.Generator().manual_seed(5))
+    other = diff_augment(x, "color,translation,cutout", torch.Generator().manual_seed(6))
+    assert first.shape == x.shape and torch.equal(first, again) and not torch.equal(first, other)
+    first.sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+    assert diff_augment(x, "") is x
+    with pytest.raises(ValueError, match="not one of"):
+        diff_augment(x, "colour")
+
+
+def test_translation_shifts_whole_images_and_cutout_zeroes_a_square():
+    x = torch.arange(2 * 8 * 8, dtype=torch.float32).reshape(2, 1, 8, 8) + 1  # no zeros: padding shows as 0
+    g = torch.Generator().manual_seed(0)
+    for _ in range(5):
+        shifted = augment_translation(x, g, ratio=0.25)  # shifts of up to 2 pixels
+        for i in range(2):  # each image is its original, moved: every kept value keeps its neighbours
+            kept = shifted[i, 0][shifted[i, 0] > 0]
+            assert set(kept.tolist()) <= set(x[i, 0].flatten().tolist()) and len(kept) >= 6 * 6
+        cut = augment_cutout(x, g, ratio=0.5)
+        zeros = (cut == 0).sum(dim=(1, 2, 3))
+        assert ((zeros > 0) & (zeros <= 16)).all()  # a 4x4 square, clipped at the border
+        assert torch.equal(cut[cut != 0], x[cut != 0])
+
+
+def test_r1_penalty_is_positive_and_differentiable_in_d():
+    torch.manual_seed(0)
+    net_D = Discriminator(ndf=8)
+    real = torch.rand(4, 3, 64, 64) * 2 - 1
+    penalty = r1_penalty(net_D, real)
+    assert penalty.dim() == 0 and penalty > 0
+    penalty.backward()
+    grads = [p.grad for p in net_D.parameters() if p.grad is not None]
+    assert grads and sum(float(g.abs().sum()) for g in grads) > 0
+    assert not real.requires_grad  # the caller's batch is left alone
+
+
+def test_spectral_norm_bounds_each_weight_and_can_drop_batchnorm():
+    torch.manual_seed(0)
+    net_D = apply_spectral_norm(Discriminator(ndf=8), remove_batchnorm=True)
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in net_D.modules())
+    net_D.train()
+    x = torch.rand(1, 3, 64, 64)
+    for _ in range(3):  # one power iteration per training forward (15 when applied)
+        net_D(x)
+    convs = [m for m in net_D.modules() if isinstance(m, nn.Conv2d)]
+    assert len(convs) == 6
+    for conv in convs:
+        sigma = torch.linalg.matrix_norm(conv.weight.detach().flatten(1), ord=2)
+        assert sigma == pytest.approx(1.0, abs=0.05)
+    assert net_D(x).shape == (1,)
+    kept = apply_spectral_norm(Discriminator(ndf=8))
+    assert any(isinstance(m, nn.BatchNorm2d) for m in kept.modules())
