@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from animelib.models.common import recalibrate_batchnorm
+from animelib.nets.blocks import recalibrate_batchnorm
 
 
 class EMA:
