@@ -217,13 +217,13 @@ class FigureBook:
         extra = {**run_extra, **({"epochs": epochs} if epochs is not None else {})}
         self.run = run_info(config, **extra)
 
-    def save(self, fig_id: str, fig, text: str, note: str | None = None, config=None, **extra: Any) -> Path:
-        """Save ``fig`` as ``fig_id`` with the caption ``text (where it came from). note``.
+    def save(self, fig_id: str, fig, title: str, note: str | None = None, config=None, **extra: Any) -> Path:
+        """Save ``fig`` as ``fig_id`` with the caption ``title (where it came from). note``.
 
         ``config`` names another run than the book's (a comparison table); ``extra`` goes into the manifest
         entry (``table=``, ``text=``).
         """
         cfg = config or self.config
         run = self.run if config is None else run_info(config)
-        return save_figure(fig, fig_id, self.fig_dir, caption(text, cfg, self.epochs, note), run=run,
+        return save_figure(fig, fig_id, self.fig_dir, caption(title, cfg, self.epochs, note), run=run,
                            notebook=self.notebook, **extra)
