@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -19,6 +20,12 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
 
 
+def _add_crop(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--crop", default=None, metavar="POLICY",
+                   help="crop of real folders: auto (default: to the face unless the images already are face "
+                        "crops), face, center, none, or per folder, e.g. thumbs=face,anime=none")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="animelib", description=__doc__)
     sub = parser.add_subparsers(dest="verb", required=True)
@@ -28,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--only", nargs="+", metavar="NAME", help="notebooks to run, by name or number (e.g. dcgan 02)")
     p.add_argument("--figures-dir", default="figures", help="where figures and manifest.json go (default figures)")
     p.add_argument("--runs-dir", default="runs", help="run folders and executed notebooks (default runs)")
+    _add_crop(p)
 
     p = sub.add_parser("train", help="train one model without a notebook (resumes an existing run folder)")
     p.add_argument("model", choices=("dcgan", "cyclegan", "cartoongan"))
@@ -36,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run-dir", default=None, help="run folder (default runs/<model>-<profile>-s<seed>)")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="override any config field, e.g. --set lr=1e-4 --set amp=true (repeatable)")
+    _add_crop(p)
 
     p = sub.add_parser("report", help="build the reproduction report (index.html) from a figures folder")
     p.add_argument("--figures-dir", default="figures")
@@ -81,6 +90,11 @@ def main(argv: list[str] | None = None) -> int:
 def cmd_run(args) -> int:
     from animelib.notebooks import run_notebooks
 
+    if args.crop is not None:
+        from animelib.data import crop_policies
+
+        crop_policies(args.crop)  # refused here, before any kernel starts
+        os.environ["ANIMELIB_CROP"] = args.crop  # the kernels inherit it: every notebook's config defaults to it
     start = time.perf_counter()
     run_notebooks(args.profile, args.only, args.data_dir, args.figures_dir, args.runs_dir, args.device, args.seed)
     print(f"[animelib] notebooks done in {time.perf_counter() - start:.0f} s; figures in {args.figures_dir}/")
@@ -92,7 +106,7 @@ def cmd_train(args) -> int:
     from animelib.training import train
 
     settings = {"epochs": args.epochs, "data_dir": args.data_dir, "device": args.device, "seed": args.seed,
-                **parse_settings(args.set)}
+                "crop": args.crop, **parse_settings(args.set)}
     cfg = config_class(args.model).from_profile(args.profile, **settings)
     run_dir = Path(args.run_dir or Path("runs") / cfg.run_name)
     print(f"[animelib] training {cfg.MODEL} ({cfg.profile} profile, {cfg.epochs} epochs) in {run_dir}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -42,6 +43,9 @@ class Config:
     data_dir: str | None = None  # None: the embedded synthetic avatars; else DATA_DIR/{anime,thumbs,faces}
     data_seed: int = 0  # which synthetic faces are drawn
     dedupe: bool = False  # drop exact duplicate files from real folders
+    # real folders' crop: auto, face, center, none, or per folder ("thumbs=face,anime=none"); the default comes
+    # from $ANIMELIB_CROP, which `animelib run --crop` sets for the notebooks' kernels, else "auto"
+    crop: str = dataclasses.field(default_factory=lambda: os.environ.get("ANIMELIB_CROP") or "auto")
     image_size: int = 64
     batch_size: int = 128
     epochs: int = 100
@@ -78,6 +82,9 @@ class Config:
                 raise ConfigError(f"{name}={getattr(self, name)!r} must be at least 1")
         if self.lr <= 0:
             raise ConfigError(f"lr={self.lr!r} must be positive")
+        from animelib.data import crop_policies  # numpy only; animelib.data imports config lazily (no cycle)
+
+        crop_policies(self.crop)  # a ConfigError naming crop= when it is not a policy
         for name in ("metrics_every", "log_every"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name}={getattr(self, name)!r} must be at least 1")

@@ -134,7 +134,9 @@ def read_image(data: bytes | str | os.PathLike) -> np.ndarray:
 
     from PIL import Image, UnidentifiedImageError
 
-    from animelib.data.folders import _DECODE_ERRORS, _formats, _to_rgb
+    from animelib.data.folders import DECODE_ERRORS as _DECODE_ERRORS
+    from animelib.data.folders import image_formats as _formats
+    from animelib.data.folders import to_rgb as _to_rgb
 
     if isinstance(data, (bytes, bytearray, memoryview)):
         data = bytes(data)

@@ -92,7 +92,7 @@ class DCGANTrainer(Trainer):
 
         cfg = self.cfg
         train, test = load_domain("anime", cfg.image_size, cfg.num_train, cfg.data_dir, cfg.data_seed,
-                                  cfg.dedupe, num_test=cfg.num_test, progress=self.progress)
+                                  cfg.dedupe, num_test=cfg.num_test, progress=self.progress, crop=cfg.crop)
         self.data_notes = train.notes
         self.train_images, self.test_images = train.images, test.images  # (N, 64, 64, 3) uint8, for metrics
         self.images = self.data_tensor(train.images)  # (N, 3, 64, 64) uint8
