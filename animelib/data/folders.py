@@ -52,6 +52,7 @@ TREATMENTS = {"face": "cropped to the face", "whole": "kept whole", "center": "c
 # side already fills the image, which is kept whole; a smaller face is cropped to.
 FACE_FILLS = 0.6
 PROBE = 64  # files sampled (evenly, by name) to tell whether a folder holds face crops already
+FOLDER_OF_CROPS = 0.9  # ...which it does when this share of the faces found there fill their images
 REASONS = ("corrupt", "truncated", "zero-byte", "not an image", "too large", "duplicate")
 # Our own decompression-bomb limit (PIL's default, about 9,459 x 9,459): checked before decoding, so it holds
 # whatever PIL.Image.MAX_IMAGE_PIXELS another module set, and that global is never changed here.
@@ -69,7 +70,7 @@ EXPECTED = {"thumbs": "photos of faces", "faces": "anime faces", "anime": "anime
 DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError, TypeError, struct.error,
                  zlib.error)
 # Below this much work a process pool costs more to start (about a second) than it saves.
-MIN_PARALLEL = {"decode": 400, "detect": 24}
+MIN_PARALLEL = {"decode": 1000, "detect": 32}
 
 
 @dataclass
@@ -336,26 +337,47 @@ def _init_worker() -> None:
     cv2.setNumThreads(1)
 
 
-def _results(folder: Path, items: list[tuple[str, Face | None]], job: _Job, workers: int) -> Iterator[_Decoded]:
-    """Each item decoded, in order; a pool of ``workers`` processes keeps a few chunks ahead of the reader, so
-    a reader that stops early (enough images) leaves the rest undone."""
-    chunk = max(1, min(64, len(items) // (8 * workers)))
-    chunks = (items[i:i + chunk] for i in range(0, len(items), chunk))
-    if workers <= 1:
-        for part in chunks:
-            yield from _work(str(folder), job, part)
-        return
-    # spawn: a clean child, whatever threads (torch, OpenMP) this process runs; only numpy, PIL, OpenCV and
-    # animeface are imported there.
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker)
-    pending = deque()
+def _can_spawn() -> bool:
+    """Whether worker processes can start here: a spawned worker imports the main module again, which only a
+    module whose code sits under ``if __name__ == "__main__":`` survives (``python -m``, Jupyter and pytest do).
+    A plain script without that guard gets one core instead of running its own code again in every worker."""
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if getattr(main, "__spec__", None) is not None or not path:
+        return True
     try:
-        for part in chunks:
-            pending.append(pool.submit(_work, str(folder), job, part))
-            if len(pending) >= 3 * workers:
-                yield from pending.popleft().result()
-        while pending:
-            yield from pending.popleft().result()
+        source = Path(path).read_text(errors="replace")
+    except OSError:
+        return False
+    return re.search(r"""if\s+__name__\s*==\s*['"]__main__['"]""", source) is not None
+
+
+def _results(folder: Path, items: list[tuple[str, Face | None]], job: _Job, workers: int,
+             needed=None) -> Iterator[_Decoded]:
+    """Each item decoded, in order. A pool of ``workers`` processes keeps a few chunks ahead of the reader but
+    never more files in flight than ``needed()`` (how many more results the reader wants), so a pick of N
+    images decodes about N files, not the folder."""
+    needed = needed or (lambda: len(items))
+    if workers <= 1 or not _can_spawn():
+        for rel, face in items:
+            yield _work(str(folder), job, [(rel, face)])[0]
+        return
+    chunk = max(1, min(32, min(len(items), needed()) // (8 * workers)))
+    # spawn: a clean child, whatever threads (torch, OpenMP) this process runs (a forked child can hang in
+    # OpenCV); only numpy, PIL, OpenCV and animeface are imported there.
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker)
+    pending, pos, ahead = deque(), 0, 0  # futures; items submitted; submitted but not yet read
+    try:
+        while True:
+            while pos < len(items) and len(pending) < 3 * workers and ahead < needed():
+                part = items[pos:pos + chunk]
+                pending.append(pool.submit(_work, str(folder), job, part))
+                pos, ahead = pos + len(part), ahead + len(part)
+            if not pending:
+                return
+            for result in pending.popleft().result():
+                ahead -= 1
+                yield result
     except BrokenProcessPool as e:
         raise DataError(f"a decoding process of {folder} died ({e}); out of memory? Try workers=1") from None
     finally:
@@ -583,8 +605,9 @@ def _decode_folder(folder: Path, name: str, order, job: _Job, max_images: int | 
 
 def _auto_framing(folder: Path, name: str, order, job: _Job, known: dict, found: dict, workers: int,
                   progress: bool) -> tuple[_Job, str | None]:
-    """crop="auto": find the faces of up to PROBE files spread over the folder; where they fill their images,
-    the folder holds face crops already, and all of it is kept whole (one framing, no more detection)."""
+    """crop="auto": find the faces of up to PROBE files spread over the folder; where nearly all of them fill
+    their images, the folder holds face crops already, and all of it is kept whole: one framing, whatever a
+    detector makes of a few images, and no more detection. Otherwise each image is framed by its own face."""
     by_name = sorted(order)
     probe = by_name[::max(1, len(by_name) // PROBE)][:PROBE]
     todo = [e for e in probe if e[0] not in known]
@@ -599,13 +622,13 @@ def _auto_framing(folder: Path, name: str, order, job: _Job, known: dict, found:
                 known[rel] = res.face
                 found[rel] = (size, mtime, res.face)
         bar.close()
-    fills = [max(f[4], f[5]) * (1 + job.margin) / min(f[0], f[1])
+    fills = [max(f[4], f[5]) * (1 + job.margin) / min(f[0], f[1]) >= FACE_FILLS
              for f in (known.get(rel) for rel, _, _ in probe) if f and len(f) == 6]
-    if len(fills) < max(3, len(probe) // 10) or float(np.median(fills)) < FACE_FILLS:
+    if len(fills) < max(3, len(probe) // 10) or sum(fills) < FOLDER_OF_CROPS * len(fills):
         return job, None
     return job._replace(framing="whole"), (
-        f"faces fill their images (a face in {len(fills)} of {len(probe)} sampled files, its square "
-        f"{float(np.median(fills)):.0%} of the shorter side in the median): kept whole")
+        f"a folder of face crops ({sum(fills)} of the {len(fills)} faces found in {len(probe)} sampled files fill "
+        "their images): all kept whole")
 
 
 def _bar(total: int, desc: str, unit: str, progress: bool):
@@ -624,7 +647,8 @@ def _decode_all(folder: Path, name: str, order, job: _Job, known: dict, found: d
     buf = np.empty((capacity, job.size, job.size, 3), np.uint8)  # filled in order; skipped files leave the tail
     files, skipped, crops, seen = [], {}, Counter(), set()
     limited = False
-    results = _results(folder, [(rel, known.get(rel)) for rel, _, _ in order], job, n)
+    wanted = (lambda: capacity - len(files)) if max_images is not None else None
+    results = _results(folder, [(rel, known.get(rel)) for rel, _, _ in order], job, n, wanted)
     bar = _bar(capacity if max_images else len(order), f"decoding {name}", "image" if max_images else "file",
                progress)
     try:
