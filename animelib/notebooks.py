@@ -89,8 +89,11 @@ def _is_literal(value: Any) -> bool:
 def run_notebooks(profile: str = "quick", only: list[str] | None = None, data_dir: str | None = None,
                   figures_dir: str | Path = "figures", runs_dir: str | Path = "runs", device: str = "auto",
                   seed: int = 0, progress: bool = True, log=print, folder: Path = NOTEBOOKS_DIR,
-                  parameters: dict[str, Any] | None = None) -> list[Path]:
+                  parameters: dict[str, Any] | None = None, stream: bool = True) -> list[Path]:
     """Execute the notebooks in order; executed copies go to ``<runs_dir>/notebooks/``.
+
+    ``stream``: show what the notebooks print (their output, warnings and progress bars) in this process's
+    stdout and stderr as it happens (:mod:`animelib.nbstream`); the executed notebooks are the same either way.
 
     ``parameters``: extra values to inject into every notebook; each name must be one its ``parameters`` cell
     defines, other than the injected ones (:data:`INJECTED`). Everything is checked before a notebook starts.
@@ -118,14 +121,19 @@ def run_notebooks(profile: str = "quick", only: list[str] | None = None, data_di
     params = {**(parameters or {}), "PROFILE": profile, "SEED": seed,
               "DATA_DIR": str(Path(data_dir).expanduser().resolve()) if data_dir else None,
               "FIG_DIR": str(figures_dir), "RUN_DIR": str(runs_dir), "DEVICE": device}
+    engine = None
+    if stream:
+        from animelib.nbstream import register
+
+        engine = register()
     outputs = []
     for i, book in enumerate(books, 1):
         out = out_dir / book.name  # a notebook's own file name: the executed copy stays in out_dir
         start = time.perf_counter()
         log(f"[animelib] notebook {i}/{len(books)}: {book.name} (profile {profile}) -> {out}")
         try:
-            pm.execute_notebook(str(book), str(out), parameters=params, cwd=str(book.parent),
-                                progress_bar=progress, kernel_name="python3", log_output=False)
+            pm.execute_notebook(str(book), str(out), parameters=params, cwd=str(book.parent), progress_bar=progress,
+                                kernel_name="python3", log_output=False, engine_name=engine)
         except DeadKernelError as e:
             raise NotebookFailed(f"{book.name}: the kernel died ({e}); out of memory? The executed notebook is "
                                  f"{out}") from None
