@@ -78,7 +78,7 @@ class FolderImages:
     """The usable images of a folder, square and resized, and what happened to the other files."""
 
     images: np.ndarray  # (N, size, size, 3) uint8 RGB
-    files: list[str]  # paths relative to the folder, one per image, sorted
+    files: list[str]  # paths relative to the folder, one per image, by name (or in a seeded pick's order)
     num_files: int  # regular files found recursively
     skipped: dict[str, list[str]] = field(default_factory=dict)  # reason -> relative paths
     crops: dict[str, int] = field(default_factory=dict)  # treatment (TREATMENTS) -> images
@@ -673,10 +673,10 @@ def _decode_all(folder: Path, name: str, order, job: _Job, known: dict, found: d
     finally:
         results.close()
         bar.close()
-    keep = np.argsort(files, kind="stable")  # by name, whatever order the files were visited in
-    images = buf[:len(files)][keep]  # (N, size, size, 3) uint8
-    return FolderImages(images, [files[i] for i in keep], len(order), {k: sorted(v) for k, v in skipped.items()},
-                        dict(crops), crop=job.framing, limited=limited)
+    images = buf[:len(files)]  # (N, size, size, 3) uint8, in the order visited (a seeded pick is not re-sorted:
+    # that would copy the whole array once more)
+    return FolderImages(images, files, len(order), {k: sorted(v) for k, v in skipped.items()}, dict(crops),
+                        crop=job.framing, limited=limited)
 
 
 # --- the decoded cache: one entry per folder and settings, valid while no file changed -----------------------
