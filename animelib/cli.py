@@ -41,6 +41,12 @@ def _verb(sub, name: str, help: str, example: str | None = None) -> argparse.Arg
                           formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
+def _add_crop(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--crop", default=None, metavar="POLICY",
+                   help="crop of real folders: auto (default: to the face unless the images already are face "
+                        "crops), face, center, none, or per folder, e.g. thumbs=face,anime=none")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="animelib", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -52,6 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--only", nargs="+", metavar="NAME", help="notebooks to run, by name or number (e.g. dcgan 02)")
     p.add_argument("--figures-dir", default="figures", help="where figures and manifest.json go (default figures)")
     p.add_argument("--runs-dir", default="runs", help="run folders and executed notebooks (default runs)")
+    p.add_argument("--seeds", type=int, default=1,
+                   help="train each model with this many seeds (--seed, --seed + 1, ...) to measure the spread between "
+                        "runs (default 1: the spread is not measured)")
+    _add_crop(p)
 
     p = _verb(sub, "train", "train one model without a notebook (resumes an existing run folder)")
     p.add_argument("model", choices=tuple(MODELS))
@@ -60,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run-dir", default=None, help="run folder (default runs/<model>-<profile>-s<seed>)")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="override any config field, e.g. --set lr=1e-4 --set amp=true (repeatable)")
+    _add_crop(p)
 
     p = _verb(sub, "report", "build the reproduction report (index.html) from a figures folder")
     p.add_argument("--figures-dir", default="figures")
@@ -107,14 +118,15 @@ def cmd_run(args) -> int:
     from animelib.notebooks import run_notebooks
 
     start = time.perf_counter()
-    run_notebooks(args.profile, args.only, args.data_dir, args.figures_dir, args.runs_dir, args.device, args.seed)
+    run_notebooks(args.profile, args.only, args.data_dir, args.figures_dir, args.runs_dir, args.device, args.seed,
+                  crop=args.crop or "auto", seeds=args.seeds)
     print(f"[animelib] notebooks done in {time.perf_counter() - start:.0f} s; figures in {args.figures_dir}/")
     return 0
 
 
 def cmd_train(args) -> int:
     settings = {"epochs": args.epochs, "data_dir": args.data_dir, "device": args.device, "seed": args.seed,
-                **parse_settings(args.set)}
+                "crop": args.crop, **parse_settings(args.set)}
     cfg = config_class(args.model).from_profile(args.profile, **settings)
     run_dir = Path(args.run_dir or Path("runs") / cfg.run_name)
     print(f"[animelib] training {cfg.MODEL} ({cfg.profile} profile, {cfg.epochs} epochs) in {run_dir}")

@@ -24,6 +24,12 @@ PROFILES = ("smoke", "quick", "full")
 # Settings that change how fast a run goes, not what it is: a run may resume with other values of these.
 RUNTIME_FIELDS = ("device", "amp", "channels_last", "compile", "deterministic", "log_every")
 
+# The report's three datasets (Table 1): DCGAN's anime avatars, and the translation's photos (A) and anime (B).
+DOMAINS = ("anime", "thumbs", "faces")
+# How a real folder's images are framed: auto (crop to the face unless the images already are face crops),
+# face (always around the face found, else the centre), center (the centre square), none (the whole image, padded)
+CROPS = ("auto", "face", "center", "none")
+
 # Report, Table 1: the sizes of the three datasets (used as the synthetic sizes in the full profile).
 REPORT_DATASETS = {
     "anime": ("Anime", "labelled anime avatars (DCGAN input)", 115_087),
@@ -42,6 +48,7 @@ class Config:
     data_dir: str | None = None  # None: the embedded synthetic avatars; else DATA_DIR/{anime,thumbs,faces}
     data_seed: int = 0  # which synthetic faces are drawn
     dedupe: bool = False  # drop exact duplicate files from real folders
+    crop: str = "auto"  # real folders' crop: auto, face, center, none, or per folder ("thumbs=face,anime=none")
     image_size: int = 64
     batch_size: int = 128
     epochs: int = 100
@@ -79,6 +86,7 @@ class Config:
                 raise ConfigError(f"{name}={getattr(self, name)!r} must be at least 1")
         if self.lr <= 0:
             raise ConfigError(f"lr={self.lr!r} must be positive")
+        crop_policies(self.crop)  # a ConfigError naming crop= when it is not a policy
         for name in ("metrics_every", "log_every"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name}={getattr(self, name)!r} must be at least 1")
@@ -136,3 +144,19 @@ class Config:
         """One line per field, for notebooks and logs."""
         width = max(len(n) for n in self.field_names())
         return "\n".join(f"{n:<{width}} = {getattr(self, n)!r}" for n in self.field_names())
+
+
+def crop_policies(crop: str) -> dict[str, str]:
+    """The crop policy of each domain's folder from ``crop``: one policy for all ("auto", "face", "center",
+    "none"), or per folder, e.g. ``"thumbs=face,anime=none"`` (folders not named get "auto")."""
+    text = crop.strip() if isinstance(crop, str) else ""
+    if text in CROPS:
+        return dict.fromkeys(DOMAINS, text)
+    policies = dict.fromkeys(DOMAINS, "auto")
+    for item in text.split(",") if "=" in text else [text]:
+        domain, _, policy = (t.strip() for t in item.partition("="))
+        if domain not in DOMAINS or policy not in CROPS:
+            raise ConfigError(f"crop={crop!r} is not accepted; use one of {', '.join(CROPS)}, or one per folder "
+                              f"such as 'thumbs=face,anime=none' (folders: {', '.join(DOMAINS)})")
+        policies[domain] = policy
+    return policies

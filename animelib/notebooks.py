@@ -7,12 +7,20 @@ import time
 from pathlib import Path
 from typing import Any
 
+import nbformat
+import papermill as pm
+from nbclient.exceptions import DeadKernelError
+
+from animelib.config import PROFILES, crop_policies
+from animelib.data import check_data_dir
 from animelib.errors import AnimelibError, ConfigError
-from animelib.paths import NOTEBOOKS_DIR
+from animelib.nbstream import register
+from animelib.paths import NOTEBOOKS_DIR, record_last_run
 
 # What the runner injects into every notebook's ``parameters`` cell, and the argument of run_notebooks (and the
 # command-line option) that sets each.
-_SET_BY = {"PROFILE": ("profile", "--profile"), "SEED": ("seed", "--seed"), "DATA_DIR": ("data_dir", "--data-dir"),
+_SET_BY = {"PROFILE": ("profile", "--profile"), "SEED": ("seed", "--seed"), "SEEDS": ("seeds", "--seeds"),
+           "DATA_DIR": ("data_dir", "--data-dir"), "CROP": ("crop", "--crop"),
            "FIG_DIR": ("figures_dir", "--figures-dir"), "RUN_DIR": ("runs_dir", "--runs-dir"),
            "DEVICE": ("device", "--device")}
 INJECTED = tuple(_SET_BY)
@@ -37,8 +45,6 @@ def list_notebooks(only: list[str] | None = None, folder: Path = NOTEBOOKS_DIR) 
 
 def notebook_parameters(book: Path) -> list[str]:
     """The names a notebook's ``parameters``-tagged cell defines (papermill's reading; nothing is executed)."""
-    import papermill as pm
-
     try:
         return list(pm.inspect_notebook(str(book)))
     except Exception as e:  # papermill raises several kinds for an unreadable notebook
@@ -89,24 +95,28 @@ def _is_literal(value: Any) -> bool:
 def run_notebooks(profile: str = "quick", only: list[str] | None = None, data_dir: str | None = None,
                   figures_dir: str | Path = "figures", runs_dir: str | Path = "runs", device: str = "auto",
                   seed: int = 0, progress: bool = True, log=print, folder: Path = NOTEBOOKS_DIR,
-                  parameters: dict[str, Any] | None = None) -> list[Path]:
+                  parameters: dict[str, Any] | None = None, stream: bool = True, crop: str = "auto",
+                  seeds: int = 1) -> list[Path]:
     """Execute the notebooks in order; executed copies go to ``<runs_dir>/notebooks/``.
+
+    ``seeds``: how many seeds (``seed``, ``seed + 1``, ...) the notebooks train each model with, to measure the
+    spread between runs. ``crop``: how real folders are framed (see :func:`animelib.config.crop_policies`).
+    The profile, seed, data and folders are recorded in ``<runs_dir>/last-run.json``, so that notebooks
+    opened later (JupyterLab) use the same runs.
+
+    ``stream``: show what the notebooks print (their output, warnings and progress bars) in this process's
+    stdout and stderr as it happens (:mod:`animelib.nbstream`); the executed notebooks are the same either way.
 
     ``parameters``: extra values to inject into every notebook; each name must be one its ``parameters`` cell
     defines, other than the injected ones (:data:`INJECTED`). Everything is checked before a notebook starts.
     """
-    import papermill as pm
-    from nbclient.exceptions import DeadKernelError
-
-    from animelib.config import PROFILES
-
     if profile not in PROFILES:
         raise ConfigError(f"profile={profile!r} is not one of {', '.join(PROFILES)}")
-    if not isinstance(seed, int) or isinstance(seed, bool):
-        raise ConfigError(f"seed={seed!r} must be an integer")
+    for name, value, least in (("seed", seed, 0), ("seeds", seeds, 1)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < least:
+            raise ConfigError(f"{name}={value!r} must be an integer of at least {least}")
+    crop_policies(crop)
     if data_dir is not None:
-        from animelib.data import check_data_dir
-
         check_data_dir(data_dir)
     books = list_notebooks(only, folder)
     if not books:
@@ -115,17 +125,19 @@ def run_notebooks(profile: str = "quick", only: list[str] | None = None, data_di
     figures_dir, runs_dir = Path(figures_dir).resolve(), Path(runs_dir).resolve()
     out_dir = runs_dir / "notebooks"
     out_dir.mkdir(parents=True, exist_ok=True)
-    params = {**(parameters or {}), "PROFILE": profile, "SEED": seed,
-              "DATA_DIR": str(Path(data_dir).expanduser().resolve()) if data_dir else None,
-              "FIG_DIR": str(figures_dir), "RUN_DIR": str(runs_dir), "DEVICE": device}
+    data_dir = str(Path(data_dir).expanduser().resolve()) if data_dir else None
+    params = {**(parameters or {}), "PROFILE": profile, "SEED": seed, "SEEDS": seeds, "DATA_DIR": data_dir,
+              "CROP": crop, "FIG_DIR": str(figures_dir), "RUN_DIR": str(runs_dir), "DEVICE": device}
+    record_last_run(runs_dir, profile, figures_dir, seed=seed, seeds=seeds, data_dir=data_dir, crop=crop)
+    engine = register() if stream else None
     outputs = []
     for i, book in enumerate(books, 1):
         out = out_dir / book.name  # a notebook's own file name: the executed copy stays in out_dir
         start = time.perf_counter()
         log(f"[animelib] notebook {i}/{len(books)}: {book.name} (profile {profile}) -> {out}")
         try:
-            pm.execute_notebook(str(book), str(out), parameters=params, cwd=str(book.parent),
-                                progress_bar=progress, kernel_name="python3", log_output=False)
+            pm.execute_notebook(str(book), str(out), parameters=params, cwd=str(book.parent), progress_bar=progress,
+                                kernel_name="python3", log_output=False, engine_name=engine)
         except DeadKernelError as e:
             raise NotebookFailed(f"{book.name}: the kernel died ({e}); out of memory? The executed notebook is "
                                  f"{out}") from None
@@ -139,8 +151,6 @@ def run_notebooks(profile: str = "quick", only: list[str] | None = None, data_di
 
 def _first_line(executed: Path, exec_count: int) -> str:
     """The first line of the executed notebook's cell with that execution count, to name the failing cell."""
-    import nbformat
-
     try:
         cells = nbformat.read(executed, as_version=4).cells
         source = next(c.source for c in cells if c.get("execution_count") == exec_count).strip()

@@ -33,19 +33,27 @@ def cache_dir(*parts: str) -> Path:
 
 @dataclass(frozen=True)
 class NotebookPlaces:
-    """The profile, seed, data and folders a notebook works with, and why this profile."""
+    """The profile, settings and folders a notebook works with, and why this profile."""
 
     profile: str
     seed: int
+    seeds: int  # how many seeds (seed, seed + 1, ...) each model is trained with
     data_dir: str | None
+    crop: str
     fig_dir: Path
     run_dir: Path
     why: str
 
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The config fields that come from here: ``Config.from_profile(places.profile, **places.settings)``."""
+        return {"seed": self.seed, "data_dir": self.data_dir, "crop": self.crop}
+
     def __str__(self) -> str:
         data = self.data_dir or "synthetic avatars"
-        return (f"profile {self.profile} ({self.why}), seed {self.seed}, data: {data}; "
-                f"runs in {self.run_dir}, figures in {self.fig_dir}")
+        seeds = f"seeds {self.seed}-{self.seed + self.seeds - 1}" if self.seeds > 1 else f"seed {self.seed}"
+        return (f"profile {self.profile} ({self.why}), {seeds}, data: {data}; runs in {self.run_dir}, "
+                f"figures in {self.fig_dir}")
 
 
 def read_last_run(runs_dir: Path = RUNS_ROOT) -> dict[str, Any]:
@@ -58,13 +66,13 @@ def read_last_run(runs_dir: Path = RUNS_ROOT) -> dict[str, Any]:
         {"last": None, "profiles": {}}
 
 
-def record_last_run(runs_dir: Path, profile: str, seed: int, data_dir: str | None, fig_dir: Path) -> None:
-    """Remember (in ``runs_dir``) the folders and settings a run of the notebooks used for ``profile``."""
+def record_last_run(runs_dir: Path, profile: str, fig_dir: Path, **settings: Any) -> None:
+    """Remember (in ``runs_dir``) the folders and settings (seed, seeds, data_dir, crop) a run of the notebooks
+    used for ``profile``."""
     runs_dir = Path(runs_dir).resolve()
     record = read_last_run(runs_dir)
     record["last"] = profile
-    record["profiles"][profile] = {"seed": seed, "data_dir": data_dir, "fig_dir": str(Path(fig_dir).resolve()),
-                                   "run_dir": str(runs_dir)}
+    record["profiles"][profile] = {**settings, "fig_dir": str(Path(fig_dir).resolve()), "run_dir": str(runs_dir)}
     runs_dir.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=runs_dir, prefix=".last-run.", suffix=".json")
     with os.fdopen(fd, "w") as f:
@@ -73,13 +81,14 @@ def record_last_run(runs_dir: Path, profile: str, seed: int, data_dir: str | Non
 
 
 def notebook_places(profile: str | None = None, seed: int | None = None, data_dir: str | None = None,
-                    fig_dir: str | None = None, run_dir: str | None = None,
-                    runs_root: Path = RUNS_ROOT) -> NotebookPlaces:
+                    fig_dir: str | None = None, run_dir: str | None = None, seeds: int | None = None,
+                    crop: str | None = None, runs_root: Path = RUNS_ROOT) -> NotebookPlaces:
     """Resolve a notebook's parameters; ``None`` means "as ``make figures`` last ran it".
 
     The profile: the one given, else ``$ANIMELIB_PROFILE``, else the one ``animelib run`` last used with the
-    repository's runs folder, else ``smoke`` (nothing trained yet). Seed, data and folders not given come from
-    that profile's record, else seed 0, the synthetic avatars, ``runs/<profile>`` and ``runs/<profile>/figures``.
+    repository's runs folder, else ``smoke`` (nothing trained yet). Settings and folders not given come from
+    that profile's record, else seed 0, one seed, the synthetic avatars, crop "auto", ``runs/<profile>`` and
+    ``runs/<profile>/figures``. Relative paths given are taken from the current folder (the kernel's).
     """
     record = read_last_run(runs_root)
     if profile is not None:
@@ -95,7 +104,9 @@ def notebook_places(profile: str | None = None, seed: int | None = None, data_di
     return NotebookPlaces(
         profile=profile,
         seed=seed if seed is not None else int(done.get("seed", 0)),
+        seeds=seeds if seeds is not None else int(done.get("seeds", 1)),
         data_dir=str(Path(data_dir).expanduser().resolve()) if data_dir else done.get("data_dir"),
+        crop=crop or done.get("crop") or "auto",
         fig_dir=Path(fig_dir).expanduser().resolve() if fig_dir else Path(done.get("fig_dir") or
                                                                          default_runs / "figures"),
         run_dir=Path(run_dir).expanduser().resolve() if run_dir else default_runs,

@@ -19,6 +19,7 @@ from collections.abc import Iterable
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
 
 from animelib.nets.blocks import recalibrate_batchnorm
 
@@ -164,8 +165,6 @@ def apply_spectral_norm(net: nn.Module, remove_batchnorm: bool = False) -> nn.Mo
     discriminators do (batch norm rescales what SN bounds). The parametrization adds ``u``/``v`` buffers: apply
     it before building the optimizer and before loading a checkpoint made with it.
     """
-    from torch.nn.utils.parametrizations import spectral_norm
-
     for module in list(net.modules()):
         if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
             spectral_norm(module)

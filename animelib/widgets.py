@@ -9,15 +9,17 @@ from __future__ import annotations
 import html
 import io
 import os
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 import cv2
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from animelib.data.faces import center_crop, crop_face
+from animelib.data.folders import DECODE_ERRORS, image_formats, to_rgb
 from animelib.errors import AnimelibError, DataError
 from animelib.models.dcgan import generate, noise, slerp
 from animelib.utils import to_tensor_images, to_uint8_images
@@ -154,12 +156,6 @@ def read_image(data: bytes | str | os.PathLike) -> np.ndarray:
     Refused: empty files, files over ``MAX_UPLOAD_BYTES``, content no image format recognises (whatever the
     name says), images over ``MAX_UPLOAD_PIXELS`` (decompression bombs), truncated or corrupt images.
     """
-    import warnings
-
-    from PIL import Image, UnidentifiedImageError
-
-    from animelib.data.folders import _DECODE_ERRORS, _formats, _to_rgb
-
     if isinstance(data, (bytes, bytearray, memoryview)):
         data = bytes(data)
     else:
@@ -175,12 +171,12 @@ def read_image(data: bytes | str | os.PathLike) -> np.ndarray:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data), formats=_formats()) as im:
+            with Image.open(io.BytesIO(data), formats=image_formats()) as im:
                 if im.width * im.height > MAX_UPLOAD_PIXELS:
                     raise DataError(f"the image is too large ({im.width}x{im.height} pixels; at most "
                                     f"{MAX_UPLOAD_PIXELS / 1e6:.0f} megapixels)")
                 im.load()  # decode everything now, so that truncation shows here
-                return _to_rgb(im)  # EXIF orientation, 16-bit, palette and transparency handled as for folders
+                return to_rgb(im)  # EXIF orientation, 16-bit, palette and transparency handled as for folders
     except DataError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -188,7 +184,7 @@ def read_image(data: bytes | str | os.PathLike) -> np.ndarray:
                         f"{MAX_UPLOAD_PIXELS / 1e6:.0f} megapixels)") from None
     except UnidentifiedImageError:
         raise DataError("not a readable image: no image format recognises its content") from None
-    except (*_DECODE_ERRORS, MemoryError) as e:
+    except (*DECODE_ERRORS, MemoryError) as e:
         raise DataError(f"not a readable image: truncated or corrupt ({type(e).__name__}: {str(e)[:120]})") from None
 
 

@@ -80,10 +80,10 @@ def test_missing_data_folder_for_notebooks_is_caught_before_any_kernel(tmp_path)
 def test_unknown_papermill_parameter_names_itself_the_notebook_and_a_close_name():
     books = list_notebooks(["dcgan"])
     with pytest.raises(ConfigError) as e:
-        check_parameters({"SEEDS": 3}, books)
+        check_parameters({"SEDE": 3}, books)
     message = str(e.value)
     assert "\n" not in message
-    assert message.startswith("unknown parameter 'SEEDS' for 01_dcgan.ipynb (did you mean 'SEED'?")
+    assert message.startswith("unknown parameter 'SEDE' for 01_dcgan.ipynb (did you mean 'SEED'?")
     assert "use seed= or --seed" in message  # SEED is the runner's: say how to set it
     with pytest.raises(ConfigError, match=r"unknown parameter 'EPOCHS' for 00_datasets.ipynb; its parameters cell "
                                           r"accepts: none beyond the injected PROFILE, SEED"):

@@ -241,7 +241,7 @@ def test_cache_invalidated_by_touched_or_added_file(mixed, monkeypatch):
     more = load_folder(root, SIZE, progress=False)
     assert calls and more.files[-1] == "zz_new.png" and len(more.files) == len(first.files) + 1
     # Stale entries of this folder are dropped: one entry (npy + json) remains.
-    cached = sorted(p.suffix for p in Path(os.environ["ANIMELIB_CACHE"], "folders").iterdir())
+    cached = sorted(p.suffix for p in Path(os.environ["ANIMELIB_CACHE"], "folders").iterdir() if p.is_file())
     assert cached == [".json", ".npy"]
 
 
@@ -279,10 +279,16 @@ def test_unusable_folder_says_why(tmp_path):
 
 def test_bad_arguments_are_config_errors(mixed):
     root, _ = mixed
-    with pytest.raises(ConfigError, match="center, photo, anime"):
+    with pytest.raises(ConfigError, match="auto, face, center, none"):
         load_folder(root, SIZE, crop="middle")
+    with pytest.raises(ConfigError, match="detector='cat' is not accepted; use one of: photo, anime"):
+        load_folder(root, SIZE, detector="cat")
     with pytest.raises(ConfigError, match="size"):
         load_folder(root, 0)
+    with pytest.raises(ConfigError, match="workers=0"):
+        load_folder(root, SIZE, workers=0)
+    with pytest.raises(ConfigError, match="seed='a'"):
+        load_folder(root, SIZE, max_images=2, seed="a")
 
 
 def test_anime_crops_count_faces(tmp_path):
@@ -293,9 +299,10 @@ def test_anime_crops_count_faces(tmp_path):
     canvas[30:330, 330:630] = face  # off-centre: a centre crop would miss half the face
     save(root / "face.png", Image.fromarray(canvas), "PNG")
     save(root / "blank.png", Image.new("RGB", (80, 60), (200, 200, 200)), "PNG")
-    got = load_folder(root, 32, crop="anime", progress=False)
+    got = load_folder(root, 32, crop="face", detector="anime", progress=False)
     assert got.faces_found == 1 and got.center_crops == 1
-    assert got.summary() == "faces: 2 images from 2 files; 1 face crops, 1 centre crops"
+    assert got.summary() == ("faces: 2 images from 2 files; crop face, anime faces: 1 cropped to the face, "
+                             "1 centre-cropped")
     crop = got.images[got.files.index("face.png")]
     assert crop.reshape(-1, 3).std(axis=0).mean() > 20  # the face, not the white margin
 
@@ -307,9 +314,9 @@ def test_photo_crops_count_faces(tmp_path):
     root.mkdir()
     shutil.copy(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False), root / "hopper.jpg")
     save(root / "wall.jpg", Image.new("RGB", (64, 64), (90, 120, 150)), "JPEG")
-    got = load_folder(root, 32, crop="photo", progress=False)
+    got = load_folder(root, 32, crop="face", detector="photo", progress=False)
     assert (got.faces_found, got.center_crops) == (1, 1)
-    assert got.summary().endswith("1 face crops, 1 centre crops")
+    assert got.summary().endswith("crop face, photo faces: 1 cropped to the face, 1 centre-cropped")
 
 
 def test_missing_detector_falls_back_to_centre_crops(tmp_path, monkeypatch):
@@ -320,7 +327,7 @@ def test_missing_detector_falls_back_to_centre_crops(tmp_path, monkeypatch):
         raise AnimelibError("no cascade here; install opencv-python-headless<5")
 
     monkeypatch.setattr(faces, "_photo_cascade", no_cascade)
-    got = load_folder(root, SIZE, crop="photo", progress=False)
-    assert got.crop == "center" and got.center_crops == 1
+    got = load_folder(root, SIZE, crop="auto", detector="photo", progress=False)
+    assert got.detector is None and got.center_crops == 1
     assert "no photo face detector, so centre crops only" in got.summary()
     assert "opencv-python-headless<5" in got.summary()

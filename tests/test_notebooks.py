@@ -129,7 +129,7 @@ def test_notebooks_open_on_what_was_trained_and_tests_stay_on_smoke(tmp_path, mo
     fresh = notebook_places(runs_root=tmp_path)
     assert (fresh.profile, fresh.why) == ("smoke", "nothing trained yet")
     assert fresh.run_dir == tmp_path / "smoke" and fresh.fig_dir == tmp_path / "smoke" / "figures"
-    record_last_run(tmp_path, "quick", 3, None, tmp_path.parent / "figures")
+    record_last_run(tmp_path, "quick", tmp_path.parent / "figures", seed=3, seeds=1, data_dir=None, crop="auto")
     trained = notebook_places(runs_root=tmp_path)
     assert (trained.profile, trained.seed, trained.run_dir, trained.fig_dir) == (
         "quick", 3, tmp_path, tmp_path.parent / "figures")

@@ -17,16 +17,19 @@ both styles: the anime rendering is the ground truth for translating the photo.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from animelib.config import DOMAINS, REPORT_DATASETS, crop_policies
+from animelib.data.folders import count_images, load_folder
+from animelib.data.synthetic import render_set
 from animelib.errors import DataError
 
-DOMAINS = ("anime", "thumbs", "faces")
+# The style of each domain: what the synthetic set renders, and which face detector real folders get.
 STYLE_OF = {"anime": "anime", "thumbs": "photo", "faces": "anime"}
-CROP_OF = {"anime": "anime", "thumbs": "photo", "faces": "anime"}
 INDEX_OFFSET = {"anime": 0, "thumbs": 1_000_000, "faces": 2_000_000, "test": 9_000_000}
 
 
@@ -61,13 +64,18 @@ class TranslationData:
 
 
 def load_domain(domain: str, size: int, n: int, data_dir: str | Path | None = None, data_seed: int = 0,
-                dedupe: bool = False, num_test: int = 0, progress: bool = True) -> tuple[ImageSet, ImageSet]:
-    """Up to ``n`` training images and ``num_test`` held-out images of ``domain`` at ``size`` pixels."""
+                dedupe: bool = False, num_test: int = 0, progress: bool = True,
+                crop: str = "auto") -> tuple[ImageSet, ImageSet]:
+    """Up to ``n`` training images and ``num_test`` held-out images of ``domain`` at ``size`` pixels.
+
+    From a real folder only about ``n + num_test`` files are decoded, picked by ``data_seed`` (the same files
+    every time), and split so that identical images never sit on both sides. ``crop``: the crop policy of
+    real folders (see :func:`crop_policies`).
+    """
     if domain not in DOMAINS:
         raise DataError(f"domain={domain!r} is not one of {', '.join(DOMAINS)}")
+    policy = crop_policies(crop)[domain]
     if data_dir is None:
-        from animelib.data.synthetic import render_set
-
         style = STYLE_OF[domain]
         images, marks = render_set(style, n, size, seed=data_seed, start=INDEX_OFFSET[domain], progress=progress)
         source = f"synthetic {style}-style avatars (seed {data_seed})"
@@ -78,9 +86,8 @@ def load_domain(domain: str, size: int, n: int, data_dir: str | Path | None = No
         t_images, t_marks = render_set(style, num_test, size, seed=data_seed, start=start, progress=progress)
         return train, ImageSet(domain, t_images, source + ", held out", t_marks)
     folder = domain_folder(data_dir, domain)
-    from animelib.data.folders import load_folder
-
-    loaded = load_folder(folder, size, crop=CROP_OF[domain], dedupe=dedupe, progress=progress, name=domain)
+    loaded = load_folder(folder, size, crop=policy, detector=STYLE_OF[domain], dedupe=dedupe,
+                         max_images=n + num_test, seed=data_seed, progress=progress, name=domain)
     images = loaded.images
     num_test = min(num_test, len(images) // 5) if len(images) > 1 else 0
     train_idx, test_idx = split_by_content(images, num_test, data_seed)
@@ -97,8 +104,6 @@ def split_by_content(images: np.ndarray, num_test: int, seed: int = 0) -> tuple[
     Duplicates are kept when ``dedupe`` is off, so the split groups images by a hash of their pixels and
     assigns whole groups; the held-out set gets about ``num_test`` images.
     """
-    import hashlib
-
     groups: dict[bytes, list[int]] = {}
     for i, image in enumerate(images):
         groups.setdefault(hashlib.blake2b(image.tobytes(), digest_size=16).digest(), []).append(i)
@@ -135,7 +140,7 @@ def domain_folder(data_dir: str | Path, domain: str) -> Path:
 def load_translation_data(cfg, progress: bool = True) -> TranslationData:
     """A = thumbs (photos), B = faces (anime), with held-out sets and, on synthetic data, paired truth."""
     common = dict(size=cfg.image_size, data_dir=cfg.data_dir, data_seed=cfg.data_seed, dedupe=cfg.dedupe,
-                  num_test=cfg.num_test, progress=progress)
+                  num_test=cfg.num_test, progress=progress, crop=cfg.crop)
     train_a, test_a = load_domain("thumbs", n=cfg.num_a, **common)
     train_b, test_b = load_domain("faces", n=cfg.num_b, **common)
     truth = marks = None
@@ -146,16 +151,16 @@ def load_translation_data(cfg, progress: bool = True) -> TranslationData:
 
 def paired_truth(size: int, n: int, data_seed: int = 0, progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """The anime renderings (and landmarks) of the held-out synthetic photos: the translation's ground truth."""
-    from animelib.data.synthetic import render_set
-
     start = INDEX_OFFSET["test"]  # the same faces as the held-out thumbs
     return render_set("anime", n, size, seed=data_seed, start=start, progress=progress)
 
 
 def dataset_table(dcgan_cfg, translation_cfg) -> tuple[list[str], list[list]]:
-    """Table 1 as configured: each dataset's name, category, the report's count and the count used here."""
-    from animelib.config import REPORT_DATASETS
+    """Table 1 as configured: each dataset's name, category, the report's count and the count used here.
 
+    A real folder's files are counted, not decoded: "here" is what the profile asks for (training plus
+    held-out images), or the folder's image files when it holds fewer.
+    """
     columns = ["name", "category", "samples (report)", "samples (here)", "source here"]
     rows = []
     for domain, cfg, n in (("anime", dcgan_cfg, dcgan_cfg.num_train),
@@ -165,16 +170,18 @@ def dataset_table(dcgan_cfg, translation_cfg) -> tuple[list[str], list[list]]:
         if cfg.data_dir is None:
             here, source = n + cfg.num_test, f"synthetic, {STYLE_OF[domain]} style"
         else:
-            train, test = load_domain(domain, cfg.image_size, n, cfg.data_dir, cfg.data_seed, cfg.dedupe,
-                                      num_test=cfg.num_test, progress=False)
-            here, source = len(train) + len(test), str(domain_folder(cfg.data_dir, domain))
+            folder = domain_folder(cfg.data_dir, domain)
+            files = count_images(folder)
+            here, source = min(n + cfg.num_test, files), f"{folder} ({files:,} image files)"
         rows.append([name, category, report_count, here, source])
     return columns, rows
 
 
 def example_images(cfg, n: int = 16, size: int = 128) -> tuple[np.ndarray, np.ndarray]:
-    """``n`` training examples of Thumbs (A) and of Faces (B) at ``size`` pixels (Figure 1)."""
-    common = dict(size=size, n=n, data_dir=cfg.data_dir, data_seed=cfg.data_seed, dedupe=cfg.dedupe, progress=False)
+    """``n`` examples of Thumbs (A) and of Faces (B) at ``size`` pixels (Figure 1); from real folders only
+    about ``n`` files each are decoded (the first of the seeded pick the training uses)."""
+    common = dict(size=size, n=n, data_dir=cfg.data_dir, data_seed=cfg.data_seed, dedupe=cfg.dedupe,
+                  progress=False, crop=getattr(cfg, "crop", "auto"))
     photos, _ = load_domain("thumbs", **common)
     anime, _ = load_domain("faces", **common)
     return photos.images[:n], anime.images[:n]
@@ -182,8 +189,6 @@ def example_images(cfg, n: int = 16, size: int = 128) -> tuple[np.ndarray, np.nd
 
 def landmark_figure_data(size: int = 128, n: int = 8, data_seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Held-out photos then their anime truths, (2n, S, S, 3), with landmarks (2n, 5, 2)."""
-    from animelib.data.synthetic import render_set
-
     photos, marks = render_set("photo", n, size, seed=data_seed, start=INDEX_OFFSET["test"], progress=False)
     truth, _ = paired_truth(size, n, data_seed, progress=False)
     return np.concatenate([photos, truth]), np.concatenate([marks, marks])

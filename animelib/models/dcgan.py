@@ -128,7 +128,7 @@ class DCGANTrainer(Trainer):
     def build(self) -> dict[str, str]:
         cfg = self.cfg
         train, test = load_domain("anime", cfg.image_size, cfg.num_train, cfg.data_dir, cfg.data_seed,
-                                  cfg.dedupe, num_test=cfg.num_test, progress=self.progress)
+                                  cfg.dedupe, num_test=cfg.num_test, progress=self.progress, crop=cfg.crop)
         self.train_images, self.test_images = train.images, test.images  # (N, 64, 64, 3) uint8, for metrics
         self.images = DeviceImages(train.images, self.device, cfg.channels_last)
         self.G = build_generator(cfg).to(self.device)
