@@ -56,6 +56,7 @@ class Config:
     beta1: float = 0.5
     beta2: float = 0.999
     num_test: int = 64  # held-out images for figures and metrics
+    ema: float = 0.0  # decay of a moving average of the generators' weights that samples are drawn from (0: off)
     metrics_every: int = 1  # epochs between evaluations on the held-out images (and always after the last)
     # speed switches: runtime settings that may change when a run resumes, like the device (see RUNTIME_FIELDS)
     amp: bool = False  # bf16 autocast around the forward passes (CUDA; also runs on the CPU)
@@ -86,6 +87,8 @@ class Config:
                 raise ConfigError(f"{name}={getattr(self, name)!r} must be at least 1")
         if self.lr <= 0:
             raise ConfigError(f"lr={self.lr!r} must be positive")
+        if not 0 <= self.ema < 1:
+            raise ConfigError(f"ema={self.ema!r} must be at least 0 (off) and below 1, e.g. 0.999")
         crop_policies(self.crop)  # a ConfigError naming crop= when it is not a policy
         for name in ("metrics_every", "log_every"):
             if getattr(self, name) < 1:

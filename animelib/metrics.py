@@ -397,7 +397,7 @@ def c2st_accuracy(real, fake, steps: int = 200, batch_size: int = 64, lr: float 
     the global RNG state is left as it was. About 2 s for 1,000 vs 1,000 images on one CPU core.
     """
     real, fake = _check_images("real", real), _check_images("fake", fake)
-    with torch.random.fork_rng(devices=[]):
+    with torch.random.fork_rng(devices=[]), torch.enable_grad():  # may be called from code under no_grad
         torch.manual_seed(seed)
         g = torch.Generator().manual_seed(seed)
         x_train, y_train, x_test, y_test = _two_sample_split(_small(real), _small(fake), train_fraction, g)
@@ -484,29 +484,38 @@ def spectral_distance(fake, real) -> float:
     return float(np.abs(np.log(np.maximum(p_fake, 1e-20) / np.maximum(p_real, 1e-20))).mean())
 
 
-def quality_measures(fake, real, floor_real=None, seed: int = 0, c2st_steps: int = 200) -> dict[str, Any]:
-    """C2ST accuracy, diversity ratio and spectral distance of ``fake`` against ``real``, each with its floor.
+def quality_floors(real, floor_real=None, seed: int = 0, c2st_steps: int = 200) -> dict[str, float]:
+    """The real-vs-real floor of each measure of :func:`quality_measures`: ``c2st_floor``, ``diversity_floor``,
+    ``spectral_floor``.
 
-    The floor is the same measure for real images against other real images: ``real`` against ``floor_real``
-    when given (another held-out real set, ideally as large as ``fake``), else the first half of ``real``
-    against the second (smaller sets: a slightly higher floor). A measure is only as good as its distance from
-    its floor. Keys: ``c2st``, ``c2st_floor``, ``c2st_se``, ``diversity``, ``diversity_floor``, ``spectral``,
-    ``spectral_floor``, ``n_fake``, ``n_real``.
+    ``real`` against ``floor_real`` when given (another held-out real set, ideally as large as the generated one),
+    else the first half of ``real`` against the second (smaller sets: a slightly higher floor). They depend on the
+    real images only, so a run measures them once. A measure is only as good as its distance from its floor.
     """
-    fake, real = _check_images("fake", fake), _check_images("real", real)
+    real = _check_images("real", real)
     if floor_real is None:
         half = len(real) // 2
         floor_a, floor_b = real[:half], real[half:2 * half]
     else:
         floor_a, floor_b = real, _check_images("floor_real", floor_real)
+    return {"c2st_floor": c2st_accuracy(floor_a, floor_b, steps=c2st_steps, seed=seed)["accuracy"],
+            "diversity_floor": diversity_ratio(floor_b, floor_a, seed=seed),
+            "spectral_floor": spectral_distance(floor_b, floor_a)}
+
+
+def quality_measures(fake, real, floor_real=None, seed: int = 0, c2st_steps: int = 200,
+                     floors: dict[str, float] | None = None) -> dict[str, Any]:
+    """C2ST accuracy, diversity ratio and spectral distance of ``fake`` against ``real``, each with its floor.
+
+    Keys: ``c2st``, ``c2st_se``, ``diversity``, ``spectral``, the floors of :func:`quality_floors` (``floors``
+    when given, else measured with ``floor_real``), ``n_fake``, ``n_real``.
+    """
+    fake, real = _check_images("fake", fake), _check_images("real", real)
     c2st = c2st_accuracy(real, fake, steps=c2st_steps, seed=seed)
     return {
-        "c2st": c2st["accuracy"], "c2st_se": c2st["se"],
-        "c2st_floor": c2st_accuracy(floor_a, floor_b, steps=c2st_steps, seed=seed)["accuracy"],
-        "diversity": diversity_ratio(fake, real, seed=seed),
-        "diversity_floor": diversity_ratio(floor_b, floor_a, seed=seed),
-        "spectral": spectral_distance(fake, real), "spectral_floor": spectral_distance(floor_b, floor_a),
-        "n_fake": len(fake), "n_real": len(real),
+        "c2st": c2st["accuracy"], "c2st_se": c2st["se"], "diversity": diversity_ratio(fake, real, seed=seed),
+        "spectral": spectral_distance(fake, real),
+        **(floors or quality_floors(real, floor_real, seed, c2st_steps)), "n_fake": len(fake), "n_real": len(real),
     }
 
 

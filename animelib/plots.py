@@ -208,26 +208,35 @@ def architecture_figure(parts: list[tuple[list[dict[str, Any]], str]]) -> plt.Fi
     return fig
 
 
-def plot_dcgan_quality(history: list[dict[str, Any]], title: str = "") -> plt.Figure:
-    """DCGAN per-epoch evaluation: Frechet distances (lower is better) and the memorisation ratio."""
-    metrics = events(history, "metrics")
+QUALITY_PANELS = (  # key, title, the level that means "as good as real" or a threshold, its label
+    ("spectral", "spectral distance to real (lower is better)", None, None),
+    ("diversity", "structure diversity / real's (collapse: towards 0)", 0.8, "collapse below 0.8"),
+    ("c2st", "C2ST accuracy (0.5: indistinguishable)", 0.5, "chance"),
+    ("nn_ratio", "nearest-training-image distance / real's\n(below 1: copying)", 1.0, "real images"),
+)
+
+
+def plot_quality(history: list[dict[str, Any]], title: str = "", panels=QUALITY_PANELS) -> plt.Figure:
+    """Per-evaluation quality of a run (epoch 0 = untrained) against held-out real images: one panel per
+    measure, its real-vs-real floor dashed, a reference level dotted; ``warning`` events (collapse) marked."""
+    metrics = [m for m in events(history, "metrics") if any(m.get(k) is not None for k, *_ in panels)]
+    warned = sorted({w["epoch"] for w in events(history, "warning")})
     epochs = [m["epoch"] for m in metrics]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
-    axes[0].plot(epochs, [m["fd_landmark"] for m in metrics], "o-", label="FD (landmark features)")
-    if any(m.get("fid") is not None for m in metrics):
-        ax2 = axes[0].twinx()
-        ax2.plot(epochs, [m.get("fid") for m in metrics], "s--", color="C1", label="FID (Inception)")
-        ax2.set_ylabel("FID (Inception)")
-        ax2.legend(fontsize=8, loc="upper center")
-    axes[0].set_title("distance to held-out real avatars (lower is better)", fontsize=10)
-    axes[0].legend(fontsize=8)
-    axes[1].plot(epochs, [m["nn_ratio"] for m in metrics], "o-", color="C2")
-    axes[1].axhline(1.0, color="grey", ls="--", lw=1)
-    axes[1].set_title("nearest-training-image distance / real reference\n(below 1: copying training images)",
-                      fontsize=10)
-    for ax in axes:
-        ax.set_xlabel("epoch")
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4), squeeze=False)
+    for ax, (key, label, level, level_label) in zip(axes[0], panels, strict=True):
+        values = np.array([np.nan if m.get(key) is None else m[key] for m in metrics], dtype=float)
+        ax.plot(epochs, values, "o-", color="C0", label="generated")
+        if any(m.get(f"{key}_floor") is not None for m in metrics):
+            floor = [np.nan if m.get(f"{key}_floor") is None else m[f"{key}_floor"] for m in metrics]
+            ax.plot(epochs, floor, "--", color="grey", label="floor: real vs real")
+        if level is not None:
+            ax.axhline(level, color="k", ls=":", lw=1, label=level_label)
+        for e in warned:
+            ax.axvline(e, color="C3", alpha=0.3, lw=6, label="warning" if e == warned[0] else None)
+        ax.set_title(label, fontsize=9)
+        ax.set_xlabel("epoch (0: untrained)")
         ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()

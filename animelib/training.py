@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 from animelib import faults
 from animelib.config import Config
 from animelib.errors import AnimelibError
+from animelib.recipes import EMA
 from animelib.runs import Run
 from animelib.speed import adam, apply_speed_switches, autocast
 from animelib.utils import rng_state, seed_everything, select_device, set_rng_state
@@ -41,6 +42,7 @@ class Trainer:
     """Base trainer: ``Trainer(config, run_dir).fit()`` trains, resuming from the run's last checkpoint."""
 
     loss_names: ClassVar[tuple[str, ...]] = ()  # what train_step returns, in plotting order
+    generators: ClassVar[tuple[str, ...]] = ()  # nets sampled from a moving average of their weights when cfg.ema
 
     def __init__(self, config: Config, run_dir: str | Path, progress: bool = True):
         self.cfg, self.progress = config, progress
@@ -55,6 +57,10 @@ class Trainer:
         self.schedulers: dict[str, Any] = {}
         self.epoch = self.step = 0  # epochs and optimisation steps completed
         self.notes = self.build()  # data errors surface here, before a run folder is made
+        # moving averages of the generators' weights, kept as nets "<name>_ema" (saved and loaded with the others)
+        self.emas = {name: EMA(self.nets[name], config.ema, ramp=True) for name in self.generators if config.ema}
+        self.nets.update({f"{name}_ema": ema.shadow for name, ema in self.emas.items()})
+        self.epoch_means: dict[str, float] = {}  # mean of each loss over the last epoch
         self.run = Run.create(run_dir, config)
         for name, text in self.notes.items():
             self.run.write_note(name, text)
@@ -78,7 +84,7 @@ class Trainer:
         raise NotImplementedError
 
     def end_epoch(self) -> None:
-        """After each epoch, before the checkpoint: samples, metrics (``self.epoch`` is already counted)."""
+        """After each epoch, before the checkpoint, and once before the first (epoch 0): samples, metrics."""
 
     def extra_state(self) -> dict[str, Any]:
         return {}
@@ -96,7 +102,7 @@ class Trainer:
         return {**{g: {k: v.state_dict() for k, v in objects.items()} for g, objects in groups.items()},
                 "epoch": self.epoch, "step": self.step, "rng": rng_state(), "gen": self.rng.get_state(),
                 "device_gen": self.device_rng.get_state() if self.device_rng is not None else None,
-                "extra": self.extra_state()}
+                "ema_updates": {k: v.num_updates for k, v in self.emas.items()}, "extra": self.extra_state()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         for group, objects in (("nets", self.nets), ("optimizers", self.optimizers),
@@ -108,6 +114,8 @@ class Trainer:
         self.rng.set_state(state["gen"])
         if self.device_rng is not None and state.get("device_gen") is not None:
             self.device_rng.set_state(state["device_gen"])
+        for name, ema in self.emas.items():
+            ema.num_updates = state["ema_updates"][name]
         self.load_extra_state(state["extra"])
 
     def _resume(self) -> bool:
@@ -139,6 +147,8 @@ class Trainer:
             if self.resumed:
                 self.run.log({"event": "resume", "epoch": self.epoch, "step": self.step})
                 self.resumed = False
+            if self.step == 0:  # the untrained nets' samples and metrics: the reference the epochs improve on
+                self._end_epoch()
             with tqdm(total=self.cfg.epochs * self.steps_per_epoch(), initial=self.step, disable=not self.progress,
                       desc=f"{self.cfg.MODEL} ({self.cfg.profile})", unit="step") as bar:
                 while self.epoch < end:
@@ -150,7 +160,9 @@ class Trainer:
         for net in self.nets.values():
             net.train()
         start, first_step = time.perf_counter(), self.step + 1
-        last = self.train_steps(self.batches(), bar)
+        log = LossLog(self)
+        last = self.train_steps(self.batches(), bar, log)
+        self.epoch_means = log.means()
         self.epoch += 1
         self.run.log({"event": "epoch", "epoch": self.epoch, "step": self.step,
                       "seconds": round(time.perf_counter() - start, 3), "steps": self.step - first_step + 1})
@@ -158,20 +170,25 @@ class Trainer:
             bar.set_postfix({k: f"{v:.3f}" for k, v in last.items() if k in self.loss_names[:3]})
         for scheduler in self.schedulers.values():
             scheduler.step()
+        self._end_epoch()
+        self.run.save_checkpoint(self.state_dict())
+
+    def _end_epoch(self) -> None:
         for net in self.nets.values():
             net.eval()
         with torch.no_grad():
             self.end_epoch()
-        self.run.save_checkpoint(self.state_dict())
 
-    def train_steps(self, batches: Iterable[Any], bar=None) -> dict[str, Any] | None:
+    def train_steps(self, batches: Iterable[Any], bar=None, log: LossLog | None = None) -> dict[str, Any] | None:
         """Train on ``batches``, logging the losses every ``cfg.log_every`` steps; returns the last step's record.
 
         This is the training loop itself: ``fit`` runs it on each epoch, ``animelib bench`` times it.
         """
-        log = LossLog(self)
+        log = log or LossLog(self)
         for batch in batches:
             log.add(self.train_step(batch))
+            for name, ema in self.emas.items():
+                ema.update(self.nets[name])
             self.step += 1
             if bar is not None:
                 bar.update()
@@ -186,6 +203,10 @@ class Trainer:
         return itertools.chain.from_iterable(self.batches() for _ in itertools.count())
 
     # --- helpers for subclasses -------------------------------------------------------------------
+    def sampler(self, name: str) -> nn.Module:
+        """The net to sample generator ``name`` from: its moving average when ``cfg.ema`` is on, else itself."""
+        return self.nets.get(f"{name}_ema", self.nets[name])
+
     def randn(self, *shape: int) -> torch.Tensor:
         """Normal noise from the run's generator, drawn on the training device (CPU and GPU numbers differ)."""
         if self.device_rng is not None:
@@ -207,6 +228,7 @@ class LossLog:
         self.trainer = trainer
         self.pending: list[dict[str, Any]] = []
         self.last: dict[str, Any] | None = None
+        self.sums: dict[str, list[float]] = {}  # loss -> [sum, count] over every flushed step
 
     def __len__(self) -> int:
         return len(self.pending)
@@ -238,6 +260,15 @@ class LossLog:
                     "kept; try a lower lr, or another seed, in a new run folder")
         run.log_many(records)
         self.last = records[-1]
+        for record in records:
+            for name in names:
+                total = self.sums.setdefault(name, [0.0, 0])
+                total[0] += record[name]
+                total[1] += 1
+
+    def means(self) -> dict[str, float]:
+        """The mean of each loss over the steps flushed so far."""
+        return {name: total / count for name, (total, count) in self.sums.items()}
 
 
 def _checkpoint_label(run: Run) -> str:
@@ -254,6 +285,10 @@ class ModelSpec:
     config_class: type[Config]
     trainer_class: type[Trainer]
     build_generator: Callable[[Config], nn.Module]  # an untrained generator with the config's widths
-    generators: tuple[str, ...]  # checkpoint names of its generators, the default first
     notebook: str  # the notebook that trains it and draws its figures
     bench_settings: dict[str, Any] = field(default_factory=dict)  # what `animelib bench` changes to time it
+
+    @property
+    def generators(self) -> tuple[str, ...]:
+        """Checkpoint names of its generators, the default first (the trainer's ``generators``)."""
+        return self.trainer_class.generators

@@ -30,7 +30,7 @@ from animelib.errors import DataError
 
 # The style of each domain: what the synthetic set renders, and which face detector real folders get.
 STYLE_OF = {"anime": "anime", "thumbs": "photo", "faces": "anime"}
-INDEX_OFFSET = {"anime": 0, "thumbs": 1_000_000, "faces": 2_000_000, "test": 9_000_000}
+INDEX_OFFSET = {"anime": 0, "thumbs": 1_000_000, "faces": 2_000_000, "test": 9_000_000, "floor": 9_800_000}
 
 
 @dataclass
@@ -96,6 +96,16 @@ def load_domain(domain: str, size: int, n: int, data_dir: str | Path | None = No
     source = f"folder {folder}"
     return (ImageSet(domain, images[np.sort(train_idx)], source, None, notes),
             ImageSet(domain, images[np.sort(test_idx)], source + ", held out", None, notes))
+
+
+def floor_set(domain: str, size: int, n: int, data_dir: str | Path | None = None,
+              data_seed: int = 0) -> np.ndarray | None:
+    """A second held-out real set of ``domain`` for the quality measures' real-vs-real floors: synthetic faces from
+    their own index range; None for a real folder (the floors then split its held-out images in two)."""
+    if data_dir is not None or n < 2:
+        return None
+    start = INDEX_OFFSET["floor"] + 100_000 * DOMAINS.index(domain)
+    return render_set(STYLE_OF[domain], n, size, seed=data_seed, start=start, progress=False)[0]
 
 
 def split_by_content(images: np.ndarray, num_test: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

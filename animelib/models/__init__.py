@@ -64,14 +64,16 @@ def open_trained(run_dir: str | Path, device: str = "auto") -> tuple[Config, dic
     return cfg, state, dev
 
 
-def load_generator(run_dir: str | Path, name: str | None = None, device: str = "auto") -> nn.Module:
+def load_generator(run_dir: str | Path, name: str | None = None, device: str = "auto", ema: bool = True) -> nn.Module:
     """A trained generator of any model's run folder, in eval mode: the model's first by default (``G``, or
-    ``G_A2B`` for CycleGAN), another by its checkpoint name (``G_B2A``)."""
+    ``G_A2B`` for CycleGAN), another by its checkpoint name (``G_B2A``). With ``ema`` (and a run trained with
+    ``cfg.ema``), the moving average of its weights, which the run's own samples are drawn from."""
     cfg, state, dev = open_trained(run_dir, device)
     entry = spec(cfg.MODEL)
     name = name or entry.generators[0]
     if name not in entry.generators:
         raise ConfigError(f"{entry.label} has no generator {name!r}; it has {', '.join(entry.generators)}")
+    key = f"{name}_ema" if ema and f"{name}_ema" in state["nets"] else name
     net = entry.build_generator(cfg)
-    net.load_state_dict(state["nets"][name])
+    net.load_state_dict(state["nets"][key])
     return net.to(dev).eval()

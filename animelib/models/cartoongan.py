@@ -99,6 +99,7 @@ class Discriminator(nn.Module):
 
 class CartoonGANTrainer(TranslationTrainer):
     loss_names = ("loss_G", "loss_gan", "loss_content", "loss_style", "loss_D")
+    generators = ("G",)
 
     def build(self) -> dict[str, str]:
         cfg = self.cfg
@@ -161,9 +162,6 @@ class CartoonGANTrainer(TranslationTrainer):
         return {"phase": "adversarial", "loss_G": loss_G, "loss_gan": loss_gan, "loss_content": content,
                 "loss_style": style, "loss_D": loss_D, **extra}
 
-    def end_epoch(self) -> None:
-        self.log_paired_metrics(self.G)
-
 
 def build_generator(cfg: TranslationConfig) -> Generator:
     """An untrained generator with the config's widths."""
@@ -177,5 +175,5 @@ def pretrain_end_step(history: list[dict]) -> int | None:
 
 
 SPEC = ModelSpec(name="cartoongan", label="CartoonGAN", config_class=CartoonGANConfig,
-                 trainer_class=CartoonGANTrainer, build_generator=build_generator, generators=("G",),
+                 trainer_class=CartoonGANTrainer, build_generator=build_generator,
                  notebook="03_cartoongan.ipynb", bench_settings={"pretrain_epochs": 0})

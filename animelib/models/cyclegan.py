@@ -102,6 +102,7 @@ def lr_factor(cfg: CycleGANConfig):
 
 class CycleGANTrainer(TranslationTrainer):
     loss_names = ("loss_G", *LOSS_NAMES, "loss_D_A", "loss_D_B")
+    generators = ("G_A2B", "G_B2A")
 
     def build(self) -> dict[str, str]:
         cfg = self.cfg
@@ -160,9 +161,6 @@ class CycleGANTrainer(TranslationTrainer):
         self.optimizers["D"].step()
         return {"loss_G": loss_G, **parts, "loss_D_A": loss_D_A, "loss_D_B": loss_D_B, **extra}
 
-    def end_epoch(self) -> None:
-        self.log_paired_metrics(self.G_A2B)
-
     def extra_state(self) -> dict:
         return {"pool_A": self.pool_A.state_dict(), "pool_B": self.pool_B.state_dict()}
 
@@ -186,4 +184,4 @@ def cycle_rows(images: np.ndarray, forward: nn.Module, backward: nn.Module,
 
 
 SPEC = ModelSpec(name="cyclegan", label="CycleGAN", config_class=CycleGANConfig, trainer_class=CycleGANTrainer,
-                 build_generator=build_generator, generators=("G_A2B", "G_B2A"), notebook="02_cyclegan.ipynb")
+                 build_generator=build_generator, notebook="02_cyclegan.ipynb")

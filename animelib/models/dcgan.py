@@ -19,17 +19,20 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from tqdm.auto import tqdm
 
 from animelib.config import Config
-from animelib.data import load_domain
+from animelib.data import floor_set, load_domain
 from animelib.data.tensors import DeviceImages
 from animelib.errors import ConfigError
-from animelib.metrics import fid_kid, nearest_neighbour_distance
+from animelib.metrics import fid_kid, nearest_neighbour_distance, quality_floors, quality_measures
 from animelib.nets.blocks import ConvBlock, init_dcgan_weights, recalibrate_batchnorm
-from animelib.nets.landmarks import LandmarkFeatures, load_regressor
 from animelib.runs import Run
 from animelib.training import ModelSpec, Trainer
 from animelib.utils import to_uint8_images
+
+COLLAPSE_DIVERSITY = 0.8  # structure diversity (of the real images') below which samples count as collapsing
+D_WINS = 0.05  # mean D(G(z)) over an epoch below which the discriminator wins outright
 
 
 @dataclass(frozen=True)
@@ -124,6 +127,7 @@ class DCGANTrainer(Trainer):
     """D on real and fake (BCE), then G to make D call its fakes real; a fixed noise batch every epoch."""
 
     loss_names = ("loss_G", "loss_D", "D_x", "D_G_z")
+    generators = ("G",)
 
     def build(self) -> dict[str, str]:
         cfg = self.cfg
@@ -136,7 +140,9 @@ class DCGANTrainer(Trainer):
         self.nets = {"G": self.G, "D": self.D}
         self.optimizers = {"G": self.adam(self.G.parameters()), "D": self.adam(self.D.parameters())}
         self.fixed_noise = noise(cfg.num_fixed, cfg.nz, cfg.noise_seed)
-        self.fd_features = None  # the landmark regressor's features, loaded at the first evaluation
+        # a second real set for the quality measures' real-vs-real floors (else halves of the held-out set)
+        self.floor_images = floor_set("anime", cfg.image_size, len(test.images), cfg.data_dir, cfg.data_seed)
+        self.floors: dict[str, float] | None = None
         self._labels: tuple[torch.Tensor, ...] | None = None  # BCE targets, made once per batch size
         return {"data.txt": "\n".join(train.notes)} if train.notes else {}
 
@@ -177,33 +183,49 @@ class DCGANTrainer(Trainer):
 
     def end_epoch(self) -> None:
         # exact batch-norm statistics for sampling, from noise of its own (the training RNG is not touched)
+        G = self.sampler("G")
         g = torch.Generator().manual_seed(self.cfg.noise_seed + 2)
-        recalibrate_batchnorm(self.G, (torch.randn(self.cfg.batch_size, self.cfg.nz, generator=g).to(self.device)
-                                       for _ in range(8)))
-        self.G.eval()
-        self.run.save_samples("fixed", self.epoch, to_uint8_images(self.G(self.fixed_noise.to(self.device))))
+        recalibrate_batchnorm(G, (torch.randn(self.cfg.batch_size, self.cfg.nz, generator=g).to(self.device)
+                                  for _ in range(8)))
+        G.eval()
+        self.run.save_samples("fixed", self.epoch, to_uint8_images(G(self.fixed_noise.to(self.device))))
         if self.epoch % self.cfg.metrics_every == 0 or self.finished:
-            self.run.log({"event": "metrics", "epoch": self.epoch, "step": self.step, **self.evaluate()})
+            metrics = self.evaluate()
+            self.run.log({"event": "metrics", "epoch": self.epoch, "step": self.step, **metrics})
+            self.watch(metrics)
 
     def evaluate(self) -> dict[str, float | None]:
-        """Quality and memorisation on ``num_test`` samples from a fixed noise, against held-out real avatars.
+        """Quality and memorisation of ``num_test`` samples from a fixed noise, against held-out real avatars.
 
-        ``fd_landmark``: Frechet distance in the landmark regressor's feature space (offline, always);
-        ``fid``/``kid``: Inception FID/KID where the weights can be had (else None); ``nn_ratio``: mean distance of
-        a sample to its nearest training image over the same for held-out real images (< 1: copying).
+        ``c2st``, ``diversity``, ``spectral`` (each with its real-vs-real ``_floor``): see
+        :func:`animelib.metrics.quality_measures`; ``fid``/``kid``: Inception FID/KID where the weights can be had
+        (else None); ``nn_ratio``: mean distance of a sample to its nearest training image over the same for
+        held-out real images (< 1: copying).
         """
         n = len(self.test_images)
-        if n < 2:  # a tiny real folder: nothing held out to compare with
-            return {"fd_landmark": None, "fid": None, "kid": None, "nn_mean": None, "nn_reference": None,
-                    "nn_ratio": None, "note": f"{n} held-out image(s): too few to evaluate"}
-        if self.fd_features is None:
-            self.fd_features = LandmarkFeatures(load_regressor(device=self.device, progress=self.progress))
-        fake = generate(self.G, noise(n, self.cfg.nz, seed=self.cfg.noise_seed + 1))
+        if n < 4:  # a tiny real folder: nothing held out to compare with
+            return {"note": f"{n} held-out image(s): too few to evaluate"}
+        fake = generate(self.sampler("G"), noise(n, self.cfg.nz, seed=self.cfg.noise_seed + 1))
         nn_dist = nearest_neighbour_distance(fake[:256], self.train_images, reference=self.test_images[:256])
-        fd = fid_kid(self.test_images, fake, feature=self.fd_features, device=self.device)
         inception = fid_kid(self.test_images, fake, device=self.device)
-        return {"fd_landmark": fd["fid"], "fid": inception["fid"], "kid": inception["kid_mean"],
-                "nn_mean": nn_dist["mean"], "nn_reference": nn_dist["reference"]["mean"], "nn_ratio": nn_dist["ratio"]}
+        if self.floors is None:  # the real-vs-real floors depend on the real images only: measured once
+            self.floors = quality_floors(self.test_images, self.floor_images)
+        return {**quality_measures(fake, self.test_images, floors=self.floors), "fid": inception["fid"],
+                "kid": inception["kid_mean"], "nn_mean": nn_dist["mean"],
+                "nn_reference": nn_dist["reference"]["mean"], "nn_ratio": nn_dist["ratio"]}
+
+    def watch(self, metrics: dict[str, Any]) -> None:
+        """Say so (a line in the output and a ``warning`` event) when samples collapse or D wins outright."""
+        problems = []
+        if metrics.get("diversity") is not None and metrics["diversity"] < COLLAPSE_DIVERSITY:
+            problems.append(("collapse", f"samples are collapsing: structure diversity {metrics['diversity']:.2f} "
+                                         f"of the real images' (below {COLLAPSE_DIVERSITY})"))
+        if self.epoch and self.epoch_means.get("D_G_z", 1.0) < D_WINS:
+            problems.append(("discriminator wins", f"the discriminator wins outright: D(G(z)) averaged "
+                                                   f"{self.epoch_means['D_G_z']:.3f} over the epoch"))
+        for kind, text in problems:
+            self.run.log({"event": "warning", "epoch": self.epoch, "step": self.step, "kind": kind, "text": text})
+            tqdm.write(f"[animelib] dcgan epoch {self.epoch}: {text}")
 
 
 def build_generator(cfg: DCGANConfig) -> Generator:
@@ -260,4 +282,4 @@ def epoch_samples(run_dir: str | Path, epochs: list[int], rows: int = 8) -> np.n
 
 
 SPEC = ModelSpec(name="dcgan", label="DCGAN", config_class=DCGANConfig, trainer_class=DCGANTrainer,
-                 build_generator=build_generator, generators=("G",), notebook="01_dcgan.ipynb")
+                 build_generator=build_generator, notebook="01_dcgan.ipynb")

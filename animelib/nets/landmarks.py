@@ -52,26 +52,6 @@ class LandmarkRegressor(nn.Module):
         return (out + 0.5) * size - 0.5
 
 
-class LandmarkFeatures(nn.Module):
-    """The frozen regressor's convolutional features as an offline feature space for Frechet distances.
-
-    Maps (N, 3, H, W) images (uint8, or float in [0, 1]) to (N, 4 * width * 4) features pooled to 2x2. Trained
-    only on synthetic faces, so distances in it say how face-like (eyes, nose, mouth in place) images are;
-    they are not comparable with Inception FID and are labelled "FD (landmark features)".
-    """
-
-    def __init__(self, regressor: LandmarkRegressor):
-        super().__init__()
-        self.regressor = regressor
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.float() / 255 if x.dtype == torch.uint8 else x
-        x = F.interpolate(x * 2 - 1, size=(INPUT_SIZE, INPUT_SIZE), mode="area" if x.shape[-1] > INPUT_SIZE
-                          else "bilinear")
-        f = self.regressor.features[:-1](x)  # (N, C, 4, 4) before the regressor's own pooling
-        return F.adaptive_avg_pool2d(f, 2).flatten(1)
-
-
 def _data(size: int, n: int, start: int, progress: bool):
     """Both styles of the same faces, with their (shared) landmarks."""
     photo, marks = render_set("photo", n, size, start=start, progress=progress)
