@@ -11,6 +11,8 @@ from animelib.nets import vgg
 
 
 def test_vgg_weights_from_a_cache_built_by_the_test(tmp_path, monkeypatch):
+    from animelib.evaluators import file_sha256
+
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     torch.manual_seed(3)
     layers = vgg.vgg_layers()
@@ -19,7 +21,8 @@ def test_vgg_weights_from_a_cache_built_by_the_test(tmp_path, monkeypatch):
     # torchvision's file holds "features.N.weight" keys (and a classifier we do not need)
     torch.save({f"features.{k}": v for k, v in layers.state_dict().items()}, path)
     feats = vgg.load_vgg19(CartoonGANConfig.from_profile("full"))
-    assert not feats.substitute and vgg.VGG19_FILE in feats.note
+    assert not feats.synthetic and vgg.VGG19_FILE in feats.note
+    assert feats.weights_file == str(path.resolve()) and feats.weights_sha256 == file_sha256(path)
     assert torch.equal(feats.layers[25].weight, layers[25].weight)  # conv4_4
     assert not any(p.requires_grad for p in feats.parameters())  # frozen
     assert feats(torch.zeros(1, 3, 64, 64)).shape == (1, 512, 8, 8)
@@ -31,19 +34,38 @@ def test_vgg_weights_absent_and_not_allowed_says_how_to_get_them(tmp_path, monke
         vgg.load_vgg19(CartoonGANConfig.from_profile("full"))
 
 
-def test_vgg_substitute_when_allowed_is_loud_and_deterministic(tmp_path, monkeypatch, capsys):
+def test_vgg_synthetic_network_when_allowed_is_loud_cached_and_keeps_content(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     cfg = CartoonGANConfig.from_profile("smoke")
     state = torch.get_rng_state()
-    with pytest.warns(UserWarning, match="substitute"):
+    with pytest.warns(UserWarning, match="VGG19-shaped network trained on synthetic avatars"):
         a = vgg.load_vgg19(cfg)
-    assert torch.equal(state, torch.get_rng_state())  # the caller's RNG is untouched
+    assert torch.equal(state, torch.get_rng_state())  # the caller's RNG is untouched, even when it trains
     assert "!!!!" in capsys.readouterr().err
     with pytest.warns(UserWarning):
-        b = vgg.load_vgg19(cfg)
-    assert a.substitute and torch.equal(a.layers[0].weight, b.layers[0].weight)
+        b = vgg.load_vgg19(cfg)  # from the cache this time: the same file and weights
+    assert a.synthetic and a.note == vgg.SYNTHETIC_NOTE and "ImageNet VGG19" in a.note
+    assert a.weights_file == b.weights_file and "content-networks" in a.weights_file
+    assert torch.equal(a.layers[0].weight, b.layers[0].weight)
+    assert not any(p.requires_grad for p in a.parameters())
     x = torch.rand(2, 3, 32, 32) * 2 - 1
-    assert a(x).shape[1:] == (max(8, round(128 * cfg.vgg_width)), 16, 16)  # conv2_2
+    assert a(x).shape[1:] == (max(8, round(512 * cfg.vgg_width)), 4, 4)  # conv4_4
+    # photo and anime renderings of one face are closer in its features than unrelated faces (smoke: 0.6)
+    assert a.held_out["ratio"] < 0.85
+
+
+def test_folded_batch_norm_is_the_same_function():
+    torch.manual_seed(0)
+    layers = vgg.vgg_layers(0.125, batch_norm=True)
+    layers.train()
+    with torch.no_grad():
+        for _ in range(3):  # give the batch norms running statistics that are not the identity
+            layers(torch.randn(8, 3, 32, 32) * 2 + 0.5)
+    layers.eval()
+    plain = vgg.fold_batch_norm(layers, 0.125)
+    x = torch.randn(4, 3, 32, 32)
+    assert len(plain) == len(vgg.vgg_layers(0.125))  # torchvision's indices again
+    assert torch.allclose(plain(x), layers(x), atol=1e-4)
 
 
 def test_landmark_regressor_is_accurate_on_held_out_faces():

@@ -112,5 +112,8 @@ def load_regressor(size: int | None = None, device: torch.device | str = "cpu",
         torch.save({"net": net.state_dict(), "held_out_error": error, "size": INPUT_SIZE}, tmp)
         os.replace(tmp, path)
         net.held_out_error = error
+    from animelib.evaluators import record_weights  # its weights file, so evaluators can be shown independent
+
+    record_weights(net, path)
     device = select_device(device) if isinstance(device, str) else device
     return net.to(device).eval().requires_grad_(False)

@@ -1,0 +1,134 @@
+"""Uncertainty on every verdict: per-image metric values, paired bootstrap intervals and the verdict rule.
+
+A verdict compares two models (or settings) on the *same* held-out images, so the per-image differences
+are what varies; :func:`paired_bootstrap` resamples images (the same draw for both) and gives a percentile
+interval for the difference of means. :func:`verdict` then reads "supported" only when the interval lies
+entirely on the claimed side of zero (or of an agreed tolerance), "not supported" when it lies entirely on
+the other side, and "inconclusive" otherwise.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+import torch
+
+from animelib.errors import ConfigError
+
+SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE = "supported", "not supported", "inconclusive"
+
+
+class Interval(NamedTuple):
+    """A difference of means (a - b) and its bootstrap confidence interval."""
+
+    difference: float
+    low: float
+    high: float
+
+
+def _values(name: str, values) -> np.ndarray:
+    v = np.asarray(values, np.float64)
+    if v.ndim != 1 or len(v) < 2:
+        raise ConfigError(f"{name} must be a 1-D sequence of at least 2 per-image values, got shape {v.shape}")
+    if not np.isfinite(v).all():
+        raise ConfigError(f"{name} holds non-finite values (NaN or inf)")
+    return v
+
+
+def paired_bootstrap(per_image_a, per_image_b, n_boot: int = 2000, seed: int = 0, ci: float = 0.95) -> Interval:
+    """Difference of means ``mean(a) - mean(b)`` of per-image values on the same images, with a percentile
+    bootstrap interval (``n_boot`` resamples of the images, drawn from ``seed``; ``ci`` coverage)."""
+    a, b = _values("per_image_a", per_image_a), _values("per_image_b", per_image_b)
+    if a.shape != b.shape:
+        raise ConfigError(f"paired values must come from the same images: {len(a)} vs {len(b)} values")
+    if not 0 < ci < 1 or n_boot < 1:
+        raise ConfigError(f"ci={ci} must lie between 0 and 1 and n_boot={n_boot} be at least 1")
+    d = a - b
+    rng = np.random.default_rng(seed)
+    means = d[rng.integers(0, len(d), (n_boot, len(d)))].mean(1)  # (n_boot,)
+    low, high = np.quantile(means, [(1 - ci) / 2, (1 + ci) / 2])
+    return Interval(float(d.mean()), float(low), float(high))
+
+
+def verdict(low: float, high: float, tolerance: float = 0.0, higher_is_better: bool = True) -> str:
+    """The claim "a is better than b (by more than ``tolerance``)" read from an interval of ``a - b``.
+
+    "supported" when the whole interval lies beyond the tolerance in the claimed direction (above it when
+    higher is better, below ``-tolerance`` when lower is better); "not supported" when the whole interval lies
+    on the other side of it; else "inconclusive". With ``tolerance=0`` that is: the interval excludes zero.
+    """
+    if low > high:
+        raise ConfigError(f"interval low={low} is above high={high}")
+    if tolerance < 0:
+        raise ConfigError(f"tolerance={tolerance} must not be negative")
+    if not higher_is_better:
+        low, high = -high, -low
+    if low > tolerance:
+        return SUPPORTED
+    if high < tolerance:
+        return NOT_SUPPORTED
+    return INCONCLUSIVE
+
+
+def equivalence_verdict(low: float, high: float, tolerance: float) -> str:
+    """The claim "a and b are the same (within ``tolerance``)" read from an interval of ``a - b``: supported
+    when the whole interval lies within [-tolerance, tolerance], not supported when it lies wholly outside."""
+    if low > high or tolerance < 0:
+        raise ConfigError(f"need low <= high and tolerance >= 0, got {low}, {high}, {tolerance}")
+    if -tolerance <= low and high <= tolerance:
+        return SUPPORTED
+    if low > tolerance or high < -tolerance:
+        return NOT_SUPPORTED
+    return INCONCLUSIVE
+
+
+# --- per-image metric values --------------------------------------------------------------------------------------
+
+def _unit(images) -> torch.Tensor:
+    from animelib.metrics import _unit as unit  # the same conversion as the aggregate metrics
+
+    return unit(images)
+
+
+def _pair(pred, target) -> tuple[torch.Tensor, torch.Tensor]:
+    p, t = _unit(pred), _unit(target)
+    if p.shape != t.shape:
+        raise ConfigError(f"pred {tuple(p.shape)} and target {tuple(t.shape)} differ in shape")
+    return p, t
+
+
+def per_image_l1(pred, target) -> np.ndarray:
+    """(N,) mean absolute difference on [0, 1] per image; images (N, H, W, 3) uint8 or (N, 3, H, W) in [-1, 1]."""
+    p, t = _pair(pred, target)
+    return (p - t).abs().mean((1, 2, 3)).double().numpy()
+
+
+def per_image_psnr(pred, target) -> np.ndarray:
+    """(N,) PSNR in dB per image (data range 1; identical images give inf, capped at 100 dB)."""
+    p, t = _pair(pred, target)
+    mse = (p - t).square().mean((1, 2, 3)).double()
+    return (10 * torch.log10(1 / mse.clamp(min=1e-10))).numpy()
+
+
+@torch.no_grad()
+def per_image_ssim(pred, target) -> np.ndarray:
+    """(N,) SSIM per image (torchmetrics, ``reduction='none'``; their mean is the aggregate SSIM)."""
+    from torchmetrics.functional.image import structural_similarity_index_measure
+
+    p, t = _pair(pred, target)
+    return structural_similarity_index_measure(p, t, data_range=1.0, reduction="none").double().numpy()
+
+
+def per_image_paired(pred, target) -> dict[str, np.ndarray]:
+    """{"l1", "psnr", "ssim"}: (N,) values each, for :func:`paired_bootstrap`."""
+    return {"l1": per_image_l1(pred, target), "psnr": per_image_psnr(pred, target),
+            "ssim": per_image_ssim(pred, target)}
+
+
+def per_image_landmark_error(pred, true) -> np.ndarray:
+    """(N,) mean Euclidean distance (pixels) over the 5 landmarks of each image; (N, 5, 2) each."""
+    pred, true = np.asarray(pred, np.float64), np.asarray(true, np.float64)
+    if pred.shape != true.shape or pred.ndim != 3 or pred.shape[-1] != 2:
+        raise ConfigError(f"landmarks must both be (N, K, 2), got {pred.shape} and {true.shape}")
+    return np.linalg.norm(pred - true, axis=-1).mean(1)

@@ -1,0 +1,145 @@
+"""Evaluation-only networks (smoke budget), weights identity, bootstrap intervals and verdicts, per-image metrics."""
+
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from animelib import evaluators as ev
+from animelib import stats
+from animelib.data.synthetic import _EYES, _HAIR_NATURAL, _HAIR_VIVID, sample_attributes
+
+
+def test_colour_classes_of_the_renderer_palettes():
+    hair = [ev.HAIR_COLOURS[ev.hair_colour_class(c)] for c in _HAIR_NATURAL + _HAIR_VIVID]
+    assert hair == ["dark", "dark", "brown", "brown", "blonde/orange", "pale", "brown", "pale",  # natural
+                    "red/pink", "blue", "blue", "purple", "green", "red/pink", "pale", "blonde/orange", "blue",
+                    "blonde/orange"]
+    eyes = [ev.EYE_COLOURS[ev.eye_colour_class(c)] for c in _EYES]
+    assert eyes == ["brown/amber", "brown/amber", "brown/amber", "green", "blue", "blue", "grey", "purple",
+                    "red/pink", "red/pink", "brown/amber"]
+
+
+def test_attribute_labels_cover_every_class():
+    labels = ev.attribute_labels(sample_attributes(0, 7))
+    assert set(labels) == set(ev.ATTRIBUTES) and all(isinstance(v, int) for v in labels.values())
+    table = ev.attribute_table(600, 7_000_000)
+    classes = ev._attribute_classes()
+    for name in ev.ATTRIBUTES:
+        assert table[name].shape == (600,)
+        assert set(np.unique(table[name])) == set(range(len(classes[name]))), name
+
+
+@pytest.fixture(scope="module")
+def landmark_evaluator():
+    return ev.load_landmark_evaluator("smoke", progress=False)
+
+
+@pytest.fixture(scope="module")
+def attribute_evaluator():
+    return ev.load_attribute_evaluator("smoke", progress=False)
+
+
+def test_landmark_evaluator_beats_the_mean_face(landmark_evaluator):
+    images, marks, _ = ev.anime_faces(64, ev.HELD_OUT_OFFSET + 1000, progress=False)
+    pred = ev.predict_landmarks(landmark_evaluator, images.permute(0, 2, 3, 1).numpy())  # (64, 5, 2) at 64 px
+    errors = stats.per_image_landmark_error(pred, marks)
+    _, train_marks, _ = ev.anime_faces(400, ev.TRAIN_OFFSET, progress=False)
+    mean_face = np.broadcast_to(train_marks.mean(0).numpy(), marks.shape)  # guessing the average face
+    assert errors.mean() < 0.6 * stats.per_image_landmark_error(mean_face, marks).mean()
+    assert landmark_evaluator.held_out["landmark_error_anime_px"] < 1.5  # measured 0.9 px at 64 px (smoke)
+    # the evaluator answers in pixels of its input, whatever the size (translations at 32, 64 or 128 px)
+    small = torch.nn.functional.interpolate(images.float() / 127.5 - 1, size=32, mode="area")
+    assert np.abs(landmark_evaluator(small).numpy() * 2 + 0.5 - pred).mean() < 0.05
+
+
+def test_attribute_evaluator_is_clearly_above_chance(attribute_evaluator):
+    held_out = attribute_evaluator.held_out
+    assert held_out["accuracy"]["mean"] > held_out["chance"]["mean"] + 0.25  # measured 0.75 vs 0.32 (smoke)
+    assert held_out["accuracy"]["hair_colour"] > held_out["chance"]["hair_colour"] + 0.3
+    # preservation of ground truth equals the ceiling; shuffled labels (another face's) fall well below it
+    images, _, labels = ev.anime_faces(128, ev.HELD_OUT_OFFSET, progress=False)
+    images = images.permute(0, 2, 3, 1).numpy()
+    same = ev.attribute_preservation(images, labels, attribute_evaluator)
+    assert same == pytest.approx(held_out["accuracy"], abs=0.01)  # the same 128 faces
+    shuffled = {k: np.roll(v.numpy(), 1) for k, v in labels.items()}
+    assert ev.attribute_preservation(images, shuffled, attribute_evaluator)["mean"] < same["mean"] - 0.1
+    per_image = ev.attribute_correct(images, labels, attribute_evaluator)
+    assert per_image["mean"].shape == (128,) and per_image["mean"].mean() == pytest.approx(same["mean"], abs=1e-4)
+
+
+def test_evaluators_are_cached_and_reused(landmark_evaluator, monkeypatch):
+    path = landmark_evaluator.weights_file
+    assert os.path.dirname(path).endswith("evaluators")
+    assert landmark_evaluator.weights_sha256 == ev.file_sha256(path)
+    mtime = os.stat(path).st_mtime_ns
+    monkeypatch.setattr(ev, "train_landmark_evaluator", lambda *a, **k: pytest.fail("trained again"))
+    again = ev.load_landmark_evaluator("smoke", progress=False)
+    assert os.stat(path).st_mtime_ns == mtime and again.weights_sha256 == landmark_evaluator.weights_sha256
+    assert all(torch.equal(a, b) for a, b in zip(again.state_dict().values(),
+                                                  landmark_evaluator.state_dict().values(), strict=True))
+    assert not any(p.requires_grad for p in again.parameters())
+
+
+def test_check_independent_by_weights_file(landmark_evaluator, attribute_evaluator, tmp_path, monkeypatch):
+    from animelib.models import landmarks
+
+    monkeypatch.setenv("ANIMELIB_CACHE", str(tmp_path))  # a throw-away regressor, not the session's
+    monkeypatch.setattr(landmarks, "train_regressor", lambda progress=True: (landmarks.LandmarkRegressor(), 9.9))
+    regressor = landmarks.load_regressor(progress=False)
+    assert regressor.weights_sha256 == ev.file_sha256(regressor.weights_file)
+    evaluators = {"landmark evaluator": landmark_evaluator, "attribute evaluator": attribute_evaluator}
+    ev.check_independent(evaluators, {"landmark loss regressor": regressor})  # independent: no error
+    with pytest.raises(ev.CircularEvaluationError, match="landmark regressor.*landmark loss"):
+        ev.check_independent({"landmark regressor": regressor}, {"landmark loss": regressor})
+    copy = tmp_path / "copy.pt"  # the same weights under another name are caught by their hash
+    copy.write_bytes(open(landmark_evaluator.weights_file, "rb").read())
+    impostor = ev.record_weights(torch.nn.Linear(1, 1), copy)
+    with pytest.raises(ev.CircularEvaluationError, match="share weights"):
+        ev.check_independent(evaluators, [impostor])
+    with pytest.raises(ev.CircularEvaluationError, match="records no weights file"):
+        ev.check_independent(evaluators, {"random net": torch.nn.Linear(1, 1)})
+
+
+def test_paired_bootstrap_and_verdicts():
+    rng = np.random.default_rng(1)
+    base = rng.normal(0.5, 0.1, 64)
+    better = base + 0.05 + rng.normal(0, 0.01, 64)  # a clear, consistent improvement
+    d, low, high = stats.paired_bootstrap(better, base)
+    assert 0 < low < d < high and d == pytest.approx((better - base).mean())
+    assert stats.verdict(low, high) == "supported"
+    assert stats.verdict(low, high, higher_is_better=False) == "not supported"
+    assert stats.verdict(low, high, tolerance=0.1) == "not supported"  # reliably below the tolerance
+    same = stats.paired_bootstrap(base, base)
+    assert same == (0.0, 0.0, 0.0) and stats.verdict(same.low, same.high) == "inconclusive"
+    noisy = base + rng.normal(0, 0.1, 64)  # no real difference, much noise
+    i = stats.paired_bootstrap(noisy, base, seed=3)
+    assert i.low < 0 < i.high and stats.verdict(i.low, i.high) == "inconclusive"
+    assert stats.paired_bootstrap(noisy, base, seed=3) == i  # deterministic for a seed
+    assert stats.paired_bootstrap(noisy, base, seed=4) != i
+    narrow = stats.paired_bootstrap(noisy, base, ci=0.5)
+    assert i.low < narrow.low < narrow.high < i.high
+    assert stats.equivalence_verdict(-0.01, 0.02, 0.05) == "supported"
+    assert stats.equivalence_verdict(0.06, 0.1, 0.05) == "not supported"
+    assert stats.equivalence_verdict(0.01, 0.1, 0.05) == "inconclusive"
+    with pytest.raises(stats.ConfigError, match="same images"):
+        stats.paired_bootstrap(base, base[:10])
+
+
+def test_per_image_metrics_agree_with_the_aggregates():
+    from animelib.metrics import paired_metrics
+
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 256, (6, 32, 32, 3), dtype=np.uint8)
+    b = np.clip(a.astype(int) + rng.integers(-40, 40, a.shape), 0, 255).astype(np.uint8)
+    per = stats.per_image_paired(a, b)
+    agg = paired_metrics(a, b)
+    assert all(v.shape == (6,) for v in per.values())
+    assert per["l1"].mean() == pytest.approx(agg["l1"], rel=1e-5)
+    assert per["ssim"].mean() == pytest.approx(agg["ssim"], rel=1e-4)
+    assert stats.per_image_psnr(a, a).min() == pytest.approx(100.0)
+    assert per["psnr"][0] == pytest.approx(paired_metrics(a[:1], b[:1])["psnr"], rel=1e-5)
+    marks = rng.uniform(0, 32, (6, 5, 2))
+    shifted = marks + np.array([3.0, 4.0])
+    assert stats.per_image_landmark_error(shifted, marks) == pytest.approx(np.full(6, 5.0))
