@@ -1,192 +1,271 @@
-"""The report's claims put against measured numbers: the verdicts of notebooks 01-04 and Table 2.
+"""The report's claims put against measured numbers, each with an interval and a verdict.
 
-Each function reads measured values (a run's history, or metrics of held-out translations) and returns the
-sentence a notebook prints and the report page shows: what was measured and whether the claim holds.
+Every claim becomes a :class:`Finding`: what the report said (in our words), what was measured on held-out
+data, and a verdict by one rule (:func:`animelib.stats.verdict`): "supported" only when the 95 % interval of
+the measured difference lies wholly on the claimed side of zero (or of a stated tolerance), "not supported"
+when it lies wholly on the other side, else "inconclusive". Differences between models are paired: the same
+held-out images, resampled together (paired bootstrap). Quality, landmark and attribute numbers come from the
+evaluation-only networks (:mod:`animelib.evaluators`), never from a network a loss uses.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from animelib.metrics import evaluate_translation, paired_metrics
+from animelib.evaluators import attribute_correct, predict_landmarks
+from animelib.metrics import (
+    colourfulness,
+    diversity_ratio,
+    per_image_landmark_error,
+    per_image_paired,
+    quality_measures,
+    roll_degrees,
+    spectral_distance,
+)
+from animelib.nets.vgg import SYNTHETIC_NOTE
 from animelib.runs import Run
-from animelib.utils import select_device
+from animelib.stats import (
+    INCONCLUSIVE,
+    NOT_SUPPORTED,
+    SUPPORTED,
+    block_bootstrap_mean,
+    bootstrap_measure,
+    paired_bootstrap,
+    trend,
+    verdict,
+)
+
+RECONSTRUCTION_SSIM = 0.9  # "look exactly the same": SSIM of the reconstruction to its input at least this
+NEAR_ZERO_LOSS = 0.05  # "the discriminator loss is nearly zero": below this (least squares; guessing gives 0.25)
+ARTEFACT_FREE = 0.10  # spectral distance to real images at most this: no speckle, checkerboard or blur to see
+NO_COLLAPSE = 0.8  # structure diversity (of the real images') at least this
+EARLY_SHARE = 0.8  # "well trained at a very early stage": this share of the improvement made by 20 % of the epochs
 
 
-def translation_metrics(outputs: np.ndarray, data, regressor=None, feature=None,
-                        device: str = "cpu") -> dict[str, Any]:
-    """Metrics of one model's translations of ``data.test_a`` (or of A itself, for the identity baseline).
+@dataclass(frozen=True)
+class Finding:
+    """One claim of the report, what was measured, and the verdict."""
 
-    Paired L1/PSNR/SSIM and landmark error against the synthetic truth (when there is one), FID/KID against held-out
-    real anime (n/a without Inception weights), and SSIM against the input photo (how much of the input is kept).
-    """
-    device = select_device(device) if isinstance(device, str) else device
-    m = evaluate_translation(None, data.test_a.images, truth=data.test_b_true, landmarks=data.test_landmarks,
-                             regressor=regressor, real_b=data.test_b.images, feature=feature, device=device,
-                             outputs=outputs)
-    m["input_ssim"] = paired_metrics(outputs, data.test_a.images)["ssim"]
-    return m
+    claim: str
+    measured: str
+    verdict: str
+
+    def __str__(self) -> str:
+        return f"{self.claim}: {self.verdict} ({self.measured})"
 
 
-def _best(rows: dict[str, dict[str, Any]], key: str, lower: bool) -> str | None:
-    have = {k: v[key] for k, v in rows.items() if v.get(key) is not None}
-    if not have:
-        return None
-    return (min if lower else max)(have, key=have.get)
+def interval_text(difference: float, low: float, high: float, digits: int = 3) -> str:
+    """``+0.034 [0.021, 0.047]``: a difference and its 95 % interval."""
+    return f"{difference:+.{digits}f} [{low:+.{digits}f}, {high:+.{digits}f}]"
 
 
-def transfer_verdict(rows: dict[str, dict[str, Any]], baseline: str = "identity (A itself)") -> str:
-    """'CycleGAN performs the best on image transferring', checked on the paired metrics among the models.
-
-    The do-nothing baseline is not a model, so it does not compete; the verdict says whether the winner beats it.
-    """
-    models = {k: v for k, v in rows.items() if k != baseline}
-    if models["CycleGAN"].get("ssim") is None:
-        return ("not testable here: real data has no ground truth, and FID/KID need Inception weights"
-                if models["CycleGAN"].get("fid") is None else _fid_transfer(models))
-    wins = {key: _best(models, key, lower) for key, lower in (("l1", True), ("ssim", False), ("landmark_error", True))
-            if any(r.get(key) is not None for r in models.values())}
-    cyc = [k for k, w in wins.items() if w == "CycleGAN"]
-    text = ", ".join(f"best {k}: {w}" for k, w in wins.items())
-    if baseline in rows:
-        versus = against_baseline(models["CycleGAN"], rows[baseline])
-        text += f"; against doing nothing (the untranslated photo), CycleGAN {versus}"
-    if len(cyc) == len(wins):
-        return f"supported among the models: CycleGAN is best on every paired metric ({text})"
-    if cyc:
-        return f"partly supported: CycleGAN is best on {', '.join(cyc)} only ({text})"
-    return f"not supported: CycleGAN is best on none of the paired metrics ({text})"
+def combine(verdicts: list[str]) -> str:
+    """All parts of a claim must hold: supported when each is, not supported when any is not, else inconclusive."""
+    if any(v == NOT_SUPPORTED for v in verdicts):
+        return NOT_SUPPORTED
+    return SUPPORTED if all(v == SUPPORTED for v in verdicts) else INCONCLUSIVE
 
 
-def against_baseline(model: dict[str, Any], base: dict[str, Any]) -> str:
-    """Which paired metrics a translation wins and loses against the do-nothing baseline, with the numbers."""
-    wins, losses = [], []
-    for key, label, lower in (("l1", "L1", True), ("psnr", "PSNR", False), ("ssim", "SSIM", False)):
-        better = model[key] < base[key] if lower else model[key] > base[key]
-        (wins if better else losses).append(f"{label} {model[key]:.3f} vs {base[key]:.3f}")
-    if not losses:
-        return f"wins on every paired metric ({', '.join(wins)})"
-    if not wins:
-        return f"loses on every paired metric ({', '.join(losses)})"
-    return f"wins on {', '.join(wins)} but loses on {', '.join(losses)}"
+# --- translations of the held-out photos, measured per image ---------------------------------------------------
+
+@dataclass
+class Translations:
+    """One model's translations of the held-out photos A, and per-image measurements of them."""
+
+    name: str
+    outputs: np.ndarray  # (N, H, W, 3) uint8
+    per_image: dict[str, np.ndarray] = field(default_factory=dict)  # (N,) values per measure
+    summary: dict[str, Any] = field(default_factory=dict)  # set-level numbers (means, quality measures)
 
 
-def _fid_transfer(rows: dict[str, dict[str, Any]]) -> str:
-    best = _best({k: v for k, v in rows.items() if k != "identity (A itself)"}, "fid", lower=True)
-    return f"{'supported' if best == 'CycleGAN' else 'not supported'}: lowest FID to real anime is {best}"
+def measure_translations(name: str, outputs: np.ndarray, data, evaluators: dict | None = None,
+                         labels: dict[str, np.ndarray] | None = None, floors: dict | None = None) -> Translations:
+    """Per-image L1/PSNR/SSIM against the synthetic truth (when there is one) and SSIM to the input, landmark error
+    and attribute preservation read by the evaluators, colourfulness; set-level quality against held-out B."""
+    t = Translations(name, outputs)
+    t.per_image["input_ssim"] = per_image_paired(outputs, data.test_a.images)["ssim"]
+    t.per_image["colourfulness"] = colourfulness(outputs)
+    if data.paired:
+        t.per_image.update(per_image_paired(outputs, data.test_b_true))
+    if evaluators and data.test_landmarks is not None:
+        marks = predict_landmarks(evaluators["landmarks"], outputs)
+        t.per_image["landmark_error"] = per_image_landmark_error(marks, data.test_landmarks)
+    if evaluators and labels is not None:
+        t.per_image["attributes"] = attribute_correct(outputs, labels, evaluators["attributes"])["mean"]
+    t.summary = {k: float(v.mean()) for k, v in t.per_image.items()}
+    if len(outputs) >= 4 and len(data.test_b) >= 4:
+        t.summary.update(quality_measures(outputs, data.test_b.images, floors=floors))
+    return t
 
 
-def detail_verdict(rows: dict[str, dict[str, Any]]) -> str:
-    """'CartoonGAN tends to preserve image details, which results in a poorer performance'."""
-    cart, cyc = rows["CartoonGAN"], rows["CycleGAN"]
-    keeps_more = cart["input_ssim"] > cyc["input_ssim"]
-    detail = (f"SSIM to the input photo: CartoonGAN {cart['input_ssim']:.3f}, CycleGAN {cyc['input_ssim']:.3f}")
-    if cart.get("ssim") is None:
-        half = "keeps more of the input" if keeps_more else "keeps less of the input"
-        return f"partly testable: CartoonGAN {half} ({detail}); without ground truth its performance is not measured"
-    worse = cart["ssim"] < cyc["ssim"]
-    perf = f"SSIM to the anime truth: CartoonGAN {cart['ssim']:.3f}, CycleGAN {cyc['ssim']:.3f}"
-    if keeps_more and worse:
-        return (f"supported: CartoonGAN keeps more of the input photo and scores worse against the truth "
-                f"({detail}; {perf})")
-    if keeps_more:
-        return f"half supported: CartoonGAN keeps more of the input but does not score worse ({detail}; {perf})"
-    if worse:
-        return (f"half supported: CartoonGAN scores worse, but it does not keep more of the input ({detail}; {perf}), "
-                "so detail preservation is not the explanation here")
-    return f"not supported: CartoonGAN neither keeps more of the input nor scores worse ({detail}; {perf})"
+def paired_finding(a: np.ndarray, b: np.ndarray, higher_is_better: bool, tolerance: float = 0.0,
+                   seed: int = 0) -> tuple[str, str]:
+    """The verdict on "a is better than b" from per-image values, and the interval as text."""
+    iv = paired_bootstrap(a, b, seed=seed)
+    return verdict(iv.low, iv.high, tolerance, higher_is_better), interval_text(*iv)
 
 
-def dcgan_verdict(quality: dict[str, Any]) -> str:
-    """'DCGAN is generally a good choice to generate images from noise'."""
-    nn_ratio = quality.get("nn_ratio")
-    memo = ""
-    if nn_ratio is not None:
-        memo = (f"generated avatars are {nn_ratio:.2f}x as far from their nearest training image as held-out real "
-                f"avatars are ({'no sign of memorisation' if nn_ratio > 0.8 else 'close copies: memorisation'})")
-    if quality.get("fid") is None:
-        return ("not testable as a comparison here: no other model generates from noise, and FID needs Inception "
-                f"weights; {memo}").rstrip("; ")
-    return f"FID {quality['fid']:.1f} against held-out real avatars; {memo}"
+# --- the translation claims ------------------------------------------------------------------------------------
+
+def transfer_finding(cycle: Translations, cartoon: Translations) -> Finding:
+    """'CycleGAN performs the best on image transferring': CycleGAN against CartoonGAN on the paired metrics."""
+    claim = "CycleGAN performs the best on image transferring"
+    if "ssim" not in cycle.per_image:
+        return Finding(claim, "no ground truth on real data: only the quality measures of Table 2 compare them",
+                       INCONCLUSIVE)
+    parts, verdicts = [], []
+    for key, label, higher in (("ssim", "SSIM to truth", True), ("l1", "L1 to truth", False),
+                               ("landmark_error", "landmark error (px, evaluator)", False),
+                               ("attributes", "attributes kept (evaluator)", True)):
+        if key in cycle.per_image and key in cartoon.per_image:
+            v, text = paired_finding(cycle.per_image[key], cartoon.per_image[key], higher)
+            verdicts.append(v)
+            parts.append(f"{label} CycleGAN - CartoonGAN {text}: {v}")
+    return Finding(claim, "; ".join(parts), combine(verdicts[:1]) if verdicts else INCONCLUSIVE)
 
 
-def early_stage_verdict(history: list[dict[str, Any]]) -> str:
-    """'The generator reaches a well-trained state at a very early stage, and subsequent training only has minor
-    effects': how much of the total improvement in FD (FID where available) was made by 20% of the epochs."""
-    metrics = [m for m in history if m.get("event") == "metrics"]
-    key = "fid" if metrics and all(m.get("fid") is not None for m in metrics) else "fd_landmark"
-    if len(metrics) < 3:
-        return "not testable: fewer than three evaluations in this run"
-    values = [m[key] for m in metrics]
-    if any(v is None for v in values):
-        return "not testable: some evaluations had no value"
-    first, last = values[0], values[-1]
-    name = "FID" if key == "fid" else "FD (landmark features)"
-    if last >= first:
-        return f"not testable as stated: {name} did not improve over the run ({first:.1f} -> {last:.1f})"
-    cut = max(1, round(0.2 * metrics[-1]["epoch"]))
-    early = next(m[key] for m in metrics if m["epoch"] >= cut)
-    share = min(max((first - early) / (first - last), 0.0), 1.5)
-    text = (f"{name}: {first:.1f} after epoch {metrics[0]['epoch']}, {early:.1f} after epoch {cut} (20% of the run), "
-            f"{last:.1f} at the end; {share:.0%} of the improvement was made by epoch {cut}")
-    if share >= 0.8:
-        return f"supported: {text}"
-    if share >= 0.5:
-        return f"partly supported: {text}"
-    return f"not supported: {text}; later training still mattered"
+def detail_finding(cycle: Translations, cartoon: Translations) -> Finding:
+    """'CartoonGAN tends to preserve image details, which results in a poorer performance': it keeps more of the
+    input (SSIM to the photo) and scores worse against the truth (SSIM), both paired with CycleGAN."""
+    claim = "CartoonGAN preserves image details, which results in a poorer performance"
+    keeps, keeps_text = paired_finding(cartoon.per_image["input_ssim"], cycle.per_image["input_ssim"], True)
+    measured = f"SSIM to the input photo, CartoonGAN - CycleGAN {keeps_text}"
+    if "ssim" not in cartoon.per_image:
+        return Finding(claim, measured + "; without ground truth the performance is not measured", INCONCLUSIVE)
+    worse, worse_text = paired_finding(cartoon.per_image["ssim"], cycle.per_image["ssim"], False)
+    return Finding(claim, f"{measured}; SSIM to the anime truth, CartoonGAN - CycleGAN {worse_text}",
+                   combine([keeps, worse]))
 
 
-def loss_trend(history: list[dict]) -> str:
-    """The report's reading of Figure 5, checked on this run: does the discriminator get the upper hand?"""
-    steps = [r for r in history if "event" not in r]
-    tenth = max(1, len(steps) // 10)
-    first = {k: float(np.mean([r[k] for r in steps[:tenth]])) for k in ("loss_G", "loss_D")}
-    last = {k: float(np.mean([r[k] for r in steps[-tenth:]])) for k in ("loss_G", "loss_D")}
-    upper_hand = last["loss_G"] > first["loss_G"] and last["loss_D"] < first["loss_D"]
-    verdict = ("as in the report, the discriminator gets the upper hand (loss_D falls while loss_G rises)"
-               if upper_hand else "unlike the report's run, the discriminator does not clearly get the upper hand")
-    return (f"loss_G {first['loss_G']:.3f} (first tenth of the iterations) -> {last['loss_G']:.3f} (last tenth); "
-            f"loss_D {first['loss_D']:.3f} -> {last['loss_D']:.3f}: {verdict}.")
+def identity_map_finding(cycle: Translations, data) -> Finding:
+    """'The generator behaves like an identity map': G_A2B(A) closer to its input than to the anime truth (L1)."""
+    claim = "CycleGAN's generator behaves like an identity map"
+    if "l1" not in cycle.per_image:
+        return Finding(claim, "no ground truth on real data", INCONCLUSIVE)
+    to_input = per_image_paired(cycle.outputs, data.test_a.images)["l1"]
+    v, text = paired_finding(cycle.per_image["l1"], to_input, higher_is_better=True)
+    return Finding(claim, f"L1 to the anime truth - L1 to the input photo {text} (positive: closer to the input)", v)
 
 
-def identity_check(history: list[dict]) -> str:
-    """Test the report's reading of Figure 7 ("behaves like an identity map") on the last paired metrics.
+def reconstruction_finding(images: np.ndarray, reconstructed: np.ndarray) -> Finding:
+    """'The origin images and the reconstructed ones look exactly the same': SSIM at least RECONSTRUCTION_SSIM."""
+    ssim = per_image_paired(reconstructed, images)["ssim"]
+    iv = paired_bootstrap(ssim, np.full_like(ssim, RECONSTRUCTION_SSIM))
+    measured = (f"SSIM of G_B2A(G_A2B(A)) to A {ssim.mean():.3f}, minus {RECONSTRUCTION_SSIM} "
+                f"{interval_text(*iv)}; L1 {per_image_paired(reconstructed, images)['l1'].mean():.3f}")
+    return Finding("CycleGAN's reconstructions look exactly the same as the inputs", measured,
+                   verdict(iv.low, iv.high, 0.0, True))
 
-    Two questions, each on L1 and SSIM: is G_A2B(A) closer to its input A than to the anime truth, and does it
-    beat the do-nothing baseline (A itself) against that truth?
-    """
-    metrics = [r for r in history if r.get("event") == "metrics"]
-    if not metrics:
-        return "no paired metrics (real data has no ground truth): the identity-map claim is not testable here"
-    m = metrics[-1]
-    closer = {"L1": m["input_l1"] < m["A2B_l1"], "SSIM": m["input_ssim"] > m["A2B_ssim"]}
-    model = {k: m[f"A2B_{k}"] for k in ("l1", "psnr", "ssim")}
-    base = {k: m[f"identity_{k}"] for k in ("l1", "psnr", "ssim")}
-    lines = [
-        f"epoch {m['epoch']}: G_A2B(A) vs ground truth: L1 {m['A2B_l1']:.3f}, PSNR {m['A2B_psnr']:.2f} dB, "
-        f"SSIM {m['A2B_ssim']:.3f}",
-        f"identity baseline (A vs ground truth): L1 {m['identity_l1']:.3f}, PSNR {m['identity_psnr']:.2f} dB, "
-        f"SSIM {m['identity_ssim']:.3f}",
-        f"G_A2B(A) vs its input A: L1 {m['input_l1']:.3f}, SSIM {m['input_ssim']:.3f}",
-        f"Against the baseline, G_A2B {against_baseline(model, base)}.",
-    ]
-    if all(closer.values()):
-        verdict = "supported: by L1 and by SSIM the translation is closer to its input than to the anime truth"
-    elif any(closer.values()):
-        near = [k for k, v in closer.items() if v]
-        verdict = (f"partly supported: the translation is closer to its input than to the anime truth by "
-                   f"{', '.join(near)} only")
-    else:
-        verdict = "not supported here: by L1 and by SSIM the translation is closer to the anime truth than to its input"
-    return "\n".join(lines + [f"The report's 'behaves like an identity map': {verdict}."])
 
+def colourful_finding(cycle: Translations, data) -> Finding:
+    """'Translations of photos get a little cartoon style but too colourful': colourfulness above the truth's."""
+    claim = "CycleGAN's translations of photos are too colourful"
+    real_b = colourfulness(data.test_b.images).mean()
+    if not data.paired:
+        return Finding(claim, f"colourfulness {cycle.summary['colourfulness']:.1f} against real anime {real_b:.1f}; "
+                              "no paired truth to compare image by image", INCONCLUSIVE)
+    v, text = paired_finding(cycle.per_image["colourfulness"], colourfulness(data.test_b_true), True)
+    return Finding(claim, f"colourfulness (Hasler-Suesstrunk) of G_A2B(A) - the anime truth {text}; "
+                          f"G_A2B(A) {cycle.summary['colourfulness']:.1f}, real anime B {real_b:.1f}", v)
+
+
+def direction_finding(anime: np.ndarray, true_marks: np.ndarray, translated: np.ndarray, photo_truth: np.ndarray,
+                      evaluator, tolerance: float = 1.0) -> Finding:
+    """'The directions of the origin faces and the patched ones are not consistent' (anime -> photo): the head
+    roll read from G_B2A(B) against B's exact roll, beyond what the evaluator reads from B's true photo rendering."""
+    true_roll = roll_degrees(true_marks)
+    off = np.abs(roll_degrees(predict_landmarks(evaluator, translated)) - true_roll)
+    floor = np.abs(roll_degrees(predict_landmarks(evaluator, photo_truth)) - true_roll)
+    v, text = paired_finding(off, floor, higher_is_better=True, tolerance=tolerance)
+    return Finding("the face direction of G_B2A(B) does not match that of B",
+                   f"roll error of G_B2A(B) {off.mean():.1f} deg - the evaluator's own on B's photo rendering "
+                   f"{floor.mean():.1f} deg: {text} (tolerance {tolerance} deg)", v)
+
+
+# --- claims read from the training histories -------------------------------------------------------------------
+
+def _steps(history: list[dict], *keys: str) -> np.ndarray:
+    """(S,) the mean of ``keys`` at every training step that has them (pre-training steps have no GAN losses)."""
+    rows = [r for r in history if "event" not in r and all(r.get(k) is not None for k in keys)]
+    return np.array([np.mean([r[k] for k in keys]) for r in rows], dtype=float)
+
+
+def loss_trend_finding(history: list[dict]) -> Finding:
+    """Figure 5: 'soon the discriminator gets the upper hand, leading to the increase of generator loss':
+    loss_G rises and loss_D falls from the first fifth of the iterations to the last."""
+    g, d = trend(_steps(history, "loss_G")), trend(_steps(history, "loss_D"))
+    verdicts = [verdict(g.low, g.high, 0.0, True), verdict(d.low, d.high, 0.0, False)]
+    return Finding("DCGAN's discriminator gets the upper hand and the generator loss rises",
+                   f"last fifth of the iterations - first fifth: loss_G {interval_text(*g)}, "
+                   f"loss_D {interval_text(*d)}", combine(verdicts))
+
+
+def discriminator_finding(history: list[dict]) -> Finding:
+    """Figure 7: 'the discriminator losses are nearly zero': their mean over the last fifth below NEAR_ZERO_LOSS."""
+    losses = _steps(history, "loss_D_A", "loss_D_B")
+    last = block_bootstrap_mean(losses[-max(2, len(losses) // 5):])
+    return Finding("CycleGAN's discriminator losses are nearly zero",
+                   f"mean of loss_D_A and loss_D_B over the last fifth of the iterations {last.difference:.3f} "
+                   f"[{last.low:.3f}, {last.high:.3f}] against {NEAR_ZERO_LOSS} (a guessing discriminator: 0.25)",
+                   verdict(last.low - NEAR_ZERO_LOSS, last.high - NEAR_ZERO_LOSS, 0.0, False))
+
+
+def gan_losses_finding(history: list[dict]) -> Finding:
+    """Figure 7: 'the GAN losses increase': their mean rises from the first fifth of the iterations to the last."""
+    rise = trend(_steps(history, "loss_gan_A2B", "loss_gan_B2A"))
+    return Finding("CycleGAN's GAN losses increase during training",
+                   f"mean of loss_gan_A2B and loss_gan_B2A, last fifth - first fifth {interval_text(*rise)}",
+                   verdict(rise.low, rise.high, 0.0, True))
+
+
+# --- DCGAN ----------------------------------------------------------------------------------------------------
+
+def dcgan_finding(samples: np.ndarray, real: np.ndarray) -> Finding:
+    """'DCGAN is generally a good choice to generate images from noise', measured as: its samples are free of
+    artefacts (spectral distance to real at most ARTEFACT_FREE) and do not collapse (structure diversity at least
+    NO_COLLAPSE), each with an interval from resampling the samples."""
+    spectral = bootstrap_measure(samples, lambda s: spectral_distance(s, real))
+    diversity = bootstrap_measure(samples, lambda s: diversity_ratio(s, real, max_images=512))
+    verdicts = [verdict(spectral.low - ARTEFACT_FREE, spectral.high - ARTEFACT_FREE, 0.0, False),
+                verdict(diversity.low - NO_COLLAPSE, diversity.high - NO_COLLAPSE, 0.0, True)]
+    return Finding("DCGAN is a good choice to generate images from noise (varied samples free of artefacts)",
+                   f"spectral distance {spectral.difference:.3f} [{spectral.low:.3f}, {spectral.high:.3f}] "
+                   f"(at most {ARTEFACT_FREE}); structure diversity {diversity.difference:.2f} [{diversity.low:.2f}, "
+                   f"{diversity.high:.2f}] (at least {NO_COLLAPSE})", combine(verdicts))
+
+
+def early_finding(run_dir: str | Path, real: np.ndarray, epochs: list[int], n_boot: int = 200) -> Finding:
+    """'The generator reaches a well-trained state at a very early stage': the share of the improvement in spectral
+    distance (epoch 0 -> last epoch) made by 20 % of the epochs, over the same fixed noise at every epoch
+    (resampled together), and the first epoch that is not reliably worse than the last."""
+    run = Run.open(run_dir)
+    samples = {e: run.load_samples("fixed", e) for e in epochs}  # the same z at every epoch: paired
+    cut = min(epochs, key=lambda e: abs(e - max(1, round(0.2 * epochs[-1]))))
+    rng = np.random.default_rng(0)
+    draws = [rng.integers(0, len(samples[epochs[0]]), len(samples[epochs[0]])) for _ in range(n_boot)]
+    values = {e: np.array([spectral_distance(samples[e][d], real) for d in draws]) for e in epochs}  # (n_boot,)
+    first, last, early = values[epochs[0]], values[epochs[-1]], values[cut]
+    share = (first - early) / np.where(np.abs(first - last) < 1e-9, np.nan, first - last)
+    low, high = np.nanquantile(share, [0.025, 0.975])
+    settled = next(e for e in epochs if np.quantile(values[e] - last, 0.025) <= 0)
+    point = {e: spectral_distance(samples[e], real) for e in (epochs[0], cut, epochs[-1])}
+    return Finding("DCGAN is well trained at a very early stage; later training has minor effects",
+                   f"spectral distance of the fixed samples: {point[epochs[0]]:.3f} untrained, {point[cut]:.3f} after "
+                   f"epoch {cut} (20 % of the run), {point[epochs[-1]]:.3f} at the end; share of the improvement made "
+                   f"by epoch {cut} {np.nanmedian(share):.0%} [{low:.0%}, {high:.0%}] (claim: at least "
+                   f"{EARLY_SHARE:.0%}); no longer reliably worse than the end from epoch {settled}",
+                   verdict(low - EARLY_SHARE, high - EARLY_SHARE, 0.0, True))
+
+
+# --- captions -------------------------------------------------------------------------------------------------
 
 def vgg_note(run_dir: str | Path) -> str | None:
-    """The loud caption note when a run's VGG19 was the random substitute, else None."""
+    """The caption note naming the network behind CartoonGAN's content and style losses, when it is not VGG19."""
     text = Run.open(run_dir).read_note("vgg.txt")
-    if text and "substitute" in text:
-        return "WARNING: content and style losses used a random-weight VGG19 substitute (no ImageNet weights here)."
+    if text and text.strip() == SYNTHETIC_NOTE:
+        return f"Content and style losses: {SYNTHETIC_NOTE}."
     return None

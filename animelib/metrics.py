@@ -47,6 +47,47 @@ def paired_metrics(pred, target) -> dict[str, float]:
     }
 
 
+def per_image_paired(pred, target) -> dict[str, np.ndarray]:
+    """{"l1", "psnr", "ssim"}: (N,) values per image (their means are :func:`paired_metrics`), for a paired
+    bootstrap; PSNR of identical images is capped at 100 dB."""
+    from torchmetrics.functional.image import structural_similarity_index_measure
+
+    p, t = _unit(pred), _unit(target)
+    if p.shape != t.shape:
+        raise ValueError(f"pred {tuple(p.shape)} and target {tuple(t.shape)} differ in shape")
+    mse = (p - t).square().mean((1, 2, 3)).double()
+    with torch.no_grad():
+        ssim = structural_similarity_index_measure(p, t, data_range=1.0, reduction="none")
+    return {"l1": (p - t).abs().mean((1, 2, 3)).double().numpy(),
+            "psnr": (10 * torch.log10(1 / mse.clamp(min=1e-10))).numpy(), "ssim": ssim.double().numpy()}
+
+
+def per_image_landmark_error(pred, true) -> np.ndarray:
+    """(N,) mean Euclidean distance (pixels) over the landmarks of each image; (N, K, 2) each."""
+    pred, true = np.asarray(pred, np.float64), np.asarray(true, np.float64)
+    if pred.shape != true.shape or pred.ndim != 3 or pred.shape[-1] != 2:
+        raise ValueError(f"landmarks must both be (N, K, 2), got {pred.shape} and {true.shape}")
+    return np.linalg.norm(pred - true, axis=-1).mean(1)
+
+
+def colourfulness(images) -> np.ndarray:
+    """(N,) Hasler and Suesstrunk's colourfulness of (N, H, W, 3) uint8 images (0: grey; about 40: quite
+    colourful; above 100: extremely), from the opponent channels rg = R - G and yb = (R + G) / 2 - B."""
+    rgb = np.asarray(images, np.float64)
+    rg = rgb[..., 0] - rgb[..., 1]
+    yb = (rgb[..., 0] + rgb[..., 1]) / 2 - rgb[..., 2]
+    spread = np.sqrt(rg.std((1, 2)) ** 2 + yb.std((1, 2)) ** 2)
+    mean = np.sqrt(rg.mean((1, 2)) ** 2 + yb.mean((1, 2)) ** 2)
+    return spread + 0.3 * mean
+
+
+def roll_degrees(landmarks) -> np.ndarray:
+    """(N,) head roll in degrees from (N, 5, 2) landmarks: the angle of the line from the left to the right eye."""
+    marks = np.asarray(landmarks, np.float64)
+    d = marks[:, 1] - marks[:, 0]
+    return np.degrees(np.arctan2(d[:, 1], d[:, 0]))
+
+
 def landmark_error(pred: torch.Tensor | np.ndarray, true: torch.Tensor | np.ndarray) -> float:
     """Mean Euclidean distance (pixels) between predicted and true landmarks, (N, 5, 2) each."""
     pred, true = torch.as_tensor(pred, dtype=torch.float32), torch.as_tensor(true, dtype=torch.float32)

@@ -132,3 +132,37 @@ def per_image_landmark_error(pred, true) -> np.ndarray:
     if pred.shape != true.shape or pred.ndim != 3 or pred.shape[-1] != 2:
         raise ConfigError(f"landmarks must both be (N, K, 2), got {pred.shape} and {true.shape}")
     return np.linalg.norm(pred - true, axis=-1).mean(1)
+
+
+def bootstrap_measure(images: np.ndarray, measure, n_boot: int = 200, seed: int = 0, ci: float = 0.95) -> Interval:
+    """A set-level measure (``measure(images) -> float``, e.g. a spectral distance to fixed real images) and a
+    percentile interval from resampling ``images`` with replacement (``n_boot`` times, from ``seed``)."""
+    rng = np.random.default_rng(seed)
+    values = [measure(images[rng.integers(0, len(images), len(images))]) for _ in range(n_boot)]
+    low, high = np.quantile(values, [(1 - ci) / 2, (1 + ci) / 2])
+    return Interval(float(measure(images)), float(low), float(high))
+
+
+def block_bootstrap_mean(values, block: int = 10, n_boot: int = 2000, seed: int = 0, ci: float = 0.95) -> Interval:
+    """Mean of a series of training losses and a moving-block bootstrap interval: blocks of ``block``
+    consecutive steps are resampled, so the correlation between neighbouring steps is kept."""
+    v = _values("values", values)
+    block = max(1, min(block, len(v)))
+    rng = np.random.default_rng(seed)
+    starts = rng.integers(0, len(v) - block + 1, (n_boot, -(-len(v) // block)))  # (n_boot, blocks)
+    means = np.concatenate([v[(chunk[:, :, None] + np.arange(block)).reshape(len(chunk), -1)[:, :len(v)]].mean(1)
+                            for chunk in np.array_split(starts, max(1, n_boot // 100))])  # (n_boot,)
+    low, high = np.quantile(means, [(1 - ci) / 2, (1 + ci) / 2])
+    return Interval(float(v.mean()), float(low), float(high))
+
+
+def trend(values, part: float = 0.2, block: int = 10, n_boot: int = 2000, seed: int = 0) -> Interval:
+    """How a training loss moved: the mean of its last ``part`` of the steps minus the mean of its first, with an
+    interval from block-bootstrapping both parts independently."""
+    v = _values("values", values)
+    k = max(2, int(len(v) * part))
+    first = block_bootstrap_mean(v[:k], block, n_boot, seed)
+    last = block_bootstrap_mean(v[-k:], block, n_boot, seed + 1)
+    spread = np.hypot(last.high - last.low, first.high - first.low) / 2  # the two intervals' half-widths, combined
+    difference = last.difference - first.difference
+    return Interval(difference, difference - spread, difference + spread)
