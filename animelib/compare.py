@@ -16,15 +16,25 @@ from typing import Any
 
 import numpy as np
 
-from animelib.evaluators import attribute_correct, predict_landmarks
+from animelib.data import HELD_OUT_START
+from animelib.evaluators import (
+    attribute_correct,
+    attribute_table,
+    budget_for,
+    load_attribute_evaluator,
+    load_landmark_evaluator,
+    predict_landmarks,
+)
 from animelib.metrics import (
     colourfulness,
     diversity_ratio,
     per_image_landmark_error,
     per_image_paired,
     quality_measures,
+    radial_power_spectra,
+    radial_power_spectrum,
     roll_degrees,
-    spectral_distance,
+    spectrum_distance,
 )
 from animelib.nets.vgg import SYNTHETIC_NOTE
 from animelib.runs import Run
@@ -224,39 +234,50 @@ def gan_losses_finding(history: list[dict]) -> Finding:
 
 # --- DCGAN ----------------------------------------------------------------------------------------------------
 
-def dcgan_finding(samples: np.ndarray, real: np.ndarray) -> Finding:
+def _spectral_draws(spectra: np.ndarray, real_spectrum: np.ndarray, draws: np.ndarray) -> np.ndarray:
+    """Spectral distance of each resample (rows of ``draws``: image indices) of a set's per-image spectra."""
+    return np.array([spectrum_distance(spectra[d].mean(0), real_spectrum) for d in draws])
+
+
+def dcgan_finding(samples: np.ndarray, real: np.ndarray, n_boot: int = 200) -> Finding:
     """'DCGAN is generally a good choice to generate images from noise', measured as: its samples are free of
     artefacts (spectral distance to real at most ARTEFACT_FREE) and do not collapse (structure diversity at least
     NO_COLLAPSE), each with an interval from resampling the samples."""
-    spectral = bootstrap_measure(samples, lambda s: spectral_distance(s, real))
-    diversity = bootstrap_measure(samples, lambda s: diversity_ratio(s, real, max_images=512))
-    verdicts = [verdict(spectral.low - ARTEFACT_FREE, spectral.high - ARTEFACT_FREE, 0.0, False),
+    real_spectrum = radial_power_spectrum(real)
+    spectra = radial_power_spectra(samples)
+    draws = np.random.default_rng(0).integers(0, len(samples), (n_boot, len(samples)))
+    low_s, high_s = np.quantile(_spectral_draws(spectra, real_spectrum, draws), [0.025, 0.975])
+    spectral = spectrum_distance(spectra.mean(0), real_spectrum)
+    diversity = bootstrap_measure(samples[:512], lambda s: diversity_ratio(s, real, max_images=512), n_boot=50)
+    verdicts = [verdict(low_s - ARTEFACT_FREE, high_s - ARTEFACT_FREE, 0.0, False),
                 verdict(diversity.low - NO_COLLAPSE, diversity.high - NO_COLLAPSE, 0.0, True)]
     return Finding("DCGAN is a good choice to generate images from noise (varied samples free of artefacts)",
-                   f"spectral distance {spectral.difference:.3f} [{spectral.low:.3f}, {spectral.high:.3f}] "
-                   f"(at most {ARTEFACT_FREE}); structure diversity {diversity.difference:.2f} [{diversity.low:.2f}, "
-                   f"{diversity.high:.2f}] (at least {NO_COLLAPSE})", combine(verdicts))
+                   f"{len(samples)} samples against {len(real)} held-out real avatars: spectral distance "
+                   f"{spectral:.3f} [{low_s:.3f}, {high_s:.3f}] (at most {ARTEFACT_FREE}); structure diversity "
+                   f"{diversity.difference:.2f} [{diversity.low:.2f}, {diversity.high:.2f}] (at least {NO_COLLAPSE})",
+                   combine(verdicts))
 
 
-def early_finding(run_dir: str | Path, real: np.ndarray, epochs: list[int], n_boot: int = 200) -> Finding:
+def early_finding(run_dir: str | Path, real: np.ndarray, epochs: list[int], n_boot: int = 500) -> Finding:
     """'The generator reaches a well-trained state at a very early stage': the share of the improvement in spectral
     distance (epoch 0 -> last epoch) made by 20 % of the epochs, over the same fixed noise at every epoch
     (resampled together), and the first epoch that is not reliably worse than the last."""
     run = Run.open(run_dir)
-    samples = {e: run.load_samples("fixed", e) for e in epochs}  # the same z at every epoch: paired
-    cut = min(epochs, key=lambda e: abs(e - max(1, round(0.2 * epochs[-1]))))
-    rng = np.random.default_rng(0)
-    draws = [rng.integers(0, len(samples[epochs[0]]), len(samples[epochs[0]])) for _ in range(n_boot)]
-    values = {e: np.array([spectral_distance(samples[e][d], real) for d in draws]) for e in epochs}  # (n_boot,)
+    real_spectrum = radial_power_spectrum(real)
+    spectra = {e: radial_power_spectra(run.load_samples("fixed", e)) for e in epochs}  # the same z: paired
+    n = len(spectra[epochs[0]])
+    draws = np.random.default_rng(0).integers(0, n, (n_boot, n))
+    values = {e: _spectral_draws(spectra[e], real_spectrum, draws) for e in epochs}  # (n_boot,) each
+    point = {e: spectrum_distance(spectra[e].mean(0), real_spectrum) for e in epochs}
+    cut = min(epochs[1:], key=lambda e: abs(e - max(1, round(0.2 * epochs[-1]))))
     first, last, early = values[epochs[0]], values[epochs[-1]], values[cut]
     share = (first - early) / np.where(np.abs(first - last) < 1e-9, np.nan, first - last)
     low, high = np.nanquantile(share, [0.025, 0.975])
     settled = next(e for e in epochs if np.quantile(values[e] - last, 0.025) <= 0)
-    point = {e: spectral_distance(samples[e], real) for e in (epochs[0], cut, epochs[-1])}
     return Finding("DCGAN is well trained at a very early stage; later training has minor effects",
-                   f"spectral distance of the fixed samples: {point[epochs[0]]:.3f} untrained, {point[cut]:.3f} after "
-                   f"epoch {cut} (20 % of the run), {point[epochs[-1]]:.3f} at the end; share of the improvement made "
-                   f"by epoch {cut} {np.nanmedian(share):.0%} [{low:.0%}, {high:.0%}] (claim: at least "
+                   f"spectral distance of the {n} fixed samples: {point[epochs[0]]:.3f} untrained, {point[cut]:.3f} "
+                   f"after epoch {cut} (20 % of the run), {point[epochs[-1]]:.3f} at the end; share of the improvement "
+                   f"made by epoch {cut} {np.nanmedian(share):.0%} [{low:.0%}, {high:.0%}] (claim: at least "
                    f"{EARLY_SHARE:.0%}); no longer reliably worse than the end from epoch {settled}",
                    verdict(low - EARLY_SHARE, high - EARLY_SHARE, 0.0, True))
 
@@ -269,3 +290,99 @@ def vgg_note(run_dir: str | Path) -> str | None:
     if text and text.strip() == SYNTHETIC_NOTE:
         return f"Content and style losses: {SYNTHETIC_NOTE}."
     return None
+
+
+def load_evaluators(profile: str, device: str = "auto") -> dict[str, Any]:
+    """The evaluation-only networks (trained apart from every loss; cached): ``landmarks`` and ``attributes``."""
+    budget = budget_for(profile)
+    return {"landmarks": load_landmark_evaluator(budget, device, progress=False),
+            "attributes": load_attribute_evaluator(budget, device, progress=False)}
+
+
+def held_out_labels(data, data_seed: int = 0) -> dict[str, np.ndarray] | None:
+    """The renderer's attribute classes of the held-out synthetic photos (None for real data)."""
+    return attribute_table(len(data.test_a), HELD_OUT_START["thumbs"], data_seed) if data.paired else None
+
+
+def evaluator_note(evaluators: dict[str, Any]) -> str:
+    """The evaluators' own accuracy, to print beside every number they measure."""
+    marks, attrs = evaluators["landmarks"].held_out, evaluators["attributes"].held_out
+    return (f"landmark evaluator's own error on held-out renders {marks['landmark_error_anime_px']:.2f} px (anime), "
+            f"{marks['landmark_error_photo_px']:.2f} px (photo); attribute "
+            f"evaluator's own accuracy {attrs['accuracy']['mean']:.1%} (the ceiling of attributes kept; chance "
+            f"{attrs['chance']['mean']:.1%})")
+
+
+ABLATION_MEASURES = (("ssim", "SSIM to truth", True), ("landmark_error", "landmark error", False),
+                     ("attributes", "attributes kept", True))
+
+
+def ablation_table(results: dict[str, dict[str, Translations]]) -> tuple[list[str], list[list], list[str]]:
+    """The extra losses, each against its model's baseline on the same held-out photos (paired intervals).
+
+    ``results``: model -> variant -> translations. Returns table columns, rows (the baseline's values; each
+    variant's difference from its baseline with the interval and the verdict "better", "worse" or "inconclusive")
+    and one line per model and variant for the notebook and the report.
+    """
+    columns = ["model", "variant", *(label for _, label, _ in ABLATION_MEASURES)]
+    rows, lines = [], []
+    words = {SUPPORTED: "better", NOT_SUPPORTED: "worse", INCONCLUSIVE: "inconclusive"}
+    for model, variants in results.items():
+        base = variants["baseline"]
+        rows.append([model, "baseline", *(f"{base.summary[k]:.3f}" if k in base.summary else "n/a"
+                                          for k, _, _ in ABLATION_MEASURES)])
+        for name, t in variants.items():
+            if name == "baseline":
+                continue
+            cells, parts = [], []
+            for key, label, higher in ABLATION_MEASURES:
+                if key not in t.per_image:
+                    cells.append("n/a")
+                    continue
+                v, text = paired_finding(t.per_image[key], base.per_image[key], higher)
+                cells.append(f"{text} {words[v]}")
+                parts.append(f"{label} {text}: {words[v]}")
+            rows.append([model, name, *cells])
+            lines.append(f"{model} {name} against its baseline: " + ("; ".join(parts) or "no paired metrics"))
+    return columns, rows, lines
+
+
+# --- Table 2 --------------------------------------------------------------------------------------------------
+
+TABLE2_COLUMNS = (  # key in a summary, column title, decimals
+    ("l1", "L1 to truth", 3), ("psnr", "PSNR (dB)", 2), ("ssim", "SSIM to truth", 3),
+    ("input_ssim", "SSIM to input", 3), ("landmark_error", "landmark err (px)", 2),
+    ("attributes", "attributes kept", 3), ("spectral", "spectral dist.", 3), ("diversity", "diversity", 2),
+    ("c2st", "C2ST", 2), ("fid", "FID", 1),
+)
+
+
+def _cell(values: list, digits: int, floor: float | None = None) -> str:
+    """The mean over seeds (``± sd`` when there are several), and the measure's floor when it has one."""
+    values = [v for v in values if v is not None]
+    if not values:
+        return "n/a"
+    text = f"{np.mean(values):.{digits}f}" + (f" ± {np.std(values, ddof=1):.{digits}f}" if len(values) > 1 else "")
+    return text + (f" (floor {floor:.{digits}f})" if floor is not None else "")
+
+
+def table2(results: dict[str, list[dict[str, Any]]], budgets: dict[str, str]) -> tuple[list[str], list[list[str]]]:
+    """Table 2: one row per model (name -> one summary per seed), its training budget, and every measure."""
+    columns = ["model", "budget", *(title for _, title, _ in TABLE2_COLUMNS)]
+    rows = []
+    for name, summaries in results.items():
+        cells = [name, budgets.get(name, "-")]
+        for key, _, digits in TABLE2_COLUMNS:
+            floor = summaries[0].get(f"{key}_floor")
+            cells.append(_cell([s.get(key) for s in summaries], digits, floor))
+        rows.append(cells)
+    return columns, rows
+
+
+def budget(history: list[dict], pretrain: int = 0) -> str:
+    """A run's training budget from its history: generator updates and epochs (content-only pre-training noted)."""
+    epochs = [r for r in history if r.get("event") == "epoch"]
+    if not epochs:
+        return "not trained"
+    text = f"{epochs[-1]['step']:,} G updates, {epochs[-1]['epoch']} epochs"
+    return text + (f" ({pretrain} of them content-only pre-training)" if pretrain else "")

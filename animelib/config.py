@@ -68,6 +68,9 @@ class Config:
     MODEL: ClassVar[str] = "base"
     PROFILES: ClassVar[dict[str, dict[str, Any]]] = {p: {} for p in PROFILES}
     DATA_FIELDS: ClassVar[tuple[str, ...]] = ()  # the fields that count training images
+    # levers beyond the report's recipe, named in every caption when on: field -> what it is
+    LEVERS: ClassVar[dict[str, str]] = {"ema": "sampling from a moving average of the generator's weights",
+                                        "amp": "bf16 autocast"}
 
     def __post_init__(self):
         if self.profile not in PROFILES:
@@ -142,6 +145,12 @@ class Config:
     def data_label(self) -> str:
         """A short description of the data for captions."""
         return "synthetic avatars (embedded default)" if self.data_dir is None else f"folder {self.data_dir}"
+
+    def levers(self) -> list[str]:
+        """The levers beyond the report's recipe that this config switches on, each as ``name (what it is)``."""
+        default = type(self)()
+        return [f"{name}={getattr(self, name)!r} ({what})" for name, what in self.LEVERS.items()
+                if getattr(self, name) != getattr(default, name)]
 
     def summary(self) -> str:
         """One line per field, for notebooks and logs."""

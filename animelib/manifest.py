@@ -202,7 +202,9 @@ def caption(text: str, config, epochs: int | None = None, note: str | None = Non
     """A figure caption ending in where it came from: profile, data, epochs (and a warning note, if any)."""
     done = config.epochs if epochs is None else epochs
     source = f"{config.profile} profile, {config.data_label}, {done} epochs, seed {config.seed}"
-    return f"{text} ({source})." + (f" {note}" if note else "")
+    levers = config.levers()
+    recipe = f" Beyond the report's recipe: {'; '.join(levers)}." if levers else ""
+    return f"{text} ({source}).{recipe}" + (f" {note}" if note else "")
 
 
 class FigureBook:

@@ -487,28 +487,37 @@ def diversity_ratio(fake, real, max_images: int = 2000, seed: int = 0) -> float:
     return mean_pairwise_distance(fake, max_images, seed) / real_spread
 
 
-def radial_power_spectrum(images) -> np.ndarray:
-    """Mean power spectrum of a set's grayscale images, averaged over rings of integer radius 1, 2, ...
-
-    (N, H, W, 3) uint8 -> (R,) float64 with R = round(H / sqrt(2)), the corner ring: entry k - 1 is the mean
-    power at spatial frequency k cycles per image (each image's mean removed, so the DC term is left out). The
-    rings beyond H / 2 hold the diagonal frequencies, where a transposed convolution's checkerboard sits
-    (H / 2, H / 2). Square images only.
-    """
+def radial_power_spectra(images) -> np.ndarray:
+    """Each image's power spectrum (grayscale, its mean removed, so no DC term), averaged over rings of integer
+    radius 1, 2, ...: (N, H, W, 3) uint8 -> (N, R) float64, R = round(H / sqrt(2)) (the corner ring). Entry k - 1
+    is the power at k cycles per image; the rings beyond H / 2 hold the diagonal frequencies, where a transposed
+    convolution's checkerboard sits (H / 2, H / 2). Square images only."""
     images = _check_images("images", images)
     h, w = images.shape[1:3]
     if h != w:
         raise ValueError(f"the spectrum needs square images, got {h}x{w}")
-    power = torch.zeros(h, w, dtype=torch.float64)
-    for i in range(0, len(images), 512):
-        gray = _gray(images[i:i + 512])  # (B, H, W) in [0, 1]
-        gray = gray - gray.mean((1, 2), keepdim=True)
-        power += torch.fft.fft2(gray).abs().square().sum(0)  # (H, W)
-    power /= len(images)
     freq = torch.fft.fftfreq(h, d=1 / h)  # (H,) cycles per image: 0, 1, ..., -1
     radius = torch.sqrt(freq[:, None] ** 2 + freq[None, :] ** 2).round().long().flatten()  # (H * W,)
-    rings = torch.zeros(int(radius.max()) + 1, dtype=torch.float64).index_add_(0, radius, power.flatten())
-    return (rings / torch.bincount(radius).double())[1:].numpy()
+    counts = torch.bincount(radius).double()
+    out = []
+    for i in range(0, len(images), 512):
+        gray = _gray(images[i:i + 512])  # (B, H, W) in [0, 1]
+        power = torch.fft.fft2(gray - gray.mean((1, 2), keepdim=True)).abs().square().flatten(1)  # (B, H * W)
+        rings = torch.zeros(len(power), len(counts), dtype=torch.float64).index_add_(1, radius, power)
+        out.append((rings / counts)[:, 1:])
+    return torch.cat(out).numpy()
+
+
+def radial_power_spectrum(images) -> np.ndarray:
+    """The mean of :func:`radial_power_spectra` over a set: (R,) float64."""
+    return radial_power_spectra(images).mean(0)
+
+
+def spectrum_distance(fake_spectrum: np.ndarray, real_spectrum: np.ndarray) -> float:
+    """:func:`spectral_distance` from two mean spectra ((R,) each, of images of the same size)."""
+    nyquist = int(round(len(real_spectrum) / np.sqrt(2)))  # the corner ring is H / sqrt(2), Nyquist H / 2
+    ratio = np.maximum(fake_spectrum[:nyquist], 1e-20) / np.maximum(real_spectrum[:nyquist], 1e-20)
+    return float(np.abs(np.log10(ratio)).mean())
 
 
 def spectral_distance(fake, real) -> float:
@@ -523,9 +532,7 @@ def spectral_distance(fake, real) -> float:
     fake, real = _check_images("fake", fake), _check_images("real", real)
     if fake.shape[1:] != real.shape[1:]:
         raise ValueError(f"fake {fake.shape[1:3]} and real {real.shape[1:3]} images differ in size")
-    nyquist = fake.shape[1] // 2
-    p_fake, p_real = radial_power_spectrum(fake)[:nyquist], radial_power_spectrum(real)[:nyquist]
-    return float(np.abs(np.log10(np.maximum(p_fake, 1e-20) / np.maximum(p_real, 1e-20))).mean())
+    return spectrum_distance(radial_power_spectrum(fake), radial_power_spectrum(real))
 
 
 def quality_floors(real, floor_real=None, seed: int = 0, c2st_steps: int = 200) -> dict[str, float]:

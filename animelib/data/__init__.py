@@ -31,6 +31,9 @@ from animelib.errors import DataError
 # The style of each domain: what the synthetic set renders, and which face detector real folders get.
 STYLE_OF = {"anime": "anime", "thumbs": "photo", "faces": "anime"}
 INDEX_OFFSET = {"anime": 0, "thumbs": 1_000_000, "faces": 2_000_000, "test": 9_000_000, "floor": 9_800_000}
+# where each domain's held-out synthetic faces start: the photos' anime renderings are their ground truth
+HELD_OUT_START = {"thumbs": INDEX_OFFSET["test"], "faces": INDEX_OFFSET["test"] + 500_000,
+                  "anime": INDEX_OFFSET["test"] + 750_000}
 
 
 @dataclass
@@ -57,6 +60,7 @@ class TranslationData:
     test_b: ImageSet
     test_b_true: np.ndarray | None  # (N, H, W, 3) uint8 anime rendering of test_a's faces, synthetic only
     test_landmarks: np.ndarray | None  # (N, 5, 2) landmarks of test_a (and test_b_true)
+    test_a_true: np.ndarray | None = None  # (N, H, W, 3) uint8 photo rendering of test_b's faces, synthetic only
 
     @property
     def paired(self) -> bool:
@@ -80,9 +84,7 @@ def load_domain(domain: str, size: int, n: int, data_dir: str | Path | None = No
         images, marks = render_set(style, n, size, seed=data_seed, start=INDEX_OFFSET[domain], progress=progress)
         source = f"synthetic {style}-style avatars (seed {data_seed})"
         train = ImageSet(domain, images, source, marks)
-        start = INDEX_OFFSET["test"] + (0 if domain == "thumbs" else 500_000)
-        if domain == "anime":
-            start += 250_000
+        start = HELD_OUT_START[domain]
         t_images, t_marks = render_set(style, num_test, size, seed=data_seed, start=start, progress=progress)
         return train, ImageSet(domain, t_images, source + ", held out", t_marks)
     folder = domain_folder(data_dir, domain)
@@ -153,16 +155,17 @@ def load_translation_data(cfg, progress: bool = True) -> TranslationData:
                   num_test=cfg.num_test, progress=progress, crop=cfg.crop)
     train_a, test_a = load_domain("thumbs", n=cfg.num_a, **common)
     train_b, test_b = load_domain("faces", n=cfg.num_b, **common)
-    truth = marks = None
-    if cfg.data_dir is None:
-        truth, marks = paired_truth(cfg.image_size, cfg.num_test, cfg.data_seed, progress=progress)
-    return TranslationData(train_a, train_b, test_a, test_b, truth, marks)
+    if cfg.data_dir is not None:
+        return TranslationData(train_a, train_b, test_a, test_b, None, None)
+    truth, marks = paired_truth(cfg.image_size, cfg.num_test, cfg.data_seed, progress=progress)
+    truth_a, _ = render_set("photo", cfg.num_test, cfg.image_size, seed=cfg.data_seed, start=HELD_OUT_START["faces"],
+                            progress=progress)  # the held-out anime faces, as photos: G_B2A's ground truth
+    return TranslationData(train_a, train_b, test_a, test_b, truth, marks, truth_a)
 
 
 def paired_truth(size: int, n: int, data_seed: int = 0, progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """The anime renderings (and landmarks) of the held-out synthetic photos: the translation's ground truth."""
-    start = INDEX_OFFSET["test"]  # the same faces as the held-out thumbs
-    return render_set("anime", n, size, seed=data_seed, start=start, progress=progress)
+    return render_set("anime", n, size, seed=data_seed, start=HELD_OUT_START["thumbs"], progress=progress)
 
 
 def dataset_table(dcgan_cfg, translation_cfg) -> tuple[list[str], list[list]]:
