@@ -107,7 +107,7 @@ def measure_translations(name: str, outputs: np.ndarray, data, evaluators: dict 
     if evaluators and labels is not None:
         t.per_image["attributes"] = attribute_correct(outputs, labels, evaluators["attributes"])["mean"]
     t.summary = {k: float(v.mean()) for k, v in t.per_image.items()}
-    if len(outputs) >= 4 and len(data.test_b) >= 4:
+    if len(outputs) >= 4 and len(data.test_b.images) >= 4:
         t.summary.update(quality_measures(outputs, data.test_b.images, floors=floors))
     return t
 

@@ -24,6 +24,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from animelib.utils import one_thread
+
 
 def _unit(images) -> torch.Tensor:
     """(N, H, W, 3) uint8 numpy or (N, 3, H, W) float in [-1, 1] -> (N, 3, H, W) float in [0, 1]."""
@@ -438,7 +440,7 @@ def c2st_accuracy(real, fake, steps: int = 200, batch_size: int = 64, lr: float 
     the global RNG state is left as it was. About 2 s for 1,000 vs 1,000 images on one CPU core.
     """
     real, fake = _check_images("real", real), _check_images("fake", fake)
-    with torch.random.fork_rng(devices=[]), torch.enable_grad():  # may be called from code under no_grad
+    with torch.random.fork_rng(devices=[]), torch.enable_grad(), one_thread():  # may be called under no_grad
         torch.manual_seed(seed)
         g = torch.Generator().manual_seed(seed)
         x_train, y_train, x_test, y_test = _two_sample_split(_small(real), _small(fake), train_fraction, g)

@@ -1,53 +1,99 @@
-"""The verdicts on the report's claims follow the numbers (hand-made metric records)."""
+"""The verdicts on the report's claims follow the numbers and their intervals (hand-made per-image values)."""
 
-from animelib.compare import against_baseline, detail_verdict, early_stage_verdict, identity_check, transfer_verdict
+from types import SimpleNamespace
 
-BASE = {"l1": 0.20, "psnr": 12.0, "ssim": 0.40, "landmark_error": 1.0, "input_ssim": 1.0}
+import numpy as np
+import pytest
 
+from animelib import compare
+from animelib.compare import Translations
+from animelib.stats import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED
 
-def row(l1, ssim, landmark, input_ssim, psnr=12.0):
-    return {"l1": l1, "psnr": psnr, "ssim": ssim, "landmark_error": landmark, "input_ssim": input_ssim}
-
-
-def test_against_baseline_names_wins_and_losses():
-    assert against_baseline(row(0.1, 0.5, 1, 0.3, psnr=14), BASE).startswith("wins on every paired metric")
-    assert against_baseline(row(0.3, 0.3, 1, 0.3, psnr=10), BASE).startswith("loses on every paired metric")
-    mixed = against_baseline(row(0.1, 0.3, 1, 0.3, psnr=14), BASE)
-    assert mixed.startswith("wins on L1 0.100 vs 0.200, PSNR") and "loses on SSIM 0.300 vs 0.400" in mixed
+RNG = np.random.default_rng(0)
+N = 64
 
 
-def test_transfer_verdict_compares_models_not_the_baseline():
-    rows = {"identity (A itself)": BASE, "CycleGAN": row(0.15, 0.35, 1.5, 0.3), "CartoonGAN": row(0.2, 0.3, 2, 0.6)}
-    text = transfer_verdict(rows)
-    assert text.startswith("supported among the models") and "CycleGAN wins on L1" in text
-    rows["CartoonGAN"] = row(0.1, 0.5, 1.0, 0.6)
-    assert transfer_verdict(rows).startswith("not supported")
-    rows["CartoonGAN"] = row(0.1, 0.3, 2.0, 0.6)
-    assert transfer_verdict(rows).startswith("partly supported: CycleGAN is best on ssim, landmark_error only")
+def translations(name, ssim, input_ssim, l1=0.2, noise=0.02) -> Translations:
+    """Per-image values around the given means, with a little noise (the same images for every model)."""
+    jitter = lambda mean: mean + noise * RNG.standard_normal(N)  # noqa: E731
+    return Translations(name, np.zeros((N, 8, 8, 3), np.uint8),
+                        per_image={"ssim": jitter(ssim), "input_ssim": jitter(input_ssim), "l1": jitter(l1)})
 
 
-def test_detail_verdict_needs_both_halves():
-    cycle = row(0.15, 0.35, 1.5, 0.3)
-    assert detail_verdict({"CycleGAN": cycle, "CartoonGAN": row(0.2, 0.3, 2, 0.6)}).startswith("supported")
-    assert detail_verdict({"CycleGAN": cycle, "CartoonGAN": row(0.1, 0.4, 1, 0.6)}).startswith("half supported: "
-                                                                                               "CartoonGAN keeps")
-    assert detail_verdict({"CycleGAN": cycle, "CartoonGAN": row(0.1, 0.4, 1, 0.2)}).startswith("not supported")
+def test_detail_claim_needs_both_halves_with_intervals():
+    cycle = translations("CycleGAN", ssim=0.40, input_ssim=0.30)
+    kept_and_worse = compare.detail_finding(cycle, translations("CartoonGAN", ssim=0.30, input_ssim=0.60))
+    assert kept_and_worse.verdict == SUPPORTED and "[" in kept_and_worse.measured
+    assert compare.detail_finding(cycle, translations("CartoonGAN", 0.50, 0.60)).verdict == NOT_SUPPORTED
+    same = compare.detail_finding(cycle, translations("CartoonGAN", 0.40, 0.30, noise=0.2))
+    assert same.verdict == INCONCLUSIVE  # the intervals include zero
 
 
-def test_early_stage_verdict():
-    history = [{"event": "metrics", "epoch": e, "fd_landmark": v, "fid": None}
-               for e, v in zip(range(1, 11), [20, 5, 4, 3.5, 3, 3, 2.9, 2.8, 2.8, 2.7], strict=True)]
-    assert early_stage_verdict(history).startswith("supported")  # 87% of the gain by epoch 2
-    slow = [dict(r, fd_landmark=20 - 1.8 * i) for i, r in enumerate(history)]
-    assert early_stage_verdict(slow).startswith("not supported")
-    assert early_stage_verdict(history[:2]).startswith("not testable")
+def test_transfer_claim_reads_the_primary_metric():
+    cycle = translations("CycleGAN", ssim=0.45, input_ssim=0.3)
+    assert compare.transfer_finding(cycle, translations("CartoonGAN", 0.35, 0.6)).verdict == SUPPORTED
+    assert compare.transfer_finding(cycle, translations("CartoonGAN", 0.55, 0.6)).verdict == NOT_SUPPORTED
+    no_truth = Translations("CycleGAN", cycle.outputs, {"input_ssim": cycle.per_image["input_ssim"]})
+    assert compare.transfer_finding(no_truth, no_truth).verdict == INCONCLUSIVE
 
 
-def test_identity_check_reads_the_last_metrics():
-    m = {"event": "metrics", "epoch": 3, "A2B_l1": 0.15, "A2B_psnr": 13.0, "A2B_ssim": 0.30,
-         "identity_l1": 0.2, "identity_psnr": 12.0, "identity_ssim": 0.4, "input_l1": 0.10, "input_ssim": 0.6}
-    assert identity_check([m]).endswith("supported: by L1 and by SSIM the translation is closer to its input "
-                                        "than to the anime truth.")
-    far = dict(m, input_l1=0.3, input_ssim=0.2)
-    assert "not supported here" in identity_check([m, far])
-    assert "not testable" in identity_check([])
+def test_reconstruction_claim_against_its_tolerance():
+    images = RNG.integers(0, 256, (32, 32, 32, 3), dtype=np.uint8)
+    assert compare.reconstruction_finding(images, images.copy()).verdict == SUPPORTED
+    noisy = np.clip(images + RNG.integers(-90, 91, images.shape), 0, 255).astype(np.uint8)
+    assert compare.reconstruction_finding(images, noisy).verdict == NOT_SUPPORTED
+
+
+def test_colourful_claim_pairs_each_translation_with_its_truth():
+    grey = np.repeat(RNG.integers(60, 200, (N, 16, 16, 1), dtype=np.uint8), 3, axis=-1)  # textured, no colour
+    vivid = grey.copy()
+    vivid[:, ::2, :, 0] = 250  # red stripes: colourful
+    data = SimpleNamespace(paired=True, test_b_true=grey, test_b=SimpleNamespace(images=grey))
+    loud = compare.measure_translations("CycleGAN", vivid, SimpleNamespace(**vars(data), test_a=SimpleNamespace(
+        images=grey), test_landmarks=None))
+    assert compare.colourful_finding(loud, data).verdict == SUPPORTED
+    quiet = compare.measure_translations("CycleGAN", grey, SimpleNamespace(**vars(data), test_a=SimpleNamespace(
+        images=grey), test_landmarks=None))
+    assert compare.colourful_finding(quiet, data).verdict == INCONCLUSIVE  # the same colourfulness: zero difference
+
+
+def history_of(**series):
+    n = len(next(iter(series.values())))
+    return [{"step": i + 1, **{k: float(v[i]) for k, v in series.items()}} for i in range(n)]
+
+
+def test_loss_claims_read_trends_and_levels_with_block_intervals():
+    steps = np.arange(500)
+    rising = 0.2 + 0.002 * steps + 0.05 * RNG.standard_normal(500)
+    flat = 0.5 + 0.05 * RNG.standard_normal(500)
+    assert compare.gan_losses_finding(history_of(loss_gan_A2B=rising, loss_gan_B2A=rising)).verdict == SUPPORTED
+    assert compare.gan_losses_finding(history_of(loss_gan_A2B=flat, loss_gan_B2A=flat)).verdict == INCONCLUSIVE
+    tiny = np.abs(0.005 * RNG.standard_normal(500))
+    assert compare.discriminator_finding(history_of(loss_D_A=tiny, loss_D_B=tiny)).verdict == SUPPORTED
+    assert compare.discriminator_finding(history_of(loss_D_A=flat, loss_D_B=flat)).verdict == NOT_SUPPORTED
+    gets_upper_hand = history_of(loss_G=rising, loss_D=1.5 - 0.002 * steps)
+    assert compare.loss_trend_finding(gets_upper_hand).verdict == SUPPORTED
+
+
+def test_ablation_table_says_better_worse_or_inconclusive():
+    base = translations("CycleGAN", ssim=0.40, input_ssim=0.3)
+    better = translations("CycleGAN", ssim=0.50, input_ssim=0.3)
+    columns, rows, lines = compare.ablation_table({"CycleGAN": {"baseline": base, "+landmark": better}})
+    assert columns[:3] == ["model", "variant", "SSIM to truth"] and rows[0][:2] == ["CycleGAN", "baseline"]
+    assert rows[1][2].endswith("better") and "landmark error" not in lines[0]  # only the measures it has
+
+
+def test_table2_cells_show_the_seed_spread_and_floors():
+    columns, rows = compare.table2({"CycleGAN": [{"ssim": 0.5, "spectral": 0.08, "spectral_floor": 0.006},
+                                                 {"ssim": 0.6, "spectral": 0.10, "spectral_floor": 0.006}]},
+                                   {"CycleGAN": "640 G updates, 8 epochs"})
+    cells = dict(zip(columns, rows[0], strict=True))
+    assert cells["SSIM to truth"] == "0.550 ± 0.071" and cells["spectral dist."] == "0.090 ± 0.014 (floor 0.006)"
+    assert cells["budget"] == "640 G updates, 8 epochs" and cells["FID"] == "n/a"
+
+
+@pytest.mark.parametrize(("verdicts", "combined"), [([SUPPORTED, SUPPORTED], SUPPORTED),
+                                                    ([SUPPORTED, INCONCLUSIVE], INCONCLUSIVE),
+                                                    ([SUPPORTED, NOT_SUPPORTED], NOT_SUPPORTED)])
+def test_a_claim_of_two_parts_holds_only_when_both_do(verdicts, combined):
+    assert compare.combine(verdicts) == combined
