@@ -7,14 +7,19 @@ allows the synthetic network (``vgg_weights="allow-substitute"``, as the smoke a
 ``"allow-synthetic"``, a clearer name for the same, is accepted here too).
 
 The synthetic network is VGG19's own layout up to conv4_4 (``vgg_layers``, narrower by ``vgg_width``)
-trained on the package's synthetic avatars of *both* styles to predict each face's attributes
-(``animelib.evaluators.attribute_labels``) and its five landmarks from either style, so its conv4_4
-features describe the face (what it looks like and where its parts are) more than the style it is drawn
-in. It trains with batch norm after every convolution, folded into the convolutions afterwards (VGG19 has
+trained on the package's synthetic avatars of *both* styles to predict, from either style, each face's
+attributes (``animelib.evaluators.attribute_labels``), its five landmarks and its anime rendering at half
+size (a small decoder), so its conv4_4 features describe the face (what it looks like and where its parts
+are) more than the style it is drawn in. It trains with batch norm after every convolution, folded into the convolutions afterwards (VGG19 has
 no batch norm), so features at conv4_4 have about unit scale per channel. It is cached in
 ``cache_dir("content-networks")`` with its held-out accuracy, trained from its own seed on its own faces
 (indices 8,000,000+), apart from the evaluators that measure the results. Its note, shown in captions:
 ``SYNTHETIC_NOTE``. (It replaced a random-weight conv2_2 substitute.)
+
+Measured (``benchmarks/evaluators.md``): in its features a face's photo and anime renderings lie about a
+third as far apart as unrelated faces (random conv2_2: 0.84). But it is small and trained briefly on clean
+renders, so content-only pre-training of a generator through it does not reproduce the input the way
+ImageNet VGG19 or the random conv2_2 do: the generator finds high-frequency patterns it does not see.
 """
 
 from __future__ import annotations
@@ -169,9 +174,10 @@ SYNTHETIC_BUDGETS = {"smoke": SyntheticBudget(n_pairs=200, epochs=4, size=32, n_
 
 
 class ContentTrainingNet(nn.Module):
-    """VGG19 layout (with batch norm) to conv4_4, plus heads reading attributes and landmarks from conv4_4.
+    """VGG19 layout (with batch norm) to conv4_4, plus the heads it learns through, all reading conv4_4.
 
-    (N, 3, S, S) ImageNet-normalised -> ({attribute: (N, classes) logits}, (N, 5, 2) landmarks in pixels).
+    (N, 3, S, S) ImageNet-normalised -> {"attributes": {attribute: (N, classes) logits}, "landmarks": (N, 5, 2)
+    pixels, "drawing": (N, 3, S/2, S/2) the face drawn in anime style, whichever style it came in}.
     """
 
     def __init__(self, width: float):
@@ -184,14 +190,19 @@ class ContentTrainingNet(nn.Module):
         self.attributes = nn.ModuleDict({name: nn.Linear(channels * 4, len(classes))
                                          for name, classes in _attribute_classes().items()})
         self.landmarks = nn.Conv2d(channels, 5, 1)
+        self.drawing = nn.Sequential(
+            nn.ConvTranspose2d(channels, channels // 2, 4, 2, 1), nn.ReLU(inplace=True),
+            nn.ConvTranspose2d(channels // 2, channels // 4, 4, 2, 1), nn.ReLU(inplace=True),
+            nn.Conv2d(channels // 4, 3, 3, 1, 1), nn.Tanh())
 
-    def forward(self, x: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    def forward(self, x: torch.Tensor) -> dict:
         from animelib.evaluators import soft_argmax
 
         f = F.relu(self.body(x))  # (N, C, S/8, S/8): conv4_4 after its (folded) batch norm
         pooled = F.adaptive_avg_pool2d(f, 2).flatten(1)  # (N, 4C)
-        logits = {name: head(pooled) for name, head in self.attributes.items()}
-        return logits, soft_argmax(self.landmarks(f), stride=x.shape[-1] / f.shape[-1])
+        return {"attributes": {name: head(pooled) for name, head in self.attributes.items()},
+                "landmarks": soft_argmax(self.landmarks(f), stride=x.shape[-1] / f.shape[-1]),
+                "drawing": self.drawing(f)}
 
 
 def _normalise(images: torch.Tensor, size: int) -> torch.Tensor:
@@ -204,22 +215,26 @@ def _normalise(images: torch.Tensor, size: int) -> torch.Tensor:
 
 def _pairs(n: int, start: int, size: int, progress: bool):
     """Photo and anime renders of the same faces: images (2n, 3, S, S) uint8, landmarks, labels (shared)."""
-    from animelib.evaluators import anime_faces
+    from animelib.evaluators import anime_faces, resample
 
     photo, marks, labels = anime_faces(n, start, size=size, style="photo", progress=progress)
     anime, _, _ = anime_faces(n, start, size=size, progress=progress)
+    drawing = resample(anime.float() / 127.5 - 1, size // 2)  # (n, 3, S/2, S/2): the anime face, for both
     return (torch.cat([photo, anime]), torch.cat([marks, marks]),
-            {k: torch.cat([v, v]) for k, v in labels.items()})
+            {"drawing": torch.cat([drawing, drawing]), **{k: torch.cat([v, v]) for k, v in labels.items()}})
 
 
 def _content_step(net: ContentTrainingNet, x: torch.Tensor, t: dict, g: torch.Generator) -> torch.Tensor:
+    """Attributes, landmarks and the anime drawing of the face, from either style."""
     from animelib.evaluators import ATTRIBUTES, flip_faces
 
-    x, marks = flip_faces(x, t["landmarks"], torch.rand(len(x), generator=g) < 0.5)
-    logits, predicted = net(x)
+    flip = torch.rand(len(x), generator=g) < 0.5
+    x, marks = flip_faces(x, t["landmarks"], flip)
+    out = net(x)
     size = x.shape[-1]
-    return (sum(F.cross_entropy(logits[name], t[name]) for name in ATTRIBUTES)
-            + 4 * F.smooth_l1_loss(predicted / size * 32, marks / size * 32, beta=0.5))  # pixels at 32 px
+    return (sum(F.cross_entropy(out["attributes"][name], t[name]) for name in ATTRIBUTES)
+            + 4 * F.smooth_l1_loss(out["landmarks"] / size * 32, marks / size * 32, beta=0.5)  # pixels at 32 px
+            + F.l1_loss(out["drawing"], flip_faces(t["drawing"], None, flip)[0]))
 
 
 def train_synthetic_vgg(width: float, budget: str = "standard", progress: bool = True
@@ -249,7 +264,8 @@ def synthetic_held_out(net: ContentTrainingNet, layers: nn.Sequential, b: Synthe
 
     images, marks, labels = _pairs(b.n_held_out, SYNTHETIC_HELD_OUT_OFFSET, b.size, progress)
     x = _normalise(images, b.size)
-    logits, predicted = net.eval()(x)
+    out_heads = net.eval()(x)
+    logits, predicted = out_heads["attributes"], out_heads["landmarks"]
     out: dict = {"image_size": b.size, "n_pairs": b.n_held_out, "width": net.width}
     out["accuracy"] = {name: round(float((logits[name].argmax(1) == labels[name]).float().mean()), 4)
                        for name in ATTRIBUTES}
