@@ -69,8 +69,9 @@ class Finding:
 
 
 def interval_text(difference: float, low: float, high: float, digits: int = 3) -> str:
-    """``+0.034 [0.021, 0.047]``: a difference and its 95 % interval."""
-    return f"{difference:+.{digits}f} [{low:+.{digits}f}, {high:+.{digits}f}]"
+    """``+0.034 [+0.021, +0.047]``: a difference and its 95 % interval (``digits`` significant digits, so small
+    differences keep theirs)."""
+    return f"{difference:+.{digits}g} [{low:+.{digits}g}, {high:+.{digits}g}]"
 
 
 def combine(verdicts: list[str]) -> str:
@@ -248,7 +249,8 @@ def dcgan_finding(samples: np.ndarray, real: np.ndarray, n_boot: int = 200) -> F
     draws = np.random.default_rng(0).integers(0, len(samples), (n_boot, len(samples)))
     low_s, high_s = np.quantile(_spectral_draws(spectra, real_spectrum, draws), [0.025, 0.975])
     spectral = spectrum_distance(spectra.mean(0), real_spectrum)
-    diversity = bootstrap_measure(samples[:512], lambda s: diversity_ratio(s, real, max_images=512), n_boot=50)
+    diversity = bootstrap_measure(samples[:512], lambda s: diversity_ratio(s, real, max_images=512), n_boot=50,
+                                  distinct=True)
     verdicts = [verdict(low_s - ARTEFACT_FREE, high_s - ARTEFACT_FREE, 0.0, False),
                 verdict(diversity.low - NO_COLLAPSE, diversity.high - NO_COLLAPSE, 0.0, True)]
     return Finding("DCGAN is a good choice to generate images from noise (varied samples free of artefacts)",

@@ -134,11 +134,17 @@ def per_image_landmark_error(pred, true) -> np.ndarray:
     return np.linalg.norm(pred - true, axis=-1).mean(1)
 
 
-def bootstrap_measure(images: np.ndarray, measure, n_boot: int = 200, seed: int = 0, ci: float = 0.95) -> Interval:
+def bootstrap_measure(images: np.ndarray, measure, n_boot: int = 200, seed: int = 0, ci: float = 0.95,
+                      distinct: bool = False) -> Interval:
     """A set-level measure (``measure(images) -> float``, e.g. a spectral distance to fixed real images) and a
-    percentile interval from resampling ``images`` with replacement (``n_boot`` times, from ``seed``)."""
+    percentile interval from resampling ``images`` with replacement (``n_boot`` times, from ``seed``).
+
+    ``distinct``: each resample keeps one copy of every image drawn (about 63 % of the set), for measures that
+    copies would bias, such as the mean distance between two samples (a copy is at distance 0); the interval is
+    then somewhat wider than the full set's, on the safe side."""
     rng = np.random.default_rng(seed)
-    values = [measure(images[rng.integers(0, len(images), len(images))]) for _ in range(n_boot)]
+    draws = (rng.integers(0, len(images), len(images)) for _ in range(n_boot))
+    values = [measure(images[np.unique(d) if distinct else d]) for d in draws]
     low, high = np.quantile(values, [(1 - ci) / 2, (1 + ci) / 2])
     return Interval(float(measure(images)), float(low), float(high))
 
@@ -147,7 +153,7 @@ def block_bootstrap_mean(values, block: int = 10, n_boot: int = 2000, seed: int 
     """Mean of a series of training losses and a moving-block bootstrap interval: blocks of ``block``
     consecutive steps are resampled, so the correlation between neighbouring steps is kept."""
     v = _values("values", values)
-    block = max(1, min(block, len(v)))
+    block = max(1, min(block, len(v) // 4))  # a short series: shorter blocks, so resamples differ
     rng = np.random.default_rng(seed)
     starts = rng.integers(0, len(v) - block + 1, (n_boot, -(-len(v) // block)))  # (n_boot, blocks)
     means = np.concatenate([v[(chunk[:, :, None] + np.arange(block)).reshape(len(chunk), -1)[:, :len(v)]].mean(1)

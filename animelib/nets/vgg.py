@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from animelib.errors import ConfigError, WeightsUnavailableError
+from animelib.utils import select_device
 
 VGG19_URL = "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth"
 VGG19_FILE = "vgg19-dcbb9e9d.pth"
@@ -135,6 +136,7 @@ def load_vgg19(cfg, device: torch.device | str = "cpu") -> VGGFeatures:
     """The frozen VGG19 features the config asks for: ImageNet weights, or the allowed synthetic network."""
     from animelib.evaluators import file_sha256
 
+    device = select_device(device) if isinstance(device, str) else device
     try:
         layers, note = _imagenet_layers()
         return VGGFeatures(layers, False, note, str(weights_path().resolve()), file_sha256(weights_path())).to(device)
