@@ -309,10 +309,10 @@ def held_out_labels(data, data_seed: int = 0) -> dict[str, np.ndarray] | None:
 def evaluator_note(evaluators: dict[str, Any]) -> str:
     """The evaluators' own accuracy, to print beside every number they measure."""
     marks, attrs = evaluators["landmarks"].held_out, evaluators["attributes"].held_out
-    return (f"landmark evaluator's own error on held-out renders {marks['landmark_error_anime_px']:.2f} px (anime), "
-            f"{marks['landmark_error_photo_px']:.2f} px (photo); attribute "
-            f"evaluator's own accuracy {attrs['accuracy']['mean']:.1%} (the ceiling of attributes kept; chance "
-            f"{attrs['chance']['mean']:.1%})")
+    return (f"Evaluators: the landmark evaluator's own error on held-out renders is "
+            f"{marks['landmark_error_anime_px']:.2f} px (anime), {marks['landmark_error_photo_px']:.2f} px (photo); the "
+            f"attribute evaluator's own accuracy {attrs['accuracy']['mean']:.1%} (the ceiling of attributes kept; "
+            f"chance {attrs['chance']['mean']:.1%}).")
 
 
 ABLATION_MEASURES = (("ssim", "SSIM to truth", True), ("landmark_error", "landmark error", False),

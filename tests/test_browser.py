@@ -78,6 +78,10 @@ RENDERS = "explorer.explorer.renders"
 # True when the generator draws the same PNG for PC 1 = 0 as for the slider's current values.
 SAME_IMAGE = ("__import__('animelib.widgets').widgets.render_latent(explorer.explorer.G, 0, [0.0] * 5, "
               "explorer.explorer.directions) == explorer.explorer.controls['image'].value")
+INTENDED_LABELS = ("seed", "PC 1", "PC 2", "PC 3", "PC 4", "PC 5", "towards seed", "interpolate")
+LABELS_JS = """(root) => Array.from(root.querySelectorAll('.widget-label'))
+    .filter(e => e.offsetParent !== null && e.textContent.trim())
+    .map(e => ({text: e.textContent.trim(), scroll: e.scrollWidth, client: e.clientWidth}))"""
 _PROGRESS: dict[str, float] = {}  # step -> seconds since the test started, shown in failure messages
 ERROR_MARKERS = re.compile(r"Traceback|Error|Exception")
 STDERR = '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]'
@@ -228,6 +232,14 @@ def test_dcgan_latent_slider_redraws_in_jupyterlab(lab):
 
             widget = page.locator(".widget-hbox", has=img).last
             widget.scroll_into_view_if_needed()
+            # every label shown in full (ipywidgets cuts a label that does not fit with an ellipsis), a status line
+            labels = widget.evaluate(LABELS_JS)
+            shown = {label["text"] for label in labels}
+            assert set(INTENDED_LABELS) <= shown, f"labels {sorted(shown)}, expected {INTENDED_LABELS}"
+            cut = [label["text"] for label in labels if label["scroll"] > label["client"] + 1]
+            assert not cut, f"labels cut at the default width: {cut} ({labels})"
+            status = widget.locator(".widget-html").first.inner_text()
+            assert status.startswith("seed 0") and "generator of dcgan-smoke-s0" in status, status
             before_src = img.get_attribute("src")
             before_png = _image_bytes(img)
             assert before_png.startswith(b"\x89PNG"), "the widget image is not a PNG"
