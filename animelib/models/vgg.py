@@ -182,14 +182,14 @@ class ContentTrainingNet(nn.Module):
     """
 
     def __init__(self, width: float):
-        from animelib.evaluators import _attribute_classes
+        from animelib.evaluators import attribute_classes
 
         super().__init__()
         self.width = width
         self.body = vgg_layers(width, batch_norm=True)
         channels = self.body[-1].num_features
         self.attributes = nn.ModuleDict({name: nn.Linear(channels * 4, len(classes))
-                                         for name, classes in _attribute_classes().items()})
+                                         for name, classes in attribute_classes().items()})
         self.landmarks = nn.Conv2d(channels, 5, 1)
         self.drawing = nn.Sequential(
             nn.ConvTranspose2d(channels, channels // 2, 4, 2, 1), nn.ReLU(inplace=True),
