@@ -61,7 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=320)
     parser.add_argument("--budget", default="standard", help="of the synthetic network and the evaluators")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (one is fastest on a busy machine)")
     args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
     width = 0.25 if args.budget == "standard" else 0.125
     nets = {"trained synthetic conv4_4": vgg.load_synthetic_vgg(width, args.budget, progress=False),
             "random conv2_2 (old substitute)": vgg.VGGFeatures(random_layers(width, 8), True, "random conv2_2"),
