@@ -85,7 +85,8 @@ FACE_SHAPES = ("narrow round", "narrow pointed", "wide round", "wide pointed")
 MOUTHS = ("closed", "open")
 
 
-def _attribute_classes() -> dict[str, tuple[str, ...]]:
+def attribute_classes() -> dict[str, tuple[str, ...]]:
+    """{attribute: its class names}, in the order of the labels of :func:`attribute_labels`."""
     from animelib.data.synthetic import BACKGROUND_PATTERNS, HAIR_STYLES
 
     return {"hair_style": HAIR_STYLES, "hair_colour": HAIR_COLOURS, "eye_colour": EYE_COLOURS,
@@ -221,7 +222,7 @@ class AttributeEvaluator(nn.Module):
             nn.Linear(4 * width * 16, 128), nn.ReLU(inplace=True),
         )
         self.heads = nn.ModuleDict({name: nn.Linear(128, len(classes))
-                                    for name, classes in _attribute_classes().items()})
+                                    for name, classes in attribute_classes().items()})
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         f = self.features(resample(x, INPUT_SIZE))  # (N, 128)

@@ -25,7 +25,7 @@ def test_attribute_labels_cover_every_class():
     labels = ev.attribute_labels(sample_attributes(0, 7))
     assert set(labels) == set(ev.ATTRIBUTES) and all(isinstance(v, int) for v in labels.values())
     table = ev.attribute_table(600, 7_000_000)
-    classes = ev._attribute_classes()
+    classes = ev.attribute_classes()
     for name in ev.ATTRIBUTES:
         assert table[name].shape == (600,)
         assert set(np.unique(table[name])) == set(range(len(classes[name]))), name

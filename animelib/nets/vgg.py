@@ -10,8 +10,9 @@ The synthetic network is VGG19's own layout up to conv4_4 (``vgg_layers``, narro
 trained on the package's synthetic avatars of *both* styles to predict, from either style, each face's
 attributes (``animelib.evaluators.attribute_labels``), its five landmarks and its anime rendering at half
 size (a small decoder), so its conv4_4 features describe the face (what it looks like and where its parts
-are) more than the style it is drawn in. It trains with batch norm after every convolution, folded into the convolutions afterwards (VGG19 has
-no batch norm), so features at conv4_4 have about unit scale per channel. It is cached in
+are) more than the style it is drawn in. It trains with batch norm after every convolution, folded into
+the convolutions afterwards (VGG19 has no batch norm), so features at conv4_4 have about unit scale per
+channel. It is cached in
 ``cache_dir("content-networks")`` with its held-out accuracy, trained from its own seed on its own faces
 (indices 8,000,000+), apart from the evaluators that measure the results. Its note, shown in captions:
 ``SYNTHETIC_NOTE``. (It replaced a random-weight conv2_2 substitute.)
@@ -183,14 +184,14 @@ class ContentTrainingNet(nn.Module):
     """
 
     def __init__(self, width: float):
-        from animelib.evaluators import _attribute_classes
+        from animelib.evaluators import attribute_classes
 
         super().__init__()
         self.width = width
         self.body = vgg_layers(width, batch_norm=True)
         channels = self.body[-1].num_features
         self.attributes = nn.ModuleDict({name: nn.Linear(channels * 4, len(classes))
-                                         for name, classes in _attribute_classes().items()})
+                                         for name, classes in attribute_classes().items()})
         self.landmarks = nn.Conv2d(channels, 5, 1)
         self.drawing = nn.Sequential(
             nn.ConvTranspose2d(channels, channels // 2, 4, 2, 1), nn.ReLU(inplace=True),
