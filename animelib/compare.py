@@ -5,7 +5,7 @@ data, and a verdict by one rule (:func:`animelib.stats.verdict`): "supported" on
 the measured difference lies wholly on the claimed side of zero (or of a stated tolerance), "not supported"
 when it lies wholly on the other side, else "inconclusive". Differences between models are paired: the same
 held-out images, resampled together (paired bootstrap). Quality, landmark and attribute numbers come from the
-evaluation-only networks (:mod:`animelib.evaluators`), never from a network a loss uses.
+evaluation-only networks (:mod:`animelib.nets.evaluators`), never from a network a loss uses.
 """
 
 from __future__ import annotations
@@ -17,14 +17,7 @@ from typing import Any
 import numpy as np
 
 from animelib.data import HELD_OUT_START
-from animelib.evaluators import (
-    attribute_correct,
-    attribute_table,
-    budget_for,
-    load_attribute_evaluator,
-    load_landmark_evaluator,
-    predict_landmarks,
-)
+from animelib.data.labels import attribute_table
 from animelib.metrics import (
     colourfulness,
     diversity_ratio,
@@ -35,6 +28,13 @@ from animelib.metrics import (
     radial_power_spectrum,
     roll_degrees,
     spectrum_distance,
+)
+from animelib.nets.evaluators import (
+    attribute_correct,
+    budget_for,
+    load_attribute_evaluator,
+    load_landmark_evaluator,
+    predict_landmarks,
 )
 from animelib.nets.vgg import SYNTHETIC_NOTE
 from animelib.runs import Run
@@ -310,8 +310,8 @@ def evaluator_note(evaluators: dict[str, Any]) -> str:
     """The evaluators' own accuracy, to print beside every number they measure."""
     marks, attrs = evaluators["landmarks"].held_out, evaluators["attributes"].held_out
     return (f"Evaluators: the landmark evaluator's own error on held-out renders is "
-            f"{marks['landmark_error_anime_px']:.2f} px (anime), {marks['landmark_error_photo_px']:.2f} px (photo); the "
-            f"attribute evaluator's own accuracy {attrs['accuracy']['mean']:.1%} (the ceiling of attributes kept; "
+            f"{marks['landmark_error_anime_px']:.2f} px (anime), {marks['landmark_error_photo_px']:.2f} px (photo); "
+            f"the attribute evaluator's own accuracy {attrs['accuracy']['mean']:.1%} (the ceiling of attributes kept; "
             f"chance {attrs['chance']['mean']:.1%}).")
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-import torch
 
 from animelib.errors import ConfigError
 
@@ -81,57 +80,6 @@ def equivalence_verdict(low: float, high: float, tolerance: float) -> str:
     if low > tolerance or high < -tolerance:
         return NOT_SUPPORTED
     return INCONCLUSIVE
-
-
-# --- per-image metric values --------------------------------------------------------------------------------------
-
-def _unit(images) -> torch.Tensor:
-    from animelib.metrics import _unit as unit  # the same conversion as the aggregate metrics
-
-    return unit(images)
-
-
-def _pair(pred, target) -> tuple[torch.Tensor, torch.Tensor]:
-    p, t = _unit(pred), _unit(target)
-    if p.shape != t.shape:
-        raise ConfigError(f"pred {tuple(p.shape)} and target {tuple(t.shape)} differ in shape")
-    return p, t
-
-
-def per_image_l1(pred, target) -> np.ndarray:
-    """(N,) mean absolute difference on [0, 1] per image; images (N, H, W, 3) uint8 or (N, 3, H, W) in [-1, 1]."""
-    p, t = _pair(pred, target)
-    return (p - t).abs().mean((1, 2, 3)).double().numpy()
-
-
-def per_image_psnr(pred, target) -> np.ndarray:
-    """(N,) PSNR in dB per image (data range 1; identical images give inf, capped at 100 dB)."""
-    p, t = _pair(pred, target)
-    mse = (p - t).square().mean((1, 2, 3)).double()
-    return (10 * torch.log10(1 / mse.clamp(min=1e-10))).numpy()
-
-
-@torch.no_grad()
-def per_image_ssim(pred, target) -> np.ndarray:
-    """(N,) SSIM per image (torchmetrics, ``reduction='none'``; their mean is the aggregate SSIM)."""
-    from torchmetrics.functional.image import structural_similarity_index_measure
-
-    p, t = _pair(pred, target)
-    return structural_similarity_index_measure(p, t, data_range=1.0, reduction="none").double().numpy()
-
-
-def per_image_paired(pred, target) -> dict[str, np.ndarray]:
-    """{"l1", "psnr", "ssim"}: (N,) values each, for :func:`paired_bootstrap`."""
-    return {"l1": per_image_l1(pred, target), "psnr": per_image_psnr(pred, target),
-            "ssim": per_image_ssim(pred, target)}
-
-
-def per_image_landmark_error(pred, true) -> np.ndarray:
-    """(N,) mean Euclidean distance (pixels) over the 5 landmarks of each image; (N, 5, 2) each."""
-    pred, true = np.asarray(pred, np.float64), np.asarray(true, np.float64)
-    if pred.shape != true.shape or pred.ndim != 3 or pred.shape[-1] != 2:
-        raise ConfigError(f"landmarks must both be (N, K, 2), got {pred.shape} and {true.shape}")
-    return np.linalg.norm(pred - true, axis=-1).mean(1)
 
 
 def bootstrap_measure(images: np.ndarray, measure, n_boot: int = 200, seed: int = 0, ci: float = 0.95,

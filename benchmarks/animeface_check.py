@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from animelib import evaluators as ev
+from animelib.nets import evaluators as ev
 
 
 def _in_box_rate(images: np.ndarray, landmarks: np.ndarray) -> float:

@@ -18,10 +18,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from animelib import evaluators as ev
+from animelib.data import labels as lb
 from animelib.data.synthetic import render_set
-from animelib.models import vgg
+from animelib.nets import vgg
 from animelib.models.cartoongan import Generator
+from animelib.nets import evaluators as ev
 from animelib.stats import per_image_landmark_error, per_image_ssim
 
 
@@ -81,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     truth = render_set("anime", 64, 64, start=9_000_000, progress=False)[0]
     lm, at = ev.load_landmark_evaluator(args.budget, progress=False), ev.load_attribute_evaluator(args.budget,
                                                                                                   progress=False)
-    labels = ev.attribute_table(64, 9_000_000)
+    labels = lb.attribute_table(64, 9_000_000)
     print(f"\n{args.steps} content-only steps | SSIM(G(A), A) | SSIM(G(A), truth) | landmark error px | attributes")
     print("|---|---|---|---|---|")
     for name, f in nets.items():

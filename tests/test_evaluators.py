@@ -6,27 +6,30 @@ import numpy as np
 import pytest
 import torch
 
-from animelib import evaluators as ev
-from animelib import stats
-from animelib.data.synthetic import _EYES, _HAIR_NATURAL, _HAIR_VIVID, sample_attributes
+from animelib import metrics, stats
+from animelib.data import labels as lb
+from animelib.data.synthetic.attributes import EYE_COLORS, NATURAL_HAIR, VIVID_HAIR, sample_attributes
+from animelib.errors import ConfigError
+from animelib.nets import evaluators as ev
+from animelib.nets import frozen
 
 
 def test_colour_classes_of_the_renderer_palettes():
-    hair = [ev.HAIR_COLOURS[ev.hair_colour_class(c)] for c in _HAIR_NATURAL + _HAIR_VIVID]
+    hair = [lb.HAIR_COLOURS[lb.hair_colour_class(c)] for c in NATURAL_HAIR + VIVID_HAIR]
     assert hair == ["dark", "dark", "brown", "brown", "blonde/orange", "pale", "brown", "pale",  # natural
                     "red/pink", "blue", "blue", "purple", "green", "red/pink", "pale", "blonde/orange", "blue",
                     "blonde/orange"]
-    eyes = [ev.EYE_COLOURS[ev.eye_colour_class(c)] for c in _EYES]
+    eyes = [lb.EYE_COLOURS[lb.eye_colour_class(c)] for c in EYE_COLORS]
     assert eyes == ["brown/amber", "brown/amber", "brown/amber", "green", "blue", "blue", "grey", "purple",
                     "red/pink", "red/pink", "brown/amber"]
 
 
 def test_attribute_labels_cover_every_class():
-    labels = ev.attribute_labels(sample_attributes(0, 7))
-    assert set(labels) == set(ev.ATTRIBUTES) and all(isinstance(v, int) for v in labels.values())
-    table = ev.attribute_table(600, 7_000_000)
-    classes = ev.attribute_classes()
-    for name in ev.ATTRIBUTES:
+    labels = lb.attribute_labels(sample_attributes(0, 7))
+    assert set(labels) == set(lb.ATTRIBUTES) and all(isinstance(v, int) for v in labels.values())
+    table = lb.attribute_table(600, 7_000_000)
+    classes = lb.attribute_classes()
+    for name in lb.ATTRIBUTES:
         assert table[name].shape == (600,)
         assert set(np.unique(table[name])) == set(range(len(classes[name]))), name
 
@@ -42,12 +45,12 @@ def attribute_evaluator():
 
 
 def test_landmark_evaluator_beats_the_mean_face(landmark_evaluator):
-    images, marks, _ = ev.anime_faces(64, ev.HELD_OUT_OFFSET + 1000, progress=False)
+    images, marks, _ = frozen.anime_faces(64, ev.HELD_OUT_OFFSET + 1000, progress=False)
     pred = ev.predict_landmarks(landmark_evaluator, images.permute(0, 2, 3, 1).numpy())  # (64, 5, 2) at 64 px
-    errors = stats.per_image_landmark_error(pred, marks)
-    _, train_marks, _ = ev.anime_faces(400, ev.TRAIN_OFFSET, progress=False)
+    errors = metrics.per_image_landmark_error(pred, marks)
+    _, train_marks, _ = frozen.anime_faces(400, ev.TRAIN_OFFSET, progress=False)
     mean_face = np.broadcast_to(train_marks.mean(0).numpy(), marks.shape)  # guessing the average face
-    assert errors.mean() < 0.6 * stats.per_image_landmark_error(mean_face, marks).mean()
+    assert errors.mean() < 0.6 * metrics.per_image_landmark_error(mean_face, marks).mean()
     assert landmark_evaluator.held_out["landmark_error_anime_px"] < 1.5  # measured 0.9 px at 64 px (smoke)
     # the evaluator answers in pixels of its input, whatever the size (translations at 32, 64 or 128 px)
     small = torch.nn.functional.interpolate(images.float() / 127.5 - 1, size=32, mode="area")
@@ -59,7 +62,7 @@ def test_attribute_evaluator_is_clearly_above_chance(attribute_evaluator):
     assert held_out["accuracy"]["mean"] > held_out["chance"]["mean"] + 0.25  # measured 0.75 vs 0.32 (smoke)
     assert held_out["accuracy"]["hair_colour"] > held_out["chance"]["hair_colour"] + 0.3
     # preservation of ground truth equals the ceiling; shuffled labels (another face's) fall well below it
-    images, _, labels = ev.anime_faces(128, ev.HELD_OUT_OFFSET, progress=False)
+    images, _, labels = frozen.anime_faces(128, ev.HELD_OUT_OFFSET, progress=False)
     images = images.permute(0, 2, 3, 1).numpy()
     same = ev.attribute_preservation(images, labels, attribute_evaluator)
     assert same == pytest.approx(held_out["accuracy"], abs=0.01)  # the same 128 faces
@@ -72,7 +75,7 @@ def test_attribute_evaluator_is_clearly_above_chance(attribute_evaluator):
 def test_evaluators_are_cached_and_reused(landmark_evaluator, monkeypatch):
     path = landmark_evaluator.weights_file
     assert os.path.dirname(path).endswith("evaluators")
-    assert landmark_evaluator.weights_sha256 == ev.file_sha256(path)
+    assert landmark_evaluator.weights_sha256 == frozen.file_sha256(path)
     mtime = os.stat(path).st_mtime_ns
     monkeypatch.setattr(ev, "train_landmark_evaluator", lambda *a, **k: pytest.fail("trained again"))
     again = ev.load_landmark_evaluator("smoke", progress=False)
@@ -83,23 +86,23 @@ def test_evaluators_are_cached_and_reused(landmark_evaluator, monkeypatch):
 
 
 def test_check_independent_by_weights_file(landmark_evaluator, attribute_evaluator, tmp_path, monkeypatch):
-    from animelib.models import landmarks
+    from animelib.nets import landmarks
 
     monkeypatch.setenv("ANIMELIB_CACHE", str(tmp_path))  # a throw-away regressor, not the session's
     monkeypatch.setattr(landmarks, "train_regressor", lambda progress=True: (landmarks.LandmarkRegressor(), 9.9))
     regressor = landmarks.load_regressor(progress=False)
-    assert regressor.weights_sha256 == ev.file_sha256(regressor.weights_file)
+    assert regressor.weights_sha256 == frozen.file_sha256(regressor.weights_file)
     evaluators = {"landmark evaluator": landmark_evaluator, "attribute evaluator": attribute_evaluator}
-    ev.check_independent(evaluators, {"landmark loss regressor": regressor})  # independent: no error
-    with pytest.raises(ev.CircularEvaluationError, match="landmark regressor.*landmark loss"):
-        ev.check_independent({"landmark regressor": regressor}, {"landmark loss": regressor})
+    frozen.check_independent(evaluators, {"landmark loss regressor": regressor})  # independent: no error
+    with pytest.raises(frozen.CircularEvaluationError, match="landmark regressor.*landmark loss"):
+        frozen.check_independent({"landmark regressor": regressor}, {"landmark loss": regressor})
     copy = tmp_path / "copy.pt"  # the same weights under another name are caught by their hash
     copy.write_bytes(open(landmark_evaluator.weights_file, "rb").read())
-    impostor = ev.record_weights(torch.nn.Linear(1, 1), copy)
-    with pytest.raises(ev.CircularEvaluationError, match="share weights"):
-        ev.check_independent(evaluators, [impostor])
-    with pytest.raises(ev.CircularEvaluationError, match="records no weights file"):
-        ev.check_independent(evaluators, {"random net": torch.nn.Linear(1, 1)})
+    impostor = frozen.record_weights(torch.nn.Linear(1, 1), copy)
+    with pytest.raises(frozen.CircularEvaluationError, match="share weights"):
+        frozen.check_independent(evaluators, [impostor])
+    with pytest.raises(frozen.CircularEvaluationError, match="records no weights file"):
+        frozen.check_independent(evaluators, {"random net": torch.nn.Linear(1, 1)})
 
 
 def test_paired_bootstrap_and_verdicts():
@@ -123,7 +126,7 @@ def test_paired_bootstrap_and_verdicts():
     assert stats.equivalence_verdict(-0.01, 0.02, 0.05) == "supported"
     assert stats.equivalence_verdict(0.06, 0.1, 0.05) == "not supported"
     assert stats.equivalence_verdict(0.01, 0.1, 0.05) == "inconclusive"
-    with pytest.raises(stats.ConfigError, match="same images"):
+    with pytest.raises(ConfigError, match="same images"):
         stats.paired_bootstrap(base, base[:10])
 
 
@@ -133,13 +136,13 @@ def test_per_image_metrics_agree_with_the_aggregates():
     rng = np.random.default_rng(0)
     a = rng.integers(0, 256, (6, 32, 32, 3), dtype=np.uint8)
     b = np.clip(a.astype(int) + rng.integers(-40, 40, a.shape), 0, 255).astype(np.uint8)
-    per = stats.per_image_paired(a, b)
+    per = metrics.per_image_paired(a, b)
     agg = paired_metrics(a, b)
     assert all(v.shape == (6,) for v in per.values())
     assert per["l1"].mean() == pytest.approx(agg["l1"], rel=1e-5)
     assert per["ssim"].mean() == pytest.approx(agg["ssim"], rel=1e-4)
-    assert stats.per_image_psnr(a, a).min() == pytest.approx(100.0)
+    assert metrics.per_image_paired(a, a)["psnr"].min() == pytest.approx(100.0)
     assert per["psnr"][0] == pytest.approx(paired_metrics(a[:1], b[:1])["psnr"], rel=1e-5)
     marks = rng.uniform(0, 32, (6, 5, 2))
     shifted = marks + np.array([3.0, 4.0])
-    assert stats.per_image_landmark_error(shifted, marks) == pytest.approx(np.full(6, 5.0))
+    assert metrics.per_image_landmark_error(shifted, marks) == pytest.approx(np.full(6, 5.0))

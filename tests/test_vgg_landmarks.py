@@ -11,7 +11,7 @@ from animelib.nets import vgg
 
 
 def test_vgg_weights_from_a_cache_built_by_the_test(tmp_path, monkeypatch):
-    from animelib.evaluators import file_sha256
+    from animelib.nets.frozen import file_sha256
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     torch.manual_seed(3)

@@ -20,7 +20,7 @@ from animelib.errors import AnimelibError
 KINDS = ("photo", "anime")
 
 # animeface's C library is not known to be thread-safe, nor is sharing one cascade between threads.
-_ANIME_LOCK = threading.Lock()
+ANIME_LOCK = threading.Lock()
 _PHOTO_LOCK = threading.Lock()
 
 Box = tuple[int, int, int, int]
@@ -126,7 +126,7 @@ def detect_face_photo(img: np.ndarray) -> Box | None:
         return next((b for b in ranked[:CANDIDATES] if _has_eye(plain, b)), None)
 
 
-def _check_animeface() -> None:
+def check_animeface() -> None:
     """Fail clearly where animeface cannot work: not installed, or Pillow >= 12 (it then finds no face)."""
     try:
         import animeface  # noqa: F401
@@ -145,7 +145,7 @@ def detect_face_anime(img: np.ndarray) -> Box | None:
     pil = Image.fromarray(np.ascontiguousarray(img))
     if pil.mode not in ("RGB", "L"):
         pil = pil.convert("RGB")
-    with _ANIME_LOCK:
+    with ANIME_LOCK:
         faces = animeface.detect(pil)
     return _largest((f.face.pos.x, f.face.pos.y, f.face.pos.width, f.face.pos.height) for f in faces)
 

@@ -420,7 +420,7 @@ def _check_crop(crop: str, detector: str | None) -> tuple[str | None, str | None
             faces._photo_cascade()
             faces._eye_cascade()
         else:
-            faces._check_animeface()
+            faces.check_animeface()
     except AnimelibError as e:
         return None, f"no {detector} face detector, so centre crops only: {e}"
     return detector, None

@@ -8,7 +8,7 @@ allows the synthetic network (``vgg_weights="allow-substitute"``, as the smoke a
 
 The synthetic network is VGG19's own layout up to conv4_4 (``vgg_layers``, narrower by ``vgg_width``)
 trained on the package's synthetic avatars of *both* styles to predict, from either style, each face's
-attributes (``animelib.evaluators.attribute_labels``), its five landmarks and its anime rendering at half
+attributes (``animelib.data.labels.attribute_labels``), its five landmarks and its anime rendering at half
 size (a small decoder), so its conv4_4 features describe the face (what it looks like and where its parts
 are) more than the style it is drawn in. It trains with batch norm after every convolution, folded into
 the convolutions afterwards (VGG19 has no batch norm), so features at conv4_4 have about unit scale per
@@ -35,7 +35,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from animelib.data.labels import ATTRIBUTES, attribute_classes
+from animelib.data.synthetic import RENDERER_VERSION
 from animelib.errors import ConfigError, WeightsUnavailableError
+from animelib.metrics import landmark_error
+from animelib.nets.frozen import anime_faces, file_sha256, fit, flip_faces, load_or_train, resample, soft_argmax
+from animelib.paths import cache_dir
 from animelib.utils import select_device
 
 VGG19_URL = "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth"
@@ -135,8 +140,6 @@ def _imagenet_layers() -> tuple[nn.Sequential, str]:
 
 def load_vgg19(cfg, device: torch.device | str = "cpu") -> VGGFeatures:
     """The frozen VGG19 features the config asks for: ImageNet weights, or the allowed synthetic network."""
-    from animelib.evaluators import file_sha256
-
     device = select_device(device) if isinstance(device, str) else device
     try:
         layers, note = _imagenet_layers()
@@ -184,8 +187,6 @@ class ContentTrainingNet(nn.Module):
     """
 
     def __init__(self, width: float):
-        from animelib.evaluators import attribute_classes
-
         super().__init__()
         self.width = width
         self.body = vgg_layers(width, batch_norm=True)
@@ -199,8 +200,6 @@ class ContentTrainingNet(nn.Module):
             nn.Conv2d(channels // 4, 3, 3, 1, 1), nn.Tanh())
 
     def forward(self, x: torch.Tensor) -> dict:
-        from animelib.evaluators import soft_argmax
-
         f = F.relu(self.body(x))  # (N, C, S/8, S/8): conv4_4 after its (folded) batch norm
         pooled = F.adaptive_avg_pool2d(f, 2).flatten(1)  # (N, 4C)
         return {"attributes": {name: head(pooled) for name, head in self.attributes.items()},
@@ -210,16 +209,12 @@ class ContentTrainingNet(nn.Module):
 
 def _normalise(images: torch.Tensor, size: int) -> torch.Tensor:
     """(N, 3, S, S) uint8 -> (N, 3, size, size) ImageNet-normalised floats, as VGGFeatures feeds its layers."""
-    from animelib.evaluators import resample
-
     x = resample(images.float() / 255, size)
     return (x - torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)) / torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
 
 
 def _pairs(n: int, start: int, size: int, progress: bool):
     """Photo and anime renders of the same faces: images (2n, 3, S, S) uint8, landmarks, labels (shared)."""
-    from animelib.evaluators import anime_faces, resample
-
     photo, marks, labels = anime_faces(n, start, size=size, style="photo", progress=progress)
     anime, _, _ = anime_faces(n, start, size=size, progress=progress)
     drawing = resample(anime.float() / 127.5 - 1, size // 2)  # (n, 3, S/2, S/2): the anime face, for both
@@ -229,8 +224,6 @@ def _pairs(n: int, start: int, size: int, progress: bool):
 
 def _content_step(net: ContentTrainingNet, x: torch.Tensor, t: dict, g: torch.Generator) -> torch.Tensor:
     """Attributes, landmarks and the anime drawing of the face, from either style."""
-    from animelib.evaluators import ATTRIBUTES, flip_faces
-
     flip = torch.rand(len(x), generator=g) < 0.5
     x, marks = flip_faces(x, t["landmarks"], flip)
     out = net(x)
@@ -244,8 +237,6 @@ def train_synthetic_vgg(width: float, budget: str = "standard", progress: bool =
                         ) -> tuple[nn.Sequential, dict]:
     """Train the network on both styles; returns plain ``vgg_layers(width)`` (batch norm folded in) and its
     held-out accuracy (attributes, landmark error in pixels at the training size, paired/unrelated distances)."""
-    from animelib.evaluators import fit
-
     b = _check_synthetic_budget(budget)
     images, marks, labels = _pairs(b.n_pairs, SYNTHETIC_TRAIN_OFFSET, b.size, progress)
     with torch.random.fork_rng(devices=[]):  # new layers draw their weights from the global CPU RNG
@@ -262,9 +253,6 @@ def synthetic_held_out(net: ContentTrainingNet, layers: nn.Sequential, b: Synthe
                        ) -> dict:
     """Held-out accuracy of the heads on either style, and how far conv4_4 features of a face's photo are from
     its anime rendering (``paired_l1``) against those of unrelated faces (``unrelated_l1``)."""
-    from animelib.evaluators import ATTRIBUTES
-    from animelib.metrics import landmark_error
-
     images, marks, labels = _pairs(b.n_held_out, SYNTHETIC_HELD_OUT_OFFSET, b.size, progress)
     x = _normalise(images, b.size)
     out_heads = net.eval()(x)
@@ -298,8 +286,6 @@ def _check_synthetic_budget(budget: str) -> SyntheticBudget:
 
 
 def synthetic_vgg_path(width: float, budget: str) -> Path:
-    from animelib.data.synthetic import RENDERER_VERSION
-    from animelib.paths import cache_dir
 
     _check_synthetic_budget(budget)
     name = f"vgg19-synthetic-w{width:g}-{budget}-v{SYNTHETIC_VERSION}-r{RENDERER_VERSION}.pt"
@@ -310,8 +296,6 @@ def load_synthetic_vgg(width: float = 0.25, budget: str = "standard", device: to
                        progress: bool = True) -> VGGFeatures:
     """The cached VGG19-shaped network trained on synthetic avatars, trained first if missing, as frozen
     :class:`VGGFeatures` (``held_out`` holds its held-out accuracy, ``weights_file``/``weights_sha256`` its file)."""
-    from animelib.evaluators import load_or_train
-
     net = load_or_train(synthetic_vgg_path(width, budget), lambda: vgg_layers(width),
                         lambda: train_synthetic_vgg(width, budget, progress))
     features = VGGFeatures(net, True, SYNTHETIC_NOTE, net.weights_file, net.weights_sha256)

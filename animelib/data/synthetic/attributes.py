@@ -45,11 +45,11 @@ ATTRIBUTE_NAMES = (
 )
 
 # base colours (r, g, b); each face jitters the one it draws
-_NATURAL_HAIR = ((28, 24, 30), (64, 42, 32), (108, 70, 44), (152, 106, 68), (224, 192, 122), (238, 226, 196),
+NATURAL_HAIR = ((28, 24, 30), (64, 42, 32), (108, 70, 44), (152, 106, 68), (224, 192, 122), (238, 226, 196),
                  (152, 60, 38), (170, 170, 176))
-_VIVID_HAIR = ((246, 150, 188), (86, 124, 222), (140, 200, 244), (148, 98, 198), (98, 178, 126), (210, 58, 68),
+VIVID_HAIR = ((246, 150, 188), (86, 124, 222), (140, 200, 244), (148, 98, 198), (98, 178, 126), (210, 58, 68),
                (214, 220, 238), (244, 148, 64), (64, 174, 174), (250, 212, 92))
-_EYE_COLORS = ((130, 76, 42), (198, 140, 50), (142, 122, 62), (64, 152, 88), (64, 122, 214), (106, 184, 234),
+EYE_COLORS = ((130, 76, 42), (198, 140, 50), (142, 122, 62), (64, 152, 88), (64, 122, 214), (106, 184, 234),
                 (130, 142, 154), (152, 86, 206), (206, 46, 58), (234, 106, 166), (234, 192, 64))
 
 
@@ -81,7 +81,7 @@ def sample_attributes(seed: int, index: int) -> dict[str, float | int | tuple]:
     rng = np.random.default_rng([int(seed), int(index)])
     uniform = lambda lo=0.0, hi=1.0: float(rng.uniform(lo, hi))
     vivid = rng.random() < 0.45
-    palette = _VIVID_HAIR if vivid else _NATURAL_HAIR
+    palette = VIVID_HAIR if vivid else NATURAL_HAIR
     hair = _jitter(rng, palette[int(rng.integers(len(palette)))], 16)
     # the dict's order is the order of the draws: do not reorder (every face would change)
     return {
@@ -96,7 +96,7 @@ def sample_attributes(seed: int, index: int) -> dict[str, float | int | tuple]:
         "fringe_locks": int(rng.integers(3, 9)),
         "fringe_part": uniform(-1, 1),
         "fringe_length": uniform(),
-        "eye_color": _jitter(rng, _EYE_COLORS[int(rng.integers(len(_EYE_COLORS)))], 18),
+        "eye_color": _jitter(rng, EYE_COLORS[int(rng.integers(len(EYE_COLORS)))], 18),
         "eye_size": uniform(),
         "eye_spacing": uniform(),
         "mouth_width": uniform(),
