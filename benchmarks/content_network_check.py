@@ -20,9 +20,9 @@ from torch import nn
 
 from animelib.data import labels as lb
 from animelib.data.synthetic import render_set
-from animelib.nets import vgg
 from animelib.models.cartoongan import Generator
 from animelib.nets import evaluators as ev
+from animelib.nets import vgg
 from animelib.stats import per_image_landmark_error, per_image_ssim
 
 
