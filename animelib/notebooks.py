@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from animelib.errors import AnimelibError, ConfigError
+from animelib.kernels import RunnerKernelManager
 from animelib.paths import NOTEBOOKS_DIR
 
 # What the runner injects into every notebook's ``parameters`` cell, and the argument of run_notebooks (and the
@@ -125,7 +126,8 @@ def run_notebooks(profile: str = "quick", only: list[str] | None = None, data_di
         log(f"[animelib] notebook {i}/{len(books)}: {book.name} (profile {profile}) -> {out}")
         try:
             pm.execute_notebook(str(book), str(out), parameters=params, cwd=str(book.parent),
-                                progress_bar=progress, kernel_name="python3", log_output=False)
+                                progress_bar=progress, kernel_name="python3", log_output=False,
+                                kernel_manager_class=RunnerKernelManager)  # kernels end with the runner
         except DeadKernelError as e:
             raise NotebookFailed(f"{book.name}: the kernel died ({e}); out of memory? The executed notebook is "
                                  f"{out}") from None
