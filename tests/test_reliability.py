@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import matplotlib
 import pytest
@@ -34,6 +35,7 @@ from pipeline_util import (
 )
 
 from animelib import plots
+from animelib.kernels import DIE_WITH_PARENT
 from animelib.manifest import FIGURES, FigureBook, read_manifest, save_figure
 from animelib.models import config_class, dcgan, load_generator, spec, train
 from animelib.nets.landmarks import load_regressor
@@ -487,3 +489,55 @@ def test_the_whole_pipeline_killed_at_random_moments_and_run_again_ends_as_if_ne
     assert_each_step_once(runs)  # the ablation's forks too
     assert kernels(marker) == []
     assert leftovers(figures, runs) == []
+
+
+KERNEL_RUNNER = """
+import asyncio, sys
+from jupyter_client.manager import AsyncKernelManager
+from animelib.kernels import RunnerKernelManager
+
+async def main():
+    manager = (RunnerKernelManager if sys.argv[1] == "runner" else AsyncKernelManager)(kernel_name="python3")
+    await manager.start_kernel(independent=True)  # no JPY_PARENT_PID: ipykernel does not watch its parent
+    print(manager.provisioner.process.pid, flush=True)
+    await asyncio.sleep(600)
+
+asyncio.run(main())
+"""
+
+
+def running(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a zombie waiting to be reaped counts as gone)."""
+    try:
+        return "State:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's")
+def test_a_kernel_of_the_runner_dies_with_it_even_where_ipykernel_does_not_watch_its_parent():
+    kernel_pids = {}
+    for kind in ("runner", "plain"):
+        runner = subprocess.Popen([sys.executable, "-c", KERNEL_RUNNER, kind], stdout=subprocess.PIPE, text=True,
+                                  stderr=subprocess.DEVNULL)
+        kernel_pids[kind] = int(runner.stdout.readline())
+        runner.kill()  # SIGKILL: no clean-up of its kernel
+        runner.wait(timeout=60)
+    deadline = time.monotonic() + 3
+    while running(kernel_pids["runner"]) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    try:
+        assert not running(kernel_pids["runner"])  # the runner's kernel went with it ...
+        assert running(kernel_pids["plain"])  # ... where a plain jupyter_client kernel lives on
+    finally:
+        for pid in kernel_pids.values():
+            if running(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's")
+def test_a_kernel_whose_runner_is_already_gone_does_not_start():
+    started = subprocess.run([sys.executable, "-c", DIE_WITH_PARENT, "1", sys.executable, "-c", "print('kernel')"],
+                             capture_output=True, text=True, timeout=120)
+    assert started.returncode == 1 and "kernel" not in started.stdout
+    assert "runner ended before its kernel started" in started.stderr
