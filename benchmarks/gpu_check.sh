@@ -68,7 +68,7 @@ if (( DRY )); then
     --no-plain --parallel-render --out "$OUT/matrix.jsonl" --table "$OUT/matrix.md"
   part "3 full DCGAN epoch" 120 "$PY" benchmarks/gpu_epoch.py --device cpu --profile smoke --images 128 \
     --out "$OUT/epoch.json"
-  part "4 resume" 180 "$PY" benchmarks/gpu_resume.py --device cpu --out "$OUT/resume.json"
+  part "4 resume" 180 "$PY" benchmarks/gpu_resume.py --device cpu --epochs 2 --out "$OUT/resume.json"
 else
   part "1 CUDA tests" "$(share 170 270)" "$PY" -m pytest --run-gpu tests/test_gpu.py -q -p no:cacheprovider -rs \
     --durations=0 > "$OUT/pytest.txt" 2>&1

@@ -67,8 +67,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="epoch.json")
     args = parser.parse_args(argv)
     fast_render.install()
-    fast_render.check_same_as_serial()  # the parallel render gives the trainer the same avatars
-    rate = fast_render.rate_per_second(64)
+    rate = None
+    if args.images is None:  # as many as render in --render-seconds (the parallel render checked first)
+        fast_render.check_same_as_serial()
+        rate = fast_render.rate_per_second(64)
     n = args.images or min(REPORT_IMAGES, int(rate * args.render_seconds))
     cfg = DCGANConfig.from_profile(args.profile, device=args.device, num_train=n, epochs=args.epochs + 1,
                                    metrics_every=1000)
@@ -77,15 +79,16 @@ def main(argv: list[str] | None = None) -> int:
     images_per_epoch = result["steps_per_epoch"] * cfg.batch_size
     warm = images_per_epoch / result["epoch_seconds"][-1]
     result.update(profile=cfg.profile, batch_size=cfg.batch_size, amp=cfg.amp, channels_last=cfg.channels_last,
-                  images=n, render_workers=fast_render.workers(), render_images_per_second=round(rate, 1),
+                  images=n, render_workers=fast_render.workers(),
+                  render_images_per_second=round(rate, 1) if rate else None,
                   render_seconds=round(fast_render.STATS["seconds"], 2), images_per_second=round(warm, 1),
                   report_minutes=round(REPORT_EPOCHS * REPORT_IMAGES / warm / 60, 2),
                   note="metrics (every 5th epoch in the full profile) not included")
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
-    print(f"[epoch] {n:,} avatars rendered on {fast_render.workers()} cores ({rate:.0f} images/s); DCGAN "
+    print(f"[epoch] {n:,} avatars rendered on {fast_render.workers()} cores ({rate or 0:.0f} images/s); DCGAN "
           f"{cfg.profile}, batch {cfg.batch_size}, on {result['device_name']}: epochs of "
           f"{', '.join(f'{s:.2f}' for s in result['epoch_seconds'])} s, {warm:,.0f} images/s warm, peak "
-          f"{result['peak_memory_mib']} MiB; the report's {REPORT_EPOCHS} epochs of {REPORT_IMAGES:,} images: "
+          f"{result['peak_memory_mib'] or 'n/a'} MiB; the report's {REPORT_EPOCHS} epochs of {REPORT_IMAGES:,} images: "
           f"{result['report_minutes']:.1f} min", flush=True)
     return 0
 

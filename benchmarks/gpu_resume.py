@@ -4,17 +4,17 @@
     python benchmarks/gpu_resume.py --device cpu --out resume.json        # the CPU path of gpu_check.sh
 
 Four runs of ``animelib train dcgan --profile smoke --epochs 3`` with the full profile's speed switches (bf16
-autocast, channels-last): one uninterrupted on the device; one killed with SIGKILL right after its first
-checkpoint (``ANIMELIB_FAULT=checkpoint:1``), whose folder is copied and then resumed twice, on the device and
-on the CPU. The device resume must equal the uninterrupted run within ``RTOL``/``ATOL``. Why that tolerance:
-both runs start the resumed epochs from the same checkpoint (weights, optimizer moments, RNG states), so what
-differs is only the order of floating-point reductions that cuDNN's autotuner picks in each process, rounded
-in bf16 (8 significant bits, a relative step of 2^-8 = 0.4 %); over the eight resumed steps that stays well
-inside 2 %, while a resume that lost the optimizer moments or the RNG state changes the losses by far more.
-The CPU resume cannot be compared step for step: on a GPU the training noise is drawn by the CUDA generator,
-on the CPU by the CPU generator, so from the checkpoint on the two draw different noise. For it the check is
-that the GPU checkpoint loads and training ends with each step once and finite losses; the losses' distance is
-reported, not judged.
+autocast, channels-last), two at a time: one uninterrupted on the device beside one killed with SIGKILL right
+after its first checkpoint (``ANIMELIB_FAULT=checkpoint:1``), whose folder is copied and then resumed twice
+side by side, on the device and on the CPU. The device resume must equal the uninterrupted run within
+``RTOL``/``ATOL``. Why that tolerance: both runs start the resumed epochs from the same checkpoint (weights,
+optimizer moments, RNG states), so what differs is only the order of floating-point reductions that cuDNN's
+autotuner picks in each process, rounded in bf16 (8 significant bits, a relative step of 2^-8 = 0.4 %); over
+the eight resumed steps that stays well inside 2 %, while a resume that lost the optimizer moments or the RNG
+state changes the losses by far more. The CPU resume cannot be compared step for step: on a GPU the training
+noise is drawn by the CUDA generator, on the CPU by the CPU generator, so from the checkpoint on the two draw
+different noise. For it the check is that the GPU checkpoint loads and training ends with each step once and
+finite losses; the losses' distance is reported, not judged.
 """
 
 from __future__ import annotations
@@ -33,19 +33,26 @@ from pathlib import Path
 from animelib.runs import read_checkpoint, read_history
 
 RTOL, ATOL = 2e-2, 1e-3
-TRAIN = ["-m", "animelib", "train", "dcgan", "--profile", "smoke", "--epochs", "3", "--set", "amp=true", "--set",
-         "channels_last=true"]
+TRAIN = ["-m", "animelib", "train", "dcgan", "--profile", "smoke", "--set", "amp=true", "--set", "channels_last=true"]
 
 
-def train(run_dir: Path, device: str, fault: str | None = None) -> int:
-    env = {k: v for k, v in os.environ.items() if k != "ANIMELIB_FAULT"}
-    if fault:
-        env["ANIMELIB_FAULT"] = fault
-    done = subprocess.run([sys.executable, *TRAIN, "--device", device, "--run-dir", str(run_dir)], env=env,
-                          capture_output=True, text=True, timeout=600)
-    if done.returncode not in (0, -signal.SIGKILL):
-        print(done.stdout[-2000:], done.stderr[-2000:], file=sys.stderr)
-    return done.returncode
+def train_together(jobs: dict[str, tuple[Path, str, str | None]], epochs: int) -> dict[str, int]:
+    """Run ``name: (run folder, device, fault)`` trainings side by side; their exit codes by name."""
+    procs = {}
+    for name, (run_dir, device, fault) in jobs.items():
+        env = {k: v for k, v in os.environ.items() if k != "ANIMELIB_FAULT"}
+        if fault:
+            env["ANIMELIB_FAULT"] = fault
+        procs[name] = subprocess.Popen([sys.executable, *TRAIN, "--epochs", str(epochs), "--device", device,
+                                        "--run-dir", str(run_dir)], env=env, stdout=subprocess.PIPE,
+                                       stderr=subprocess.STDOUT, text=True)
+    codes = {}
+    for name, proc in procs.items():
+        output = proc.communicate(timeout=600)[0]
+        codes[name] = proc.returncode
+        if proc.returncode not in (0, -signal.SIGKILL):
+            print(f"[resume] {name} failed:\n{output[-2000:]}", file=sys.stderr)
+    return codes
 
 
 def steps(run_dir: Path) -> list[dict]:
@@ -70,12 +77,12 @@ def weight_distance(run_a: Path, run_b: Path) -> float:
                for n, net in b["nets"].items() for k, v in net.items() if v.is_floating_point())
 
 
-def check(work: Path, device: str) -> dict:
+def check(work: Path, device: str, epochs: int) -> dict:
     reference, killed, cpu = work / "uninterrupted", work / "resumed", work / "resumed-on-cpu"
-    codes = {"uninterrupted": train(reference, device), "killed": train(killed, device, "checkpoint:1")}
+    codes = train_together({"uninterrupted": (reference, device, None), "killed": (killed, device, "checkpoint:1")},
+                           epochs)
     shutil.copytree(killed, cpu)
-    codes["resumed"] = train(killed, device)
-    codes["resumed on cpu"] = train(cpu, "cpu")
+    codes.update(train_together({"resumed": (killed, device, None), "resumed on cpu": (cpu, "cpu", None)}, epochs))
     result = {"device": device, "codes": codes, "rtol": RTOL, "atol": ATOL}
     if codes != {"uninterrupted": 0, "killed": -signal.SIGKILL, "resumed": 0, "resumed on cpu": 0}:
         return {**result, "ok": False}
@@ -97,10 +104,11 @@ def check(work: Path, device: str) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cuda")
+    parser.add_argument("--epochs", type=int, default=3, help="of the smoke run (killed after the first)")
     parser.add_argument("--out", default="resume.json")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as work:
-        result = check(Path(work), args.device)
+        result = check(Path(work), args.device, args.epochs)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     resumed = result.get("resumed", {})
     print(f"[resume] {'OK' if result['ok'] else 'FAILED'} on {args.device}: exit codes {result['codes']}; resumed "

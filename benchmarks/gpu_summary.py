@@ -32,7 +32,8 @@ def part_lines(out: Path) -> list[str]:
 
 def pytest_line(out: Path) -> str:
     text = (out / "pytest.txt").read_text() if (out / "pytest.txt").exists() else ""
-    found = re.findall(r"=+ (.*(?:passed|failed|skipped|error).*) =+", text)
+    found = [line.strip("= ") for line in text.splitlines()
+             if re.search(r"\b(passed|failed|skipped|errors?|no tests ran)\b.* in [0-9.]+s", line)]
     return f"- CUDA tests: {found[-1] if found else 'no result line'}"
 
 
@@ -61,10 +62,12 @@ def epoch_lines(out: Path) -> list[str]:
     if e is None:
         return ["- full DCGAN epoch: no result"]
     met = "met" if e["report_minutes"] <= TARGET_MINUTES else "NOT met"
-    return [f"- full DCGAN epoch on {e['images']:,} avatars (rendered on {e['render_workers']} cores at "
-            f"{e['render_images_per_second']:,.0f} images/s): epochs of {e['epoch_seconds']} s, "
-            f"{e['images_per_second']:,.0f} images/s warm, peak {e['peak_memory_mib']} MiB; the report's 100 epochs "
-            f"of 115,087 images: {e['report_minutes']} min (target {TARGET_MINUTES:g} min: {met}; {e['note']})"]
+    rendered = f" (rendered on {e['render_workers']} cores at {e['render_images_per_second']:,.0f} images/s)" \
+        if e["render_images_per_second"] else ""
+    return [f"- full DCGAN epoch on {e['images']:,} avatars{rendered}: epochs of {e['epoch_seconds']} s, "
+            f"{e['images_per_second']:,.0f} images/s warm, peak {e['peak_memory_mib'] or 'n/a'} MiB; the report's "
+            f"100 epochs of 115,087 images: {e['report_minutes']} min (target {TARGET_MINUTES:g} min: {met}; "
+            f"{e['note']})"]
 
 
 def resume_lines(out: Path) -> list[str]:
