@@ -132,7 +132,7 @@ class Run:
     def lock(self, wait: bool = False, log: Callable[[str], object] = print) -> Iterator[None]:
         """Hold the run folder's write lock; a second writer gets a clear error, or with ``wait`` waits for it.
 
-        Whoever takes the lock first removes what killed writers left: half-written checkpoints and other
+        Whoever takes the lock removes what killed writers left in the folder: half-written checkpoints and other
         temporary files.
         """
         lock_file = self.path / ".lock"
