@@ -131,7 +131,7 @@ def cmd_train(args) -> int:
     run_dir = Path(args.run_dir or Path("runs") / cfg.run_name)
     print(f"[animelib] training {cfg.MODEL} ({cfg.profile} profile, {cfg.epochs} epochs) in {run_dir}")
     start = time.perf_counter()
-    trainer = train(cfg, run_dir)
+    trainer = train(cfg, run_dir, wait=False)  # a run folder in use: a clear error, not a silent wait
     for name, note in trainer.notes.items():
         print(f"[animelib] {Path(name).stem}: {note}")
     print(f"[animelib] {cfg.MODEL}: {trainer.epoch}/{cfg.epochs} epochs, {trainer.step} steps, "

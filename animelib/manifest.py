@@ -4,7 +4,8 @@
 "run"}]}`` with ``file`` relative to the manifest. Saving a figure updates its entry, so notebooks can run
 one at a time, in any order, and side by side: the manifest is changed under a file lock and replaced
 atomically, and a figure's PNG is written to a temporary file and renamed, so a reader never sees half of
-either. Notebooks save through a :class:`FigureBook`::
+either (the temporary files a killed notebook left are removed by the next one that saves a figure there).
+Notebooks save through a :class:`FigureBook`::
 
     book = FigureBook(FIG_DIR, cfg, "01_dcgan.ipynb")
     book.save("fig5", fig, "Figure 5: DCGAN losses per iteration")
@@ -17,7 +18,6 @@ import json
 import os
 import re
 import subprocess
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ except ImportError:  # Windows: no advisory locks, concurrent notebooks are not 
     fcntl = None
 
 from animelib.errors import AnimelibError, ConfigError
+from animelib.files import atomic_write, remove_stale_temporaries
 from animelib.paths import REPO_ROOT
 from animelib.utils import select_device
 
@@ -166,21 +167,9 @@ def register(fig_dir: str | Path, fig_id: str, file: str, caption: str, notebook
         manifest["figures"] = figures
         if run and run.get("profile"):
             manifest["profile"] = run["profile"]
-        _atomic_write(fig_dir / MANIFEST, lambda f: f.write(json.dumps(manifest, indent=2).encode() + b"\n"))
+        atomic_write(fig_dir / MANIFEST, lambda f: f.write(json.dumps(manifest, indent=2).encode() + b"\n"))
+        remove_stale_temporaries(fig_dir)  # figures and manifests that killed writers left half-written
     return entry
-
-
-def _atomic_write(path: Path, write) -> None:
-    """``write(file)`` into a temporary file beside ``path``, then rename it over ``path``: old or new, whole."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_figure(fig, fig_id: str, fig_dir: str | Path, caption: str, run: dict[str, Any] | None = None,
@@ -193,7 +182,7 @@ def save_figure(fig, fig_id: str, fig_dir: str | Path, caption: str, run: dict[s
     fig_dir = Path(fig_dir)
     fig_dir.mkdir(parents=True, exist_ok=True)
     path = fig_dir / f"{fig_id}.png"
-    _atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=dpi, bbox_inches="tight", facecolor="white"))
+    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=dpi, bbox_inches="tight", facecolor="white"))
     register(fig_dir, fig_id, path.name, caption, notebook=notebook, run=run, **extra)
     return path
 
@@ -223,7 +212,7 @@ class FigureBook:
         """Save ``fig`` as ``fig_id`` with the caption ``title (where it came from). note``.
 
         ``config`` names another run than the book's (a comparison table); ``extra`` goes into the manifest
-        entry (``table=``, ``text=``).
+        entry (``table=``, ``text=``: the measured conclusion the report page shows).
         """
         cfg = config or self.config
         run = self.run if config is None else run_info(config)

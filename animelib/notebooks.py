@@ -14,6 +14,7 @@ from nbclient.exceptions import DeadKernelError
 from animelib.config import PROFILES, crop_policies
 from animelib.data import check_data_dir
 from animelib.errors import AnimelibError, ConfigError
+from animelib.kernels import RunnerKernelManager
 from animelib.nbstream import register
 from animelib.paths import NOTEBOOKS_DIR, record_last_run
 
@@ -137,7 +138,8 @@ def run_notebooks(profile: str = "quick", only: list[str] | None = None, data_di
         log(f"[animelib] notebook {i}/{len(books)}: {book.name} (profile {profile}) -> {out}")
         try:
             pm.execute_notebook(str(book), str(out), parameters=params, cwd=str(book.parent), progress_bar=progress,
-                                kernel_name="python3", log_output=False, engine_name=engine)
+                                kernel_name="python3", log_output=False, engine_name=engine,
+                                kernel_manager_class=RunnerKernelManager)  # kernels end with the runner
         except DeadKernelError as e:
             raise NotebookFailed(f"{book.name}: the kernel died ({e}); out of memory? The executed notebook is "
                                  f"{out}") from None

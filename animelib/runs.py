@@ -18,9 +18,8 @@ import json
 import os
 import pickle
 import shutil
-import tempfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +34,7 @@ except ImportError:  # Windows: no advisory locks, folders are not guarded
 from animelib import faults
 from animelib.config import RUNTIME_FIELDS, Config
 from animelib.errors import AnimelibError, ConfigError
+from animelib.files import atomic_write, remove_stale_temporaries
 
 CHECKPOINT_FORMAT = 1
 CONFIG_FILE = "config.json"
@@ -107,12 +107,16 @@ class Run:
 
         The copied checkpoint is re-labelled with the new config (the checkpoint check refuses one written with
         other settings); the history is copied first, so a fork killed half-way has no checkpoint yet and is
-        simply forked again.
+        simply forked again. The fork is made under the new folder's lock, and a folder that already holds a
+        checkpoint (forked by another process meanwhile) is kept as it is.
         """
         state = read_checkpoint(Path(source) / CHECKPOINT_FILE)
         run = cls.create(target, config)
-        shutil.copy2(Path(source) / HISTORY_FILE, run.history_file)
-        run._write(_atomic_save, run.checkpoint_file, {**state, "config": run.settings})
+        with run.lock(wait=True):
+            if run.has_checkpoint():  # another process forked it meanwhile (and may have trained it further)
+                return run
+            shutil.copy2(Path(source) / HISTORY_FILE, run.history_file)
+            run._write(_atomic_save, run.checkpoint_file, {**state, "config": run.settings})
         return run
 
     @property
@@ -125,19 +129,27 @@ class Run:
 
     # --- lock ----------------------------------------------------------------------------------
     @contextlib.contextmanager
-    def lock(self) -> Iterator[None]:
-        """Hold the run folder's write lock; a second writer gets a clear error instead of waiting."""
+    def lock(self, wait: bool = False, log: Callable[[str], object] = print) -> Iterator[None]:
+        """Hold the run folder's write lock; a second writer gets a clear error, or with ``wait`` waits for it.
+
+        Whoever takes the lock removes what killed writers left in the folder: half-written checkpoints and other
+        temporary files.
+        """
         lock_file = self.path / ".lock"
         fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             if not _try_lock(fd):
-                holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
-                raise RunLockedError(f"run folder {self.path} is being written by {holder}; wait for it to finish, "
-                                     "or use another run folder")
+                message = f"run folder {self.path} is being written by {_holder(fd)}"
+                if not wait:
+                    raise RunLockedError(f"{message}; wait for it to finish, or use another run folder")
+                log(f"[animelib] {message}; waiting for it to finish (interrupt to stop waiting)")
+                fcntl.flock(fd, fcntl.LOCK_EX)
             os.ftruncate(fd, 0)
             os.pwrite(fd, f"pid {os.getpid()}\n".encode(), 0)
             for stale in self.checkpoint_file.parent.glob(f".{self.checkpoint_file.name}.*"):
                 stale.unlink(missing_ok=True)  # half-written checkpoints of a killed run
+            for folder in (self.path, self.samples_dir):
+                remove_stale_temporaries(folder)  # config, notes and samples a killed process left half-written
             yield
         finally:
             os.close(fd)  # closing the descriptor releases the lock
@@ -310,21 +322,38 @@ def _atomic_save_array(path: Path, images: np.ndarray) -> None:
 
 def _atomic_write_bytes(path: Path, data: bytes | memoryview, fault: tuple[str, int] | None = None) -> None:
     """Write to a temporary file beside ``path``, fsync, then rename over it: readers see old or new, whole."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            half = len(data) // 2
-            f.write(data[:half])
-            if fault:
-                f.flush()
-                faults.point(*fault)  # the tests kill the process here, half-way through the write
-            f.write(data[half:])
+
+    def write_halves(f) -> None:
+        half = len(data) // 2
+        f.write(data[:half])
+        if fault:
             f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+            faults.point(*fault)  # the tests kill the process here, half-way through the write
+        f.write(data[half:])
+
+    atomic_write(path, write_halves, sync=True)
+
+
+def wait_while_locked(path: str | Path, log: Callable[[str], object] = print) -> bool:
+    """Block while another process writes to the run folder ``path`` (holds its lock); True if it waited."""
+    lock_file = Path(path) / ".lock"
+    if fcntl is None or not lock_file.is_file():
+        return False
+    fd = os.open(lock_file, os.O_RDONLY)  # flock needs no write permission
+    try:
+        if _try_lock(fd):
+            return False
+        log(f"[animelib] run folder {path} is being written by {_holder(fd)}; waiting for it to finish "
+            "(interrupt to stop waiting)")
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        return True
+    finally:
+        os.close(fd)
+
+
+def _holder(fd: int) -> str:
+    """Who holds a run folder's lock, as its lock file says (``pid 1234``)."""
+    return os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
 
 
 def history_summary(history: list[dict[str, Any]]) -> str:

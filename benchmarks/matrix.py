@@ -2,6 +2,7 @@
 
     python benchmarks/matrix.py                      # the CPU matrix (about 15 minutes on 2 cores)
     python benchmarks/matrix.py --device cuda --preset gpu
+    python benchmarks/matrix.py --device cuda --preset gpu-check --peak-tflops 790 --budget-s 150 --parallel-render
     python benchmarks/matrix.py --models dcgan --batch-sizes 64 128 --options base amp --repeats 3
 
 Every cell is timed ``--repeats`` times, the rows interleaved (A B C A B C ...) so that a busy
@@ -9,7 +10,9 @@ machine slows every row alike; the table shows the median and the ratio to the r
 (the same model and sizes without options). Results are appended as JSON lines to ``--out`` and
 written as a Markdown table to ``--table``. On CUDA each row also gives the fraction of the card's
 bf16 dense peak (``--peak-tflops``) that the step reaches; on a CPU the reference is a large
-float32 matmul measured in the same run.
+float32 matmul measured in the same run. A cell that runs out of device memory is a row saying so
+(the largest batch that fits is the one above it); ``--budget-s`` starts no new cell after that many
+seconds (the ``gpu-check`` preset lists its cells most important first, so a budget cuts the least).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import sys
 import time
 from pathlib import Path
 
+import fast_render
 import torch
 
 from animelib.bench import bench, plain_dcgan
@@ -42,6 +46,21 @@ PRESETS = {  # (model, profile, batch sizes, image sizes, options)
         ("dcgan", "full", [128, 512], [None], ["base", "amp", "amp+cl", "amp+cl+compile"]),
         ("cyclegan", "full", [8, 32], [128], ["base", "amp+cl", "amp+cl+compile"]),
         ("cartoongan", "full", [16, 64], [128], ["base", "amp+cl", "amp+cl+compile"]),
+    ],
+    "gpu-check": [  # benchmarks/gpu_check.sh on a lent GPU: the issue's targets first, then the batch sweep
+        ("dcgan", "full", [128], [None], ["amp+cl", "base", "amp", "amp+cl+compile"]),
+        ("cyclegan", "full", [128], [128], ["amp+cl", "base", "amp"]),
+        ("cartoongan", "full", [128], [128], ["amp+cl", "base", "amp"]),
+        ("dcgan", "full", [64, 256, 512], [None], ["amp+cl", "base", "amp"]),
+        ("cyclegan", "full", [64, 256, 512], [128], ["amp+cl"]),
+        ("cartoongan", "full", [64, 256, 512], [128], ["amp+cl"]),
+        ("cyclegan", "full", [128], [128], ["amp+cl+compile"]),
+        ("cartoongan", "full", [128], [128], ["amp+cl+compile"]),
+    ],
+    "tiny": [  # the CPU path of benchmarks/gpu_check.sh (--dry-run): every model once, in seconds
+        ("dcgan", "smoke", [16], [None], ["base", "amp+cl"]),
+        ("cyclegan", "smoke", [4], [None], ["amp+cl"]),
+        ("cartoongan", "smoke", [4], [None], ["amp+cl"]),
     ],
 }
 FULL_DCGAN_IMAGES = 100 * 115_087  # the report's DCGAN: 100 epochs of the Anime set
@@ -68,7 +87,7 @@ def cells(args) -> list[tuple[str, str, int, int | None, str]]:
     return [(m, p, b, s, o) for m, p, bs, ss, os_ in PRESETS[args.preset] for b in bs for s in ss for o in os_]
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--preset", choices=PRESETS, default=None, help="default: gpu on CUDA, else cpu")
@@ -78,74 +97,116 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--image-sizes", nargs="+", type=int, default=[64])
     parser.add_argument("--options", nargs="+", choices=OPTIONS, default=["base"])
     parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--plain", action=argparse.BooleanOptionalAction, default=True,
                         help="also time the plain hand-written DCGAN loop (default on)")
     parser.add_argument("--peak-tflops", type=float, default=None,
-                        help="the card's dense bf16 peak, for the fraction column (H100 SXM: 989)")
+                        help="the card's dense bf16 peak, for the fraction column (H100 SXM: 989; H200 as lent "
+                             "here: 790)")
+    parser.add_argument("--budget-s", type=float, default=None, help="start no new cell after this many seconds")
+    parser.add_argument("--parallel-render", action="store_true",
+                        help="render the synthetic data sets on every core (benchmarks/fast_render.py)")
     parser.add_argument("--out", default="benchmarks/results.jsonl")
     parser.add_argument("--table", default=None, help="default: benchmarks/table-<device>.md")
     args = parser.parse_args(argv)
     args.preset = args.preset or ("gpu" if args.device.startswith("cuda") else "cpu")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    if args.parallel_render:
+        fast_render.install()
     rows = cells(args)
     reference = matmul_tflops(args.device)
     print(f"[matrix] {len(rows)} cells x {args.repeats} repeats on {args.device}; "
           f"float32 matmul {reference * 1000:.0f} GFLOP/s", flush=True)
     timings: dict[tuple, list[dict]] = {}
+    start = time.monotonic()
     for r in range(args.repeats):
         for cell in rows:
-            model, profile, batch, size, option = cell
-            result = bench(model, profile, args.device, batch, size, steps=args.steps, **OPTIONS[option])
-            timings.setdefault(cell, []).append(result)
-            print(f"[matrix] repeat {r + 1}: {model} {profile} b{batch} {result['image_size']}px {option}: "
-                  f"{result['images_per_second']:.1f} images/s", flush=True)
+            if args.budget_s is not None and time.monotonic() - start > args.budget_s:
+                print(f"[matrix] time budget of {args.budget_s:.0f} s spent: {cell} not timed", flush=True)
+                continue
+            timings.setdefault(cell, []).append(time_cell(cell, args, r))
         for profile, batch in dict.fromkeys((c[1], c[2]) for c in rows if c[0] == "dcgan" and args.plain):
             result = plain_dcgan(profile, args.device, batch, steps=args.steps)
             timings.setdefault(("dcgan", profile, batch, None, "plain loop"), []).append(result)
             print(f"[matrix] repeat {r + 1}: plain dcgan {profile} b{batch}: "
                   f"{result['images_per_second']:.1f} images/s", flush=True)
+    if not timings:
+        print("[matrix] nothing was timed", flush=True)
+        return 1
     table = write(timings, args, reference)
     print(table)
     return 0
 
 
+def time_cell(cell: tuple, args, repeat: int) -> dict:
+    """One timing of one cell; running out of device memory is a result too (the batch does not fit)."""
+    model, profile, batch, size, option = cell
+    try:
+        result = bench(model, profile, args.device, batch, size, steps=args.steps, warmup=args.warmup,
+                       **OPTIONS[option])
+    except torch.OutOfMemoryError:
+        torch.cuda.empty_cache()
+        print(f"[matrix] repeat {repeat + 1}: {model} {profile} b{batch} {size}px {option}: out of memory",
+              flush=True)
+        return {"model": model, "profile": profile, "batch_size": batch, "image_size": size, "option": option,
+                "error": "out of memory", "device": args.device}
+    print(f"[matrix] repeat {repeat + 1}: {model} {profile} b{batch} {result['image_size']}px {option}: "
+          f"{result['images_per_second']:.1f} images/s", flush=True)
+    return {**result, "option": option}
+
+
 def write(timings: dict[tuple, list[dict]], args, reference: float) -> str:
+    """Append the raw results to ``--out`` and write the Markdown table to ``--table``; returns the table."""
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("a") as f:
         for results in timings.values():
             for r in results:
                 f.write(json.dumps(r) + "\n")
-    first = next(iter(timings.values()))[0]
-    peak = args.peak_tflops or reference
+    timed = [r for results in timings.values() for r in results if "error" not in r]
+    first = timed[0] if timed else next(iter(timings.values()))[0]
     peak_label = f"of bf16 peak {args.peak_tflops:g} TFLOP/s" if args.peak_tflops else \
         f"of fp32 matmul {reference * 1000:.0f} GFLOP/s"
     cuda = first["device"].startswith("cuda")
     lines = [
-        f"Device: {first['device']} ({first['device_name']}), torch {first['torch']}; "
-        f"{args.repeats} repeats of {args.steps} steps, median shown; measured {time.strftime('%Y-%m-%d')}.",
+        f"Device: {first['device']} ({first.get('device_name', '?')}), torch {first.get('torch', torch.__version__)}; "
+        f"{args.repeats} repeats of {args.steps} steps after {args.warmup} warm-up steps, median shown; measured "
+        f"{time.strftime('%Y-%m-%d')}.",
         "Command: `" + " ".join(["python", f"benchmarks/{Path(__file__).name}", *sys.argv[1:]]) + "`",
         "",
         f"| model | widths | batch | px | option | images/s | ms/step | x base | GFLOP/step | % {peak_label} "
         + ("| peak MiB | full DCGAN (100 x 115,087) |" if cuda else "| peak MiB (process so far) |"),
         "|---|---|---|---|---|---|---|---|---|---|---|" + ("---|" if cuda else ""),
     ]
-    for (model, profile, batch, _, option), results in timings.items():
-        ips = statistics.median(r["images_per_second"] for r in results)
-        ms = statistics.median(r["ms_per_step"] for r in results)
-        base = timings.get((model, profile, batch, results[0]["image_size"] if model != "dcgan" else None, "base"))
-        ratio = ips / statistics.median(r["images_per_second"] for r in base) if base else float("nan")
-        gflop = results[0].get("gflop_per_step") or (base[0].get("gflop_per_step") if base else None)
-        share = f"{100 * gflop / ms / peak:.1f}" if gflop else "-"  # GFLOP per ms = TFLOP/s
-        memory = max(r["peak_memory_mib"] for r in results)
-        row = (f"| {model} | {profile} | {batch} | {results[0]['image_size']} | {option} | {ips:.1f} | {ms:.1f} | "
-               f"{ratio:.2f} | {gflop if gflop else '-'} | {share} | {memory:.0f} |")
-        if cuda:
-            row += f" {FULL_DCGAN_IMAGES / ips / 60:.1f} min |" if model == "dcgan" else " |"
-        lines.append(row)
+    lines += [table_row(key, results, timings, args.peak_tflops or reference, cuda) for key, results in timings.items()]
     table = "\n".join(lines) + "\n"
     Path(args.table or f"benchmarks/table-{first['device'].split(':')[0]}.md").write_text(table)
     return table
+
+
+def table_row(key: tuple, results: list[dict], timings: dict[tuple, list[dict]], peak: float, cuda: bool) -> str:
+    """One cell's Markdown row: the median of its timings, against the same sizes without options."""
+    model, profile, batch, size, option = key
+    if any("error" in r for r in results):
+        return f"| {model} | {profile} | {batch} | {size or 64} | {option} | {results[0]['error']} |" + " |" * (
+            6 if cuda else 5)
+    ips = statistics.median(r["images_per_second"] for r in results)
+    ms = statistics.median(r["ms_per_step"] for r in results)
+    base = [r for r in timings.get((model, profile, batch, size, "base"), []) if "error" not in r]
+    ratio = ips / statistics.median(r["images_per_second"] for r in base) if base else float("nan")
+    gflop = results[0].get("gflop_per_step") or (base[0].get("gflop_per_step") if base else None)
+    share = f"{100 * gflop / ms / peak:.1f}" if gflop else "-"  # GFLOP per ms = TFLOP/s
+    memory = max(r["peak_memory_mib"] for r in results)
+    row = (f"| {model} | {profile} | {batch} | {results[0]['image_size']} | {option} | {ips:.1f} | {ms:.1f} | "
+           f"{ratio:.2f} | {gflop if gflop else '-'} | {share} | {memory:.0f} |")
+    if cuda:
+        row += f" {FULL_DCGAN_IMAGES / ips / 60:.1f} min |" if model == "dcgan" else " |"
+    return row
 
 
 if __name__ == "__main__":

@@ -9,17 +9,42 @@ from __future__ import annotations
 
 import errno
 import os
+import random
+import re
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
+import matplotlib
 import pytest
 import torch
+from PIL import Image
+from pipeline_util import (
+    assert_each_step_once,
+    assert_figures_load,
+    assert_history_as_uninterrupted,
+    kernels,
+    kill_group,
+    leftovers,
+    new_marker,
+    seconds_until_no_kernels,
+    start_run,
+)
 
-from animelib.models import config_class, spec, train
+from animelib import plots
+from animelib.kernels import DIE_WITH_PARENT
+from animelib.manifest import FIGURES, FigureBook, read_manifest, save_figure
+from animelib.models import config_class, dcgan, load_generator, spec, train
+from animelib.nets.landmarks import load_regressor
 from animelib.runs import CheckpointError, Run, RunLockedError, read_checkpoint, read_history
 from animelib.training import TrainingDiverged
+from animelib.widgets import latent_explorer
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 
 MODELS = ("dcgan", "cyclegan", "cartoongan")
 
@@ -249,8 +274,6 @@ def test_read_only_history_is_a_clear_error(tmp_path, monkeypatch):
 
 def test_full_disk_on_a_real_small_filesystem(tmp_path):
     """The checkpoints folder on a tmpfs with room for one checkpoint only: the second write fails for real."""
-    import shutil
-
     if shutil.which("mount") is None:
         pytest.skip("no mount command")
     cfg = smoke("dcgan")
@@ -275,3 +298,246 @@ def test_full_disk_on_a_real_small_filesystem(tmp_path):
         assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["last.pt"]
     finally:
         subprocess.run(["umount", str(run / "checkpoints")], capture_output=True)
+
+
+# --- figures killed half-way, read-only run folders, the whole pipeline killed and run again ----------------------
+
+HALF_SAVE = """
+import io, os, shutil, signal, sys
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+from animelib.manifest import save_figure
+fig_dir, fig_id, first = sys.argv[1], sys.argv[2], sys.argv[3] == "first"
+fig = plt.figure()
+plt.plot([0, 1], [1, 0])
+if not first:  # a previous, whole version of the figure, and a copy of it to compare with
+    shutil.copy(save_figure(fig, fig_id, fig_dir, "the previous version"), f"{fig_dir}/../previous.png")
+draw = fig.savefig
+
+def half_then_die(f, **kwargs):  # the real PNG, half written, then the process is killed
+    buffer = io.BytesIO()
+    draw(buffer, **kwargs)
+    f.write(buffer.getvalue()[: len(buffer.getvalue()) // 2])
+    f.flush()
+    os.kill(os.getpid(), signal.SIGKILL)
+
+fig.savefig = half_then_die
+save_figure(fig, fig_id, fig_dir, "the new version")
+"""
+
+
+def test_a_kill_while_saving_a_figure_leaves_the_previous_one_or_none_and_the_next_save_cleans_up(tmp_path):
+    figures = tmp_path / "figures"
+    for fig_id, which in (("fig5", "again"), ("fig6a", "first")):
+        killed = subprocess.run([sys.executable, "-c", HALF_SAVE, str(figures), fig_id, which], capture_output=True,
+                                text=True, timeout=300)
+        assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    assert (figures / "fig5.png").read_bytes() == (tmp_path / "previous.png").read_bytes()  # the previous one
+    with Image.open(figures / "fig5.png") as image:
+        image.load()
+    assert not (figures / "fig6a.png").exists()  # or none
+    entries = {f["id"]: f["caption"] for f in read_manifest(figures)["figures"]}
+    assert entries == {"fig5": "the previous version"}
+    half = leftovers(figures)  # the two half-written PNGs are beside them, under names the report never reads
+    assert len(half) == 2 and all(p.name.endswith(".tmp") for p in half)
+    save_figure(plt.figure(), "fig2a", figures, "the next figure")  # the next save removes them
+    assert leftovers(figures) == []
+
+
+def snapshot(folder):
+    """Every path under ``folder`` with its bytes, mode and modification time (files) or mode (folders)."""
+    return {p.relative_to(folder).as_posix(): (p.read_bytes() if p.is_file() else None, p.stat().st_mode,
+                                               p.stat().st_mtime_ns) for p in sorted(folder.rglob("*"))}
+
+
+def make_read_only(folder, how: str) -> None:
+    """``chmod -R a-w`` (root still writes: the snapshot catches that), or a read-only bind mount."""
+    if how == "bind-mount":
+        if shutil.which("mount") is None:
+            pytest.skip("no mount command")
+        bound = subprocess.run(["mount", "--bind", str(folder), str(folder)], capture_output=True, text=True)
+        if bound.returncode != 0:
+            pytest.skip(f"cannot bind-mount here: {bound.stderr.strip()}")
+        remounted = subprocess.run(["mount", "-o", "remount,ro,bind", str(folder)], capture_output=True, text=True)
+        if remounted.returncode != 0:
+            subprocess.run(["umount", str(folder)], capture_output=True)
+            pytest.skip(f"cannot make the bind mount read-only: {remounted.stderr.strip()}")
+        return
+    for path in [folder, *folder.rglob("*")]:
+        path.chmod(path.stat().st_mode & ~0o222)
+
+
+@pytest.mark.parametrize("how", ["chmod", "bind-mount"])
+def test_a_read_only_run_folder_opens_loads_draws_and_drives_the_widgets_without_a_write(tmp_path, reference, how):
+    shared = tmp_path / "shared" / "dcgan-smoke-s0"
+    shutil.copytree(reference["dcgan"], shared)
+    make_read_only(shared, how)
+    try:
+        before = snapshot(shared)
+        run = Run.open(shared)
+        cfg = config_class(run.model).from_dict(run.settings)
+        G = load_generator(shared, device="cpu")
+        history = read_history(shared)
+        book = FigureBook(tmp_path / "figures", cfg, "01_dcgan.ipynb")
+        book.save("fig5", plots.plot_losses(history, {"losses": ["loss_G", "loss_D"]}), "Figure 5")
+        epochs = dcgan.snapshot_epochs(cfg.epochs)
+        images = dcgan.epoch_samples(shared, epochs, rows=2)  # (2 * len(epochs), 64, 64, 3)
+        book.save("fig6c", plots.image_grid(images, nrow=len(epochs)), "Figure 6c")
+        explorer = latent_explorer(G, k=2).explorer
+        first = explorer.controls["image"].value
+        explorer.controls["directions"][0].value = 2.0
+        assert explorer.controls["image"].value != first
+        assert snapshot(shared) == before  # nothing inside it was written, created or touched
+        assert {f["id"] for f in read_manifest(tmp_path / "figures")["figures"]} == {"fig5", "fig6c"}
+    finally:
+        if how == "bind-mount":
+            subprocess.run(["umount", str(shared)], capture_output=True)
+        for path in [shared, *shared.rglob("*")]:
+            path.chmod(path.stat().st_mode | 0o200)  # so that pytest can remove it
+
+
+# The whole pipeline, killed at seeded moments and run again each time. A kill moment is a trigger seen in one
+# notebook during an attempt (the runner starts the notebook, a figure of it is saved, or its model finishes an
+# epoch) plus a seeded delay; triggers rather than clock times put the kills in the same places on a fast and on a
+# slow machine. ANIMELIB_SOAK_SEED and ANIMELIB_SOAK_KILLS draw other moments (to soak by hand).
+SOAK_SEED = int(os.environ.get("ANIMELIB_SOAK_SEED", "7"))
+SOAK_KILLS = int(os.environ.get("ANIMELIB_SOAK_KILLS", "3"))
+BOOKS = ("00_datasets", "01_dcgan", "02_cyclegan", "03_cartoongan", "04_comparison")
+TRAINS = {"01_dcgan": "dcgan", "02_cyclegan": "cyclegan", "03_cartoongan": "cartoongan"}
+DELAYS = {"start": (0.5, 4.0), "figure": (0.0, 1.0), "epoch": (0.0, 1.5)}
+
+
+def kill_plan(rng: random.Random, kills: int) -> list[tuple[str, str, float]]:
+    """(notebook, trigger, delay) per kill, in run order, distinct notebooks; one kill mid-training at least."""
+    training = rng.choice(sorted(TRAINS))
+    books = sorted([training, *rng.sample([b for b in BOOKS if b != training], kills - 1)])
+    plan = []
+    for book in books:
+        trigger = "epoch" if book == training else rng.choice(["start", "figure"] + (["epoch"] if book in TRAINS
+                                                                                     else []))
+        plan.append((book, trigger, round(rng.uniform(*DELAYS[trigger]), 2)))
+    return plan
+
+
+class Attempt:
+    """One start of the pipeline, watched for a notebook's trigger."""
+
+    def __init__(self, figures, runs, log, marker):
+        self.figures, self.runs, self.log = figures, runs, log
+        self.log_start = log.stat().st_size if log.exists() else 0
+        self.started = time.time()
+        self.epochs_before = {b: self.epochs(b) for b in TRAINS}
+        self.proc = start_run(figures, runs, marker=marker, log=log)
+
+    def output(self) -> str:
+        with self.log.open("rb") as f:
+            f.seek(self.log_start)
+            return f.read().decode(errors="replace")
+
+    def epochs(self, book: str) -> int:
+        return sum(r.get("event") == "epoch" for r in read_history(self.runs / f"{TRAINS[book]}-smoke-s0"))
+
+    def happened(self, book: str, trigger: str) -> bool:
+        if trigger == "start":
+            return f": {book}.ipynb (profile smoke)" in self.output()
+        if trigger == "epoch":
+            return self.epochs(book) > self.epochs_before[book]
+        ids = [i for i, (nb, _) in FIGURES.items() if nb == f"{book}.ipynb"]
+        return any((self.figures / f"{i}.png").exists() and (self.figures / f"{i}.png").stat().st_mtime > self.started
+                   for i in ids)
+
+    def where(self) -> str:
+        """The notebook the runner was in (its last start line)."""
+        starts = re.findall(r"notebook \d/\d: (\S+)\.ipynb", self.output())
+        return starts[-1] if starts else "before the first notebook"
+
+
+def test_the_whole_pipeline_killed_at_random_moments_and_run_again_ends_as_if_never_interrupted(tmp_path, capsys):
+    load_regressor(progress=False)  # the cached landmark net (about a minute, once per cache): not what is tested
+    figures, runs, log, marker = tmp_path / "figures", tmp_path / "runs", tmp_path / "run.log", new_marker()
+    plan = kill_plan(random.Random(SOAK_SEED), SOAK_KILLS)
+    assert any(book in TRAINS and trigger == "epoch" for book, trigger, _ in plan)
+    outcomes, start = [], time.monotonic()
+    for book, trigger, delay in plan:
+        attempt = Attempt(figures, runs, log, marker)
+        try:
+            deadline = time.monotonic() + 900
+            while not attempt.happened(book, trigger) and attempt.proc.poll() is None:
+                assert time.monotonic() < deadline, f"no {trigger} in {book} after 900 s"
+                time.sleep(0.05)
+            time.sleep(delay)
+            landed = attempt.where()
+        finally:
+            kill_group(attempt.proc)
+        assert attempt.proc.returncode == -signal.SIGKILL, (f"the run ended before the kill {book}/{trigger}",
+                                                            attempt.output()[-3000:])
+        gone = seconds_until_no_kernels(marker)
+        outcomes.append(f"{trigger} in {book} + {delay} s: killed in {landed}, kernels gone after {gone:.2f} s")
+        assert gone < 2.0, outcomes[-1]
+    final = Attempt(figures, runs, log, marker)
+    assert final.proc.wait(timeout=1800) == 0, final.output()[-3000:]
+    resumed = {m: [r["epoch"] for r in read_history(runs / f"{m}-smoke-s0") if r.get("event") == "resume"]
+               for m in TRAINS.values()}
+    with capsys.disabled():
+        print(f"\nsoak (seed {SOAK_SEED}): " + "; ".join(outcomes) + f"; resumed after epochs {resumed}; total "
+              f"{time.monotonic() - start:.0f} s")
+    ids = assert_figures_load(figures)  # every figure of the manifest is there, whole
+    assert set(FIGURES) <= set(ids)
+    for model in TRAINS.values():
+        assert_history_as_uninterrupted(runs / f"{model}-smoke-s0", model)  # each step once, same numbers
+    assert_each_step_once(runs)  # the ablation's forks too
+    assert kernels(marker) == []
+    assert leftovers(figures, runs) == []
+
+
+KERNEL_RUNNER = """
+import asyncio, sys
+from jupyter_client.manager import AsyncKernelManager
+from animelib.kernels import RunnerKernelManager
+
+async def main():
+    manager = (RunnerKernelManager if sys.argv[1] == "runner" else AsyncKernelManager)(kernel_name="python3")
+    await manager.start_kernel(independent=True)  # no JPY_PARENT_PID: ipykernel does not watch its parent
+    print(manager.provisioner.process.pid, flush=True)
+    await asyncio.sleep(600)
+
+asyncio.run(main())
+"""
+
+
+def running(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a zombie waiting to be reaped counts as gone)."""
+    try:
+        return "State:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's")
+def test_a_kernel_of_the_runner_dies_with_it_even_where_ipykernel_does_not_watch_its_parent():
+    kernel_pids = {}
+    for kind in ("runner", "plain"):
+        runner = subprocess.Popen([sys.executable, "-c", KERNEL_RUNNER, kind], stdout=subprocess.PIPE, text=True,
+                                  stderr=subprocess.DEVNULL)
+        kernel_pids[kind] = int(runner.stdout.readline())
+        runner.kill()  # SIGKILL: no clean-up of its kernel
+        runner.wait(timeout=60)
+    deadline = time.monotonic() + 3
+    while running(kernel_pids["runner"]) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    try:
+        assert not running(kernel_pids["runner"])  # the runner's kernel went with it ...
+        assert running(kernel_pids["plain"])  # ... where a plain jupyter_client kernel lives on
+    finally:
+        for pid in kernel_pids.values():
+            if running(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's")
+def test_a_kernel_whose_runner_is_already_gone_does_not_start():
+    started = subprocess.run([sys.executable, "-c", DIE_WITH_PARENT, "1", sys.executable, "-c", "print('kernel')"],
+                             capture_output=True, text=True, timeout=120)
+    assert started.returncode == 1 and "kernel" not in started.stdout
+    assert "runner ended before its kernel started" in started.stderr

@@ -8,6 +8,8 @@ fourth model is one module with a ``SPEC`` and one line below. From a trained ru
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,7 @@ from torch import nn
 from animelib.config import Config
 from animelib.errors import AnimelibError, ConfigError
 from animelib.models import cartoongan, cyclegan, dcgan
-from animelib.runs import Run
+from animelib.runs import Run, RunLockedError, wait_while_locked
 from animelib.training import ModelSpec, Trainer
 from animelib.utils import select_device
 
@@ -36,21 +38,37 @@ def config_class(model: str) -> type[Config]:
     return spec(model).config_class
 
 
-def train(config: Config, run_dir: str | Path, progress: bool = True, interrupt_at: tuple[int, ...] = ()) -> Trainer:
+def train(config: Config, run_dir: str | Path, progress: bool = True, interrupt_at: tuple[int, ...] = (),
+          wait: bool = True) -> Trainer:
     """Train (or resume, or just reopen a finished run) the config's model in ``run_dir``.
 
     Each epoch in ``interrupt_at`` ends a training session there: the trainer is thrown away and a new one
-    resumes from the checkpoint on disk, as the report's CycleGAN run was (Figure 7).
+    resumes from the checkpoint on disk, as the report's CycleGAN run was (Figure 7). While another process
+    trains the same run folder (two notebooks side by side), ``wait`` waits for it with a message and then
+    continues from what it saved; ``wait=False`` raises :class:`~animelib.runs.RunLockedError` at once.
     """
     if any(e < 1 for e in interrupt_at):
         raise ConfigError(f"interrupt_at={interrupt_at!r}: epochs to interrupt after must be positive")
     cls = spec(config.MODEL).trainer_class
-    session = cls(config, run_dir, progress=progress)
+    new_session = functools.partial(cls, config, run_dir, progress=progress)
+    session = _when_free(new_session, run_dir, wait)
     for epoch in sorted(interrupt_at):
         if session.epoch < epoch < config.epochs:
-            session.fit(stop_at_epoch=epoch)
-            session = cls(config, run_dir, progress=progress)  # a new session resumes from the checkpoint on disk
-    return session.fit()
+            _when_free(functools.partial(session.fit, stop_at_epoch=epoch), run_dir, wait)
+            session = _when_free(new_session, run_dir, wait)  # a new session resumes from the checkpoint on disk
+    return _when_free(session.fit, run_dir, wait)
+
+
+def _when_free(action: Callable[[], Trainer], run_dir: str | Path, wait: bool) -> Trainer:
+    """``action()``, which takes the run folder's lock; with ``wait``, first wait while another process holds it."""
+    while True:
+        if wait:
+            wait_while_locked(run_dir)
+        try:
+            return action()
+        except RunLockedError:
+            if not wait:
+                raise  # else: taken again between the wait and the action; wait once more
 
 
 def open_trained(run_dir: str | Path, device: str = "auto") -> tuple[Config, dict[str, Any], torch.device]:

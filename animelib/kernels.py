@@ -1,0 +1,35 @@
+"""Notebook kernels that end with the runner: a killed ``animelib run`` leaves no kernel behind.
+
+jupyter_client starts every kernel in a session of its own (so that it can be interrupted on its own), out
+of reach of a signal to the runner's process group, and ipykernel notices a dead parent only by polling
+once a second, meanwhile training on and holding the run folder's lock. On Linux a kernel started here
+asks the operating system for SIGKILL the moment the runner dies (``prctl(PR_SET_PDEATHSIG)``), and one
+whose runner is already gone exits at once; elsewhere ipykernel's polling remains.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from jupyter_client.manager import AsyncKernelManager
+
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+# Run first in the kernel's process, then replaced by the kernel itself (the setting survives exec).
+DIE_WITH_PARENT = (
+    "import ctypes, os, signal, sys\n"
+    f"ctypes.CDLL(None, use_errno=True).prctl({PR_SET_PDEATHSIG}, signal.SIGKILL, 0, 0, 0)\n"
+    "if os.getppid() != int(sys.argv[1]):\n"
+    "    sys.exit('animelib: the notebook runner ended before its kernel started')\n"
+    "os.execvp(sys.argv[2], sys.argv[2:])\n"
+)
+
+
+class RunnerKernelManager(AsyncKernelManager):
+    """The kernel manager ``animelib run`` gives papermill: each kernel ends when the runner does."""
+
+    def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
+        cmd = super().format_kernel_cmd(extra_arguments)
+        if not sys.platform.startswith("linux"):
+            return cmd
+        return [sys.executable, "-c", DIE_WITH_PARENT, str(os.getpid()), *cmd]
