@@ -27,12 +27,14 @@ from animelib.data.tensors import DeviceImages
 from animelib.errors import ConfigError
 from animelib.metrics import fid_kid, nearest_neighbour_distance, quality_floors, quality_measures
 from animelib.nets.blocks import ConvBlock, init_dcgan_weights, recalibrate_batchnorm
+from animelib.recipes import init_upsampling_mix, r1_penalty
 from animelib.runs import Run
 from animelib.training import ModelSpec, Trainer
 from animelib.utils import to_uint8_images
 
 COLLAPSE_DIVERSITY = 0.8  # structure diversity (of the real images') below which samples count as collapsing
 D_WINS = 0.05  # mean D(G(z)) over an epoch below which the discriminator wins outright
+R1_EVERY = 4  # steps between R1 penalties (lazy regularisation, as StyleGAN2 does)
 
 
 @dataclass(frozen=True)
@@ -46,8 +48,13 @@ class DCGANConfig(Config):
     num_fixed: int = 64  # fixed-noise batch drawn at every epoch (fig6c)
     noise_seed: int = 1234  # seed of the fixed noise's own generator
     real_label: float = 1.0  # BCE target for real images; 0.9 = one-sided label smoothing (Salimans et al.)
+    extra_layer: str = "report"  # "report": the extra layer outputs 3 channels; "wide": it keeps ngf (see Generator)
+    r1_gamma: float = 0.0  # R1 penalty on D at real images (Mescheder et al.), every R1_EVERY steps; 0: off
 
     MODEL: ClassVar[str] = "dcgan"
+    LEVERS: ClassVar[dict[str, str]] = {**Config.LEVERS, "real_label": "one-sided label smoothing",
+                                        "extra_layer": "the extra layer keeps ngf channels",
+                                        "r1_gamma": "R1 penalty on the discriminator"}
     DATA_FIELDS: ClassVar[tuple[str, ...]] = ("num_train",)
     PROFILES: ClassVar[dict[str, dict[str, Any]]] = {
         "smoke": dict(ngf=8, ndf=8, batch_size=16, epochs=2, num_train=64, num_fixed=16, num_test=16),
@@ -63,22 +70,34 @@ class DCGANConfig(Config):
             raise ConfigError(f"image_size={self.image_size} : the report's DCGAN makes 64x64 images only")
         if self.profile == "full" and (self.ngf, self.ndf) != (64, 64):
             raise ConfigError("ngf and ndf stay 64 in the full profile (the report's widths)")
+        if self.extra_layer not in ("report", "wide"):
+            raise ConfigError(f"extra_layer={self.extra_layer!r} is not 'report' or 'wide'")
+        if self.r1_gamma < 0:
+            raise ConfigError(f"r1_gamma={self.r1_gamma!r} must not be negative")
 
 
 class Generator(nn.Module):
-    def __init__(self, nz: int = 100, ngf: int = 64):
+    """``extra_layer``: "report", the size-preserving extra layer outputs 3 channels as the report writes; "wide",
+    it keeps ``ngf`` channels and the last transposed conv maps them to 3 (as DCGAN code with extra layers
+    usually reads it)."""
+
+    def __init__(self, nz: int = 100, ngf: int = 64, extra_layer: str = "report"):
         super().__init__()
         self.nz = nz
+        extra = 3 if extra_layer == "report" else ngf
         self.net = nn.Sequential(
             ConvBlock(nz, ngf * 8, 4, 1, 0, transposed=True, norm="batch", act="lrelu"),  # (N, 512, 4, 4)
             ConvBlock(ngf * 8, ngf * 4, 4, 2, 1, transposed=True, norm="batch", act="lrelu"),  # (N, 256, 8, 8)
             ConvBlock(ngf * 4, ngf * 2, 4, 2, 1, transposed=True, norm="batch", act="lrelu"),  # (N, 128, 16, 16)
             ConvBlock(ngf * 2, ngf, 4, 2, 1, transposed=True, norm="batch", act="lrelu"),  # (N, 64, 32, 32)
-            ConvBlock(ngf, 3, 3, 1, 1, norm="batch", act="lrelu"),  # extra layer (N, 3, 32, 32)
-            ConvBlock(3, 3, 4, 2, 1, transposed=True, act="tanh"),  # (N, 3, 64, 64) in (-1, 1)
+            ConvBlock(ngf, extra, 3, 1, 1, norm="batch", act="lrelu"),  # extra layer (N, 3 or ngf, 32, 32)
+            ConvBlock(extra, 3, 4, 2, 1, transposed=True, act="tanh"),  # (N, 3, 64, 64) in (-1, 1)
         )
         init_dcgan_weights(self)
-        init_bilinear(self.net[-1][0])
+        if extra == 3:
+            init_bilinear(self.net[-1][0])
+        else:  # a random channel mix, each tap tied to the bilinear kernel: no checkerboard at the start
+            init_upsampling_mix(self.net[-1][0])
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         if z.dim() == 2:  # (N, 100) -> (N, 100, 1, 1)
@@ -169,6 +188,9 @@ class DCGANTrainer(Trainer):
             out_fake = self.D(fake.detach())
             loss_D = F.binary_cross_entropy_with_logits(out_real, real_target) + \
                 F.binary_cross_entropy_with_logits(out_fake, fake_target)
+        if self.cfg.r1_gamma and self.step % R1_EVERY == 0:  # lazy R1: every R1_EVERY steps, weighted by it
+            with self.autocast():
+                loss_D = loss_D + self.cfg.r1_gamma / 2 * R1_EVERY * r1_penalty(self.D, real)
         self.optimizers["D"].zero_grad(set_to_none=True)
         loss_D.backward()
         self.optimizers["D"].step()
@@ -229,8 +251,8 @@ class DCGANTrainer(Trainer):
 
 
 def build_generator(cfg: DCGANConfig) -> Generator:
-    """An untrained generator with the config's widths."""
-    return Generator(cfg.nz, cfg.ngf)
+    """An untrained generator with the config's widths and extra layer."""
+    return Generator(cfg.nz, cfg.ngf, cfg.extra_layer)
 
 
 def noise(n: int, nz: int = 100, seed: int = 0) -> torch.Tensor:
