@@ -7,6 +7,7 @@
 - :func:`r1_penalty`: the squared gradient norm of D at real images (Mescheder et al. 2018).
 - :func:`apply_spectral_norm`: spectral normalisation of every conv/linear weight of a discriminator
   (Miyato et al. 2018), optionally without its batch norms.
+- :func:`init_upsampling_mix`: a checkerboard-free start for a generator's last transposed conv.
 
 Nothing here knows about a trainer: each takes networks and tensors and returns tensors or modules.
 """
@@ -71,6 +72,29 @@ class EMA:
         self.shadow.load_state_dict(state["shadow"])
         self.decay, self.ramp = float(state["decay"]), bool(state["ramp"])
         self.num_updates = int(state["num_updates"])
+
+
+# --- initialisation -------------------------------------------------------------------------------------------------
+
+@torch.no_grad()
+def init_upsampling_mix(layer: nn.ConvTranspose2d, std: float = 0.04, generator: torch.Generator | None = None):
+    """Start a stride-2, kernel-4 transposed conv as a random 1x1 channel mix followed by bilinear up-sampling.
+
+    A transposed conv with random taps starts as a checkerboard: its four output phases (even/odd rows and
+    columns) get unrelated weights, and a small discriminator may not push that out in a few hundred steps.
+    Tying every tap of an (in, out) pair to one random number ``a ~ N(0, std)`` times the bilinear kernel (0.25,
+    0.75, 0.75, 0.25)^2 gives all four phases the same weight sum, so the layer starts free of checkerboard and
+    can still learn any kernel. ``std`` 0.04 matches the output scale of DCGAN's N(0, 0.02) per tap (four taps
+    reach each output pixel). The bias, if any, is zeroed.
+    """
+    k = layer.kernel_size[0]
+    if layer.stride != (2, 2) or layer.kernel_size != (4, 4):
+        raise ValueError(f"init_upsampling_mix expects a 4x4 stride-2 transposed conv, got {layer}")
+    taps = 1 - (torch.arange(k, dtype=torch.float32) - 1.5).abs() / 2  # (0.25, 0.75, 0.75, 0.25)
+    mix = torch.randn(layer.in_channels, layer.out_channels, 1, 1, generator=generator) * std  # (in, out, 1, 1)
+    layer.weight.copy_(mix * torch.outer(taps, taps))  # (in, out, 4, 4)
+    if layer.bias is not None:
+        layer.bias.zero_()
 
 
 # --- DiffAugment ----------------------------------------------------------------------------------------------------

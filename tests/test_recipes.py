@@ -7,7 +7,15 @@ import torch
 from torch import nn
 
 from animelib.models.dcgan import Discriminator, Generator
-from animelib.recipes import EMA, apply_spectral_norm, augment_cutout, augment_translation, diff_augment, r1_penalty
+from animelib.recipes import (
+    EMA,
+    apply_spectral_norm,
+    augment_cutout,
+    augment_translation,
+    diff_augment,
+    init_upsampling_mix,
+    r1_penalty,
+)
 
 
 def test_ema_follows_the_moving_average_with_a_ramped_decay():
@@ -105,3 +113,18 @@ def test_spectral_norm_bounds_each_weight_and_can_drop_batchnorm():
     assert net_D(x).shape == (1,)
     kept = apply_spectral_norm(Discriminator(ndf=8))
     assert any(isinstance(m, nn.BatchNorm2d) for m in kept.modules())
+
+
+def test_upsampling_mix_starts_without_a_checkerboard():
+    layer = nn.ConvTranspose2d(8, 3, 4, 2, 1)
+    init_upsampling_mix(layer, generator=torch.Generator().manual_seed(0))
+    flat = layer(torch.ones(1, 8, 6, 6))[0, :, 2:10, 2:10]  # (3, 8, 8) away from the border
+    assert flat.std(dim=(1, 2)).max() < 1e-6 and flat.abs().max() > 1e-3  # constant in, constant out
+    ramp = torch.arange(6.0).expand(1, 8, 6, 6)  # a smooth input stays smooth: no odd/even alternation
+    out = layer(ramp)[0, 0, 4, 2:10]
+    steps = out.diff()
+    assert (steps * steps[0] > 0).all() and (steps - steps.mean()).abs().max() < 0.5 * steps.abs().mean()
+    random = nn.ConvTranspose2d(8, 3, 4, 2, 1)
+    assert random(torch.ones(1, 8, 6, 6))[0, :, 2:10, 2:10].std() > 1e-3  # the default init: a checkerboard
+    with pytest.raises(ValueError, match="4x4 stride-2"):
+        init_upsampling_mix(nn.ConvTranspose2d(8, 3, 3, 1, 1))
