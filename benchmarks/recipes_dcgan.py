@@ -180,13 +180,14 @@ def save_grid(images: np.ndarray, path: Path) -> None:
     save_image(grid, path, nrow=8, padding=2)
 
 
-LEVERS = (("amp", "bf16"), ("channels_last", "cl"), ("wide_extra", "wide"), ("diffaug", "DiffAug"),
-          ("sn", "SN"), ("r1", "R1"))
+LEVERS = (("amp", "bf16"), ("channels_last", "cl"), ("wide_extra", "wide"), ("sn", "SN"), ("r1", "R1"))
 
 
 def levers(args: dict) -> str:
     """The switches a run had on, in a few words."""
     on = [short for key, short in LEVERS if args.get(key)]
+    if args.get("diffaug"):
+        on.append(f"DiffAug {args['diffaug']}")
     if args.get("last_init") == "upsampling":
         on.append("up-init")
     if args.get("real_label") != 0.9:
