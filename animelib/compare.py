@@ -31,11 +31,11 @@ from animelib.metrics import (
 )
 from animelib.nets.evaluators import (
     attribute_correct,
-    budget_for,
     load_attribute_evaluator,
     load_landmark_evaluator,
     predict_landmarks,
 )
+from animelib.nets.frozen import budget_for
 from animelib.nets.vgg import SYNTHETIC_NOTE
 from animelib.runs import Run
 from animelib.stats import (

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from animelib.nets.frozen import budget_for
 from animelib.nets.landmarks import load_regressor
 
 
@@ -103,7 +104,8 @@ class ExtraLosses(nn.Module):
         self.vgg = vgg
         self.landmarks = None
         if "landmark" in self.names:
-            self.landmarks = load_regressor(cfg.image_size, device=device, progress=progress)
+            self.landmarks = load_regressor(cfg.image_size, device=device, progress=progress,
+                                            budget=budget_for(cfg.profile))
         if "gray" in self.names and vgg is None:
             raise ValueError("the grayscale loss needs VGG features: pass vgg=")
 

@@ -39,7 +39,16 @@ from animelib.data.labels import ATTRIBUTES, attribute_classes, chance_accuracy
 from animelib.data.synthetic import RENDERER_VERSION
 from animelib.errors import ConfigError
 from animelib.metrics import landmark_error
-from animelib.nets.frozen import anime_faces, fit, flip_faces, load_or_train, noisy, resample, soft_argmax, with_seed
+from animelib.nets.frozen import (
+    anime_faces,
+    fit,
+    flip_faces,
+    load_or_train,
+    noisy,
+    resample,
+    soft_argmax,
+    with_seed,
+)
 from animelib.paths import cache_dir
 
 EVALUATOR_VERSION = 1
@@ -217,11 +226,6 @@ def load_attribute_evaluator(budget: str = "standard", device: torch.device | st
     """
     return load_or_train(_cache_path("attribute-evaluator", budget), AttributeEvaluator,
                          lambda: train_attribute_evaluator(budget, progress), device)
-
-
-def budget_for(profile: str) -> str:
-    """The evaluators' budget for a config profile: smoke for smoke, standard for quick and full."""
-    return "smoke" if profile == "smoke" else "standard"
 
 
 def _batches(images, batch_size: int, device) -> Iterable[torch.Tensor]:

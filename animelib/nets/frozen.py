@@ -190,3 +190,8 @@ def with_seed(seed: int, build: Callable[[], nn.Module]) -> nn.Module:
     with torch.random.fork_rng(devices=[]):  # new layers draw their weights from the global CPU RNG
         torch.manual_seed(seed)
         return build()
+
+
+def budget_for(profile: str) -> str:
+    """The budget of the frozen networks for a config profile: smoke for smoke, standard for quick and full."""
+    return "smoke" if profile == "smoke" else "standard"

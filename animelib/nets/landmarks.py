@@ -25,6 +25,7 @@ INPUT_SIZE = 32  # the resolution the regressor sees
 NUM_LANDMARKS = 5
 TRAIN_OFFSET = 5_000_000  # synthetic indices used for training the regressor (disjoint from model data)
 HELD_OUT_OFFSET = 6_000_000
+BUDGETS = {"smoke": (400, 6), "standard": (2_000, 12)}  # faces per style, epochs
 
 
 class LandmarkRegressor(nn.Module):
@@ -95,18 +96,22 @@ def _fit(net, x, y, opt, sched, g, epochs, batch_size, size, progress) -> None:
             sched.step()
 
 
-def load_regressor(size: int | None = None, device: torch.device | str = "cpu",
-                   progress: bool = True) -> LandmarkRegressor:
-    """The cached frozen regressor (for images of any ``size``), trained first if missing (about a minute).
+def load_regressor(size: int | None = None, device: torch.device | str = "cpu", progress: bool = True,
+                   budget: str = "standard") -> LandmarkRegressor:
+    """The cached frozen regressor (for images of any ``size``), trained first if missing (about a minute on one
+    core; the ``"smoke"`` budget, for the smoke profile and the tests, in seconds).
 
     ``held_out_error`` is its error (pixels at 32 px) on held-out synthetic faces of both styles.
     """
-    path = cache_dir("landmarks") / f"regressor-{INPUT_SIZE}px-v{REGRESSOR_VERSION}-r{RENDERER_VERSION}.pt"
-    net = load_or_train(path, LandmarkRegressor, lambda: _train_with_error(progress), device)
+    n, epochs = BUDGETS[budget]
+    name = f"regressor-{INPUT_SIZE}px-v{REGRESSOR_VERSION}-r{RENDERER_VERSION}" + ("" if budget == "standard" else
+                                                                                   f"-{budget}")
+    net = load_or_train(cache_dir("landmarks") / f"{name}.pt", LandmarkRegressor,
+                        lambda: _train_with_error(n, epochs, progress), device)
     net.held_out_error = net.held_out["error_px"]
     return net
 
 
-def _train_with_error(progress: bool) -> tuple[LandmarkRegressor, dict]:
-    net, error = train_regressor(progress=progress)
+def _train_with_error(n: int, epochs: int, progress: bool) -> tuple[LandmarkRegressor, dict]:
+    net, error = train_regressor(n, epochs, progress=progress)
     return net, {"error_px": error}

@@ -39,7 +39,16 @@ from animelib.data.labels import ATTRIBUTES, attribute_classes
 from animelib.data.synthetic import RENDERER_VERSION
 from animelib.errors import ConfigError, WeightsUnavailableError
 from animelib.metrics import landmark_error
-from animelib.nets.frozen import anime_faces, file_sha256, fit, flip_faces, load_or_train, resample, soft_argmax
+from animelib.nets.frozen import (
+    anime_faces,
+    budget_for,
+    file_sha256,
+    fit,
+    flip_faces,
+    load_or_train,
+    resample,
+    soft_argmax,
+)
 from animelib.paths import cache_dir
 from animelib.utils import select_device
 
@@ -159,7 +168,7 @@ def load_vgg19(cfg, device: torch.device | str = "cpu") -> VGGFeatures:
                "results are labelled as such.")
     warnings.warn(message, stacklevel=2)
     print("!" * 100 + "\n" + message + "\n" + "!" * 100, file=sys.stderr)
-    budget = "smoke" if cfg.profile == "smoke" else "standard"
+    budget = budget_for(cfg.profile)
     return load_synthetic_vgg(cfg.vgg_width, budget, device, progress=False)
 
 
