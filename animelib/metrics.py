@@ -434,8 +434,7 @@ def c2st_accuracy(real, fake, steps: int = 200, batch_size: int = 64, lr: float 
     """Classifier two-sample test: how well a small CNN tells ``fake`` from ``real`` ((N, H, W, 3) uint8 each).
 
     The sets are cut to the same size n, ``train_fraction`` of each trains a 4-layer CNN on 32-px images for a
-    fixed budget (``steps`` Adam steps of ``batch_size``; fewer for small sets: about two passes, at least 25
-    steps), and the accuracy is measured on the rest. 0.5 means
+    fixed budget (``steps`` Adam steps of ``batch_size``), and the accuracy is measured on the rest. 0.5 means
     the classifier could not tell the sets apart; 1.0 that it always could. Returns ``accuracy``, ``n_test``
     (held-out images, both kinds) and ``se``, the binomial standard error of the accuracy. Seeded by ``seed``;
     the global RNG state is left as it was. About 2 s for 1,000 vs 1,000 images on one CPU core.
@@ -445,7 +444,6 @@ def c2st_accuracy(real, fake, steps: int = 200, batch_size: int = 64, lr: float 
         torch.manual_seed(seed)
         g = torch.Generator().manual_seed(seed)
         x_train, y_train, x_test, y_test = _two_sample_split(_small(real), _small(fake), train_fraction, g)
-        steps = min(steps, max(25, 2 * len(x_train) // batch_size))
         net = _c2st_net()
         opt = torch.optim.Adam(net.parameters(), lr=lr)
         for _ in range(steps):
