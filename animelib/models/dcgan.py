@@ -57,7 +57,8 @@ class DCGANConfig(Config):
                                         "r1_gamma": "R1 penalty on the discriminator"}
     DATA_FIELDS: ClassVar[tuple[str, ...]] = ("num_train",)
     PROFILES: ClassVar[dict[str, dict[str, Any]]] = {
-        "smoke": dict(ngf=8, ndf=8, batch_size=16, epochs=2, num_train=64, num_fixed=16, num_test=16),
+        "smoke": dict(ngf=8, ndf=8, batch_size=16, epochs=2, num_train=64, num_fixed=16, num_test=16,
+                      extra_layer="wide", r1_gamma=1.0, ema=0.999),  # the quick recipe's code paths, in float32
         # quick: a narrower discriminator and one-sided label smoothing keep it from winning outright in the few
         # hundred steps a CPU can afford; bf16 autocast and channels-last buy 1.5x the steps; the wide extra layer
         # removes the colour speckle, R1 calms the colour swings and samples come from a moving average of G's
