@@ -55,7 +55,9 @@ def bench(model: str, profile: str = "quick", device: str = "auto", batch_size: 
             net.train()
         batches = trainer.endless_batches()
         flops = None
-        if not cfg.compile and warmup:  # count one warm-up step's floating-point operations
+        if not cfg.compile and warmup > 1:  # count the floating-point operations of one warm-up step ...
+            trainer.train_steps(itertools.islice(batches, 1))  # ... after the first (DCGAN's lazy R1 penalty)
+            warmup -= 1
             with FlopCounterMode(display=False) as counter:
                 trainer.train_steps(itertools.islice(batches, 1))
             flops, warmup = counter.get_total_flops(), warmup - 1

@@ -89,7 +89,7 @@ def test_check_independent_by_weights_file(landmark_evaluator, attribute_evaluat
     from animelib.nets import landmarks
 
     monkeypatch.setenv("ANIMELIB_CACHE", str(tmp_path))  # a throw-away regressor, not the session's
-    monkeypatch.setattr(landmarks, "train_regressor", lambda progress=True: (landmarks.LandmarkRegressor(), 9.9))
+    monkeypatch.setattr(landmarks, "train_regressor", lambda *_, **__: (landmarks.LandmarkRegressor(), 9.9))
     regressor = landmarks.load_regressor(progress=False)
     assert regressor.weights_sha256 == frozen.file_sha256(regressor.weights_file)
     evaluators = {"landmark evaluator": landmark_evaluator, "attribute evaluator": attribute_evaluator}

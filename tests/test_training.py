@@ -31,9 +31,12 @@ def test_one_dcgan_step_changes_both_nets(tmp_path):
     before = {k: [p.detach().clone() for p in n.parameters()] for k, n in trainer.nets.items()}
     losses = trainer.train_step(next(iter(trainer.batches())))
     assert set(losses) == {"loss_G", "loss_D", "D_x", "D_G_z"}
-    for name, net in trainer.nets.items():
-        changed = [not torch.equal(a, b) for a, b in zip(before[name], net.parameters(), strict=True)]
+    for name in ("G", "D"):  # the step trains both; the moving average G_ema follows in train_steps
+        changed = [not torch.equal(a, b) for a, b in zip(before[name], trainer.nets[name].parameters(), strict=True)]
         assert all(changed), f"{name}: some parameters did not change"
+    trainer.train_steps([next(iter(trainer.batches()))])
+    moved = [not torch.equal(a, b) for a, b in zip(before["G_ema"], trainer.nets["G_ema"].parameters(), strict=True)]
+    assert all(moved), "G_ema did not follow G"
 
 
 @pytest.mark.parametrize("model", ["dcgan", "cyclegan", "cartoongan"])
@@ -121,7 +124,7 @@ def test_cyclegan_history_and_interruptions(tmp_path):
             "loss_D_A", "loss_D_B", "loss_G"} <= set(steps[0])
     assert [r["epoch"] for r in history if r.get("event") == "resume"] == [1, 2]
     metrics = [r for r in history if r.get("event") == "metrics"]
-    assert [m["epoch"] for m in metrics] == [1, 2, 3]
+    assert [m["epoch"] for m in metrics] == [0, 1, 2, 3]  # epoch 0: the untrained reference
     assert {"A2B_l1", "A2B_psnr", "A2B_ssim", "identity_ssim"} <= set(metrics[0])
     config = json.loads((tmp_path / "config.json").read_text())
     assert config["model"] == "cyclegan" and config["epochs"] == 3

@@ -78,6 +78,9 @@ class DCGANConfig(Config):
             raise ConfigError(f"extra_layer={self.extra_layer!r} is not 'report' or 'wide'")
         if self.r1_gamma < 0:
             raise ConfigError(f"r1_gamma={self.r1_gamma!r} must not be negative")
+        if self.r1_gamma and self.compile:
+            raise ConfigError(f"r1_gamma={self.r1_gamma} needs a double backward, which compile=True (torch.compile) "
+                              "does not support: set one of them off")
 
 
 class Generator(nn.Module):
