@@ -116,10 +116,7 @@ def plot_losses(history: list[dict[str, Any]], groups: dict[str, Sequence[str]],
             ax.set_yscale("log")
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
-    if title:
-        fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, title)
 
 
 def image_grid(images: np.ndarray, nrow: int, title: str = "", pad: int = 2, scale: float = 1.0,
@@ -192,10 +189,7 @@ def plot_paired_metrics(history: list[dict[str, Any]], title: str = "") -> plt.F
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
     axes[-1].legend(fontsize=8)
-    if title:
-        fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, title)
 
 
 def architecture_figure(parts: list[tuple[list[dict[str, Any]], str]]) -> plt.Figure:
@@ -237,6 +231,11 @@ def plot_quality(history: list[dict[str, Any]], title: str = "", panels=QUALITY_
         ax.set_xlabel("epoch (0: untrained)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
+    return _finish(fig, title)
+
+
+def _finish(fig: plt.Figure, title: str = "") -> plt.Figure:
+    """The figure's title, if any, and a tight layout."""
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
