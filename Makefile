@@ -14,7 +14,7 @@ RUNS_DIR ?= runs
 PYTEST_ARGS ?=
 STAMP := $(VENV)/.animelib-installed
 
-.PHONY: figures test lab clean install lint strip
+.PHONY: figures test test-slow lab clean install lint strip
 
 install: $(STAMP)
 
@@ -41,6 +41,10 @@ test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 	ANIMELIB_PROFILE=smoke ANIMELIB_OFFLINE=1 HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 \
 		$(PY) -m pytest --nbval-lax -p no:cacheprovider notebooks $(PYTEST_ARGS)
+
+# The tests marked slow (long and covered in part by the default set); CI runs them after `make test`.
+test-slow: $(STAMP)
+	$(PY) -m pytest --run-slow -m slow $(PYTEST_ARGS)
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks $(if $(filter 0,$(shell id -u)),--allow-root)

@@ -88,6 +88,7 @@ def test_speed_switches_keep_losses_finite_and_shapes(model, switches):
         assert record["loss_G"] == pytest.approx(base_record["loss_G"], rel=1e-4)
 
 
+@pytest.mark.slow  # torch.compile takes 30-60 s to start
 def test_compile_switch_trains_and_keeps_checkpoint_names(tmp_path):
     from animelib.models import train
     from animelib.runs import read_checkpoint

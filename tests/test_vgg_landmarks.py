@@ -68,6 +68,7 @@ def test_folded_batch_norm_is_the_same_function():
     assert torch.allclose(plain(x), layers(x), atol=1e-4)
 
 
+@pytest.mark.slow  # trains the standard-budget regressor
 def test_landmark_regressor_is_accurate_on_held_out_faces():
     from animelib.metrics import landmark_error
     from animelib.nets.landmarks import HELD_OUT_OFFSET, _data, load_regressor
