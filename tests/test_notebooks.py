@@ -8,37 +8,15 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from pipeline_util import assert_history_as_uninterrupted
 
 from animelib.errors import AnimelibError
 from animelib.manifest import FIGURES
 from animelib.models import MODELS
 from animelib.notebooks import INJECTED, NotebookFailed, list_notebooks, run_notebooks
 from animelib.paths import NOTEBOOKS_DIR, notebook_places, record_last_run
-from animelib.runs import read_history
 
 BOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
-FIXTURES = Path(__file__).parent / "fixtures"
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-def assert_same_history(history: list[dict], stored: list[dict], what: str) -> None:
-    """The same records, with the same keys and values (numbers within float noise across machines)."""
-    assert len(history) == len(stored), f"{what}: {len(history)} records, stored {len(stored)}"
-    for got, want in zip(history, stored, strict=True):
-        assert got.keys() == want.keys(), f"{what}: {sorted(got)} != {sorted(want)}"
-        for key, value in want.items():
-            if isinstance(value, float):
-                assert got[key] == pytest.approx(value, rel=1e-4, abs=1e-6), f"{what}: {key} of {want}"
-            else:
-                assert got[key] == value, f"{what}: {key} of {want}"
-
-
-def without_timings(history: list[dict]) -> list[dict]:
-    """The history without its wall-clock fields (epoch ``seconds``), which differ from run to run."""
-    return [{k: v for k, v in r.items() if k != "seconds"} for r in history]
 
 
 def test_every_report_notebook_exists():
@@ -122,8 +100,7 @@ def test_all_notebooks_run_on_smoke_and_fill_the_manifest():
     # the same seed gives the same training as when the stored histories were written (a refactoring changes
     # no result; after a deliberate change of a recipe, write them again: python tests/make_history_fixtures.py)
     for model in ("dcgan", "cyclegan", "cartoongan"):
-        stored = read_jsonl(FIXTURES / "histories" / f"{model}-smoke-s0.jsonl")
-        assert_same_history(without_timings(read_history(runs / f"{model}-smoke-s0")), stored, model)
+        assert_history_as_uninterrupted(runs / f"{model}-smoke-s0", model)
     assert not list(figures.glob("*.pt"))
 
 
