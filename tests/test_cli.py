@@ -15,7 +15,9 @@ def test_help_for_every_verb(verb, capsys):
     with pytest.raises(SystemExit) as e:
         main([verb, "--help"])
     assert e.value.code == 0
-    assert "usage: animelib" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "usage: animelib" in out and "example:\n  python -m animelib " in out  # one example command each
+    assert "``" not in out and ":func:" not in out  # plain text, no markup
 
 
 def test_train_dcgan_on_a_folder_with_broken_files(tmp_path):
