@@ -127,7 +127,7 @@ def test_cyclegan_history_and_interruptions(tmp_path):
             "loss_D_A", "loss_D_B", "loss_G"} <= set(steps[0])
     assert [r["epoch"] for r in history if r.get("event") == "resume"] == [1, 2]
     metrics = [r for r in history if r.get("event") == "metrics"]
-    assert [m["epoch"] for m in metrics] == [1, 2, 3]
+    assert [m["epoch"] for m in metrics] == [0, 1, 2, 3]  # the untrained nets first (the reference)
     assert {"A2B_l1", "A2B_psnr", "A2B_ssim", "identity_ssim"} <= set(metrics[0])
     config = json.loads((tmp_path / "config.json").read_text())
     assert config["model"] == "cyclegan" and config["epochs"] == 3
@@ -265,3 +265,50 @@ def test_cartoongan_content_layer(tmp_path):
     assert content.shape[-1] == images.shape[-1] // 2 and style.shape[-1] == images.shape[-1] // 8
     assert torch.equal(style, trainer.vgg(images))  # conv4_4 as the report's content loss (and the style loss) use
     assert (content >= 0).all()  # after its ReLU
+
+
+def test_cyclegan_identity_warmup_trains_generators_alone(tmp_path):
+    cfg = SMOKE["cyclegan"].replace(identity_warmup_epochs=1)
+    trainer = CycleGANTrainer(cfg, tmp_path / "warm", progress=False)
+    plain = CycleGANTrainer(SMOKE["cyclegan"], tmp_path / "plain", progress=False)
+    d_before = params(trainer.D_B)
+    batch = next(iter(trainer.batches()))
+    losses = trainer.train_step(batch)
+    assert not changed(d_before, trainer.D_B)  # the discriminators wait
+    assert set(trainer.loss_names) <= set(losses)  # every loss is still logged
+    assert float(losses["loss_G"]) == pytest.approx(
+        cfg.lambda_identity * float(losses["loss_idt_A"] + losses["loss_idt_B"]), rel=1e-5)
+    assert float(plain.train_step(batch)["loss_G"]) > float(losses["loss_G"])  # the GAN and cycle terms count again
+    trainer.fit(stop_at_epoch=2)
+    d_before = params(trainer.D_B)
+    trainer.train_step(next(iter(trainer.batches())))
+    assert changed(d_before, trainer.D_B)  # after the warm-up, the adversarial steps
+
+
+def test_cycle_noise_and_spectral_norm_change_the_step(tmp_path):
+    from torch.nn.utils import parametrize
+
+    plain = CycleGANTrainer(SMOKE["cyclegan"], tmp_path / "plain", progress=False)
+    noisy = CycleGANTrainer(SMOKE["cyclegan"].replace(cycle_noise=0.5), tmp_path / "noisy", progress=False)
+    batch = next(iter(plain.batches()))
+    a, b = plain.train_step(batch), noisy.train_step(batch)
+    assert a["loss_idt_A"] == b["loss_idt_A"] and a["loss_cycle_A"] != b["loss_cycle_A"]
+    sn = CycleGANTrainer(SMOKE["cyclegan"].replace(d_spectral_norm=True), tmp_path / "sn", progress=False)
+    convs = [m for m in sn.D_A.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert convs and all(parametrize.is_parametrized(m, "weight") for m in convs)
+    assert not any(parametrize.is_parametrized(m) for m in plain.D_A.modules())
+
+
+def test_total_variation_lever(tmp_path):
+    from animelib.losses import total_variation
+
+    flat = torch.zeros(2, 3, 8, 8)
+    checker = (torch.arange(8)[:, None] + torch.arange(8)[None, :]) % 2 * 2.0 - 1  # (8, 8) of -1 and 1
+    assert float(total_variation(flat)) == 0.0
+    assert float(total_variation(checker.expand(2, 3, 8, 8))) == pytest.approx(4.0)  # |2| down + |2| across
+    plain = CycleGANTrainer(SMOKE["cyclegan"], tmp_path / "plain", progress=False)
+    tv = CycleGANTrainer(SMOKE["cyclegan"].replace(tv_weight=2.0), tmp_path / "tv", progress=False)
+    batch = next(iter(plain.batches()))
+    a, b = plain.train_step(batch), tv.train_step(batch)
+    assert "loss_tv" not in a and float(b["loss_tv"]) > 0
+    assert float(b["loss_G"]) == pytest.approx(float(a["loss_G"]) + 2.0 * float(b["loss_tv"]), rel=1e-5)

@@ -23,7 +23,7 @@ from torch import nn
 from animelib.data.edges import edge_promoted
 from animelib.data.tensors import DeviceImages
 from animelib.errors import ConfigError
-from animelib.losses import ExtraLosses, gan_loss, style_loss
+from animelib.losses import ExtraLosses, gan_loss, style_loss, total_variation
 from animelib.models.translation import TranslationConfig, TranslationTrainer
 from animelib.nets.blocks import ConvBlock, ResidualBlock
 from animelib.training import ModelSpec
@@ -139,6 +139,8 @@ class CartoonGANTrainer(TranslationTrainer):
         self.loss_names = (*self.loss_names, *(f"loss_{n}" for n in cfg.extra_losses))
         if cfg.pixel_weight or cfg.pretrain_pixel_weight:
             self.loss_names = (*self.loss_names, "loss_pixel")
+        if cfg.tv_weight:
+            self.loss_names = (*self.loss_names, "loss_tv")
         return notes
 
     def batches(self):
@@ -210,13 +212,15 @@ class CartoonGANTrainer(TranslationTrainer):
             style = style_loss(feat_fake, feat_b)
             pixel = F.l1_loss(fake_B, real_A)
             extra = self.extra.terms(real_A, fake_B, real_B, vgg_out=feat_fake)
-            loss_G = (loss_gan + cfg.content_weight * content + cfg.style_weight * style + cfg.pixel_weight * pixel
-                      + self.extra.weighted(extra))
+            levers = {"loss_pixel": pixel, "loss_tv": total_variation(fake_B)}
+            levers = {k: v for k, v in levers.items() if k in self.loss_names}  # the switched-on ones
+            loss_G = (loss_gan + cfg.content_weight * content + cfg.style_weight * style + self.extra.weighted(extra)
+                      + cfg.pixel_weight * pixel + cfg.tv_weight * levers.get("loss_tv", 0.0))
         loss_G.backward()
         self.optimizers["G"].step()
         self.D.requires_grad_(True)
         return {"phase": "adversarial", "loss_G": loss_G, "loss_gan": loss_gan, "loss_content": content,
-                "loss_style": style, "loss_D": self.last_loss_D, **self.pixel_log(pixel), **extra}
+                "loss_style": style, "loss_D": self.last_loss_D, **levers, **extra}
 
     def extra_state(self) -> dict:
         return {"last_loss_D": None if self.last_loss_D is None else self.last_loss_D.float().cpu()}

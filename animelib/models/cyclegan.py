@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from animelib.errors import ConfigError
-from animelib.losses import ExtraLosses, ImagePool, gan_loss
+from animelib.losses import ExtraLosses, ImagePool, gan_loss, total_variation
 from animelib.models.translation import TranslationConfig, TranslationTrainer
 from animelib.nets.blocks import ConvBlock, ResidualBlock
 from animelib.training import ModelSpec
@@ -146,6 +146,8 @@ class CycleGANTrainer(TranslationTrainer):
             notes.update(vgg_note)
         self.extra = ExtraLosses(cfg, self.device, vgg, progress=self.progress)
         self.loss_names = (*self.loss_names, *(f"loss_{n}" for n in cfg.extra_losses))
+        if cfg.tv_weight:
+            self.loss_names = (*self.loss_names, "loss_tv")
         return notes
 
     def train_step(self, batch) -> dict[str, torch.Tensor]:
@@ -167,8 +169,10 @@ class CycleGANTrainer(TranslationTrainer):
                 "loss_cycle_B": F.l1_loss(self.G_A2B(self.noisy(fake_A)), real_B),
             }
             extra = self.extra.terms(real_A, fake_B, real_B)
+            if cfg.tv_weight:  # both translations (a lever; the report has none)
+                extra["loss_tv"] = total_variation(fake_B) + total_variation(fake_A)
             warmup = self.epoch < cfg.identity_warmup_epochs
-            loss_G = generator_loss(parts, cfg, warmup) + (0.0 if warmup else self.extra.weighted(extra))
+            loss_G = generator_loss(parts, cfg, warmup) + (0.0 if warmup else self.extra_terms(extra))
         loss_G.backward()
         self.optimizers["G"].step()
         for d in (self.D_A, self.D_B):
@@ -182,6 +186,11 @@ class CycleGANTrainer(TranslationTrainer):
         elif self.d_step_due():
             self.last_d_losses = self.discriminator_step(real_A, real_B, fake_A, fake_B)
         return {"loss_G": loss_G, **parts, **self.last_d_losses, **extra}
+
+    def extra_terms(self, extra: dict[str, torch.Tensor]) -> torch.Tensor | float:
+        """The weighted sum of the switched-on extra losses and the total-variation lever."""
+        tv = self.cfg.tv_weight * extra["loss_tv"] if "loss_tv" in extra else 0.0
+        return self.extra.weighted({k: v for k, v in extra.items() if k != "loss_tv"}) + tv
 
     def noisy(self, images: torch.Tensor) -> torch.Tensor:
         """``images`` plus Gaussian noise of sd ``cfg.cycle_noise`` (drawn from the run's generator), or themselves."""

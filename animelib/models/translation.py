@@ -53,6 +53,7 @@ class TranslationConfig(Config):
     d_every: int = 1  # update the discriminators on every d_every-th step only (fewer D updates)
     diffaugment: str = ""  # DiffAugment policy on every image D sees, e.g. "translation,cutout" ("": off)
     d_spectral_norm: bool = False  # spectral normalisation of every discriminator weight (layers unchanged)
+    tv_weight: float = 0.0  # total variation of the translations in G's loss (losses.total_variation): no speckle
 
     DATA_FIELDS: ClassVar[tuple[str, ...]] = ("num_a", "num_b")
     LEVERS: ClassVar[dict[str, str]] = {
@@ -61,6 +62,7 @@ class TranslationConfig(Config):
         "d_every": "discriminator updated every this many steps",
         "diffaugment": "DiffAugment on the discriminator's inputs",
         "d_spectral_norm": "spectral normalisation in the discriminator",
+        "tv_weight": "total-variation penalty on the translations",
     }
 
     def __post_init__(self):
@@ -74,6 +76,8 @@ class TranslationConfig(Config):
         for name in ("landmark_weight", "gray_weight", "color_weight", "vgg_width"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name}={getattr(self, name)!r} must not be negative")
+        if self.tv_weight < 0:
+            raise ConfigError(f"tv_weight={self.tv_weight!r} must not be negative")
         if self.d_lr_scale <= 0 or self.d_every < 1:
             raise ConfigError(f"d_lr_scale={self.d_lr_scale!r} must be positive and d_every={self.d_every!r} at "
                               "least 1")
