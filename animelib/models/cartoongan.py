@@ -23,10 +23,14 @@ from torch import nn
 from animelib.data.edges import edge_promoted
 from animelib.data.tensors import DeviceImages
 from animelib.errors import ConfigError
-from animelib.losses import ExtraLosses, gan_loss, style_loss
+from animelib.losses import ExtraLosses, gan_loss, style_loss, total_variation
 from animelib.models.translation import TranslationConfig, TranslationTrainer
 from animelib.nets.blocks import ConvBlock, ResidualBlock
 from animelib.training import ModelSpec
+
+# where each content layer sits in ``nets.vgg.vgg_layers`` (torchvision's indices): after its ReLU for the inner
+# ones (the ReLUs work in place), the last convolution itself for conv4_4 (nothing follows it)
+CONTENT_LAYERS = {"conv4_4": 25, "relu3_4": 17, "relu2_2": 8}
 
 
 @dataclass(frozen=True)
@@ -42,8 +46,20 @@ class CartoonGANConfig(TranslationConfig):
     pretrain_epochs: int = 10  # generator trained on the content loss alone first
     content_weight: float = 10.0
     style_weight: float = 1.0
+    # levers beyond the report's recipe (issue 20; defaults are the report's)
+    content_layer: str = "conv4_4"  # VGG layer of the content loss: conv4_4 (report), relu3_4 or relu2_2
+    pretrain_pixel_weight: float = 0.0  # L1(G(A), A) beside the content loss in pre-training: G starts near identity
+    pixel_weight: float = 0.0  # L1(G(A), A) in G's loss in the adversarial epochs
 
     MODEL: ClassVar[str] = "cartoongan"
+    LEVERS: ClassVar[dict[str, str]] = {
+        **TranslationConfig.LEVERS,
+        "content_layer": "VGG layer of the content loss (report: conv4_4)",
+        "pretrain_pixel_weight": "pixel L1 to the input in pre-training",
+        "pixel_weight": "pixel L1 to the input in adversarial training",
+        "content_weight": "content-loss weight (report: 10)",
+        "style_weight": "style-loss weight (report: 1)",
+    }
     PROFILES: ClassVar[dict[str, dict[str, Any]]] = {
         "smoke": dict(image_size=32, ngf=4, ndf=4, batch_size=4, epochs=2, pretrain_epochs=1,
                       num_a=16, num_b=16, num_test=8, vgg_weights="allow-substitute", vgg_width=0.125),
@@ -55,6 +71,11 @@ class CartoonGANConfig(TranslationConfig):
 
     def __post_init__(self):
         super().__post_init__()
+        if self.content_layer not in CONTENT_LAYERS:
+            raise ConfigError(f"content_layer={self.content_layer!r} is not one of {', '.join(CONTENT_LAYERS)}")
+        for name in ("content_weight", "style_weight", "pretrain_pixel_weight", "pixel_weight"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name}={getattr(self, name)!r} must not be negative")
         if not 0 <= self.pretrain_epochs < self.epochs:
             raise ConfigError(f"pretrain_epochs={self.pretrain_epochs} must be at least 0 and less than "
                               f"epochs={self.epochs}, or there is no adversarial training")
@@ -110,11 +131,16 @@ class CartoonGANTrainer(TranslationTrainer):
                               progress=self.progress)
         self.images_e = DeviceImages(edges, self.device, cfg.channels_last)  # aligned with images_b
         self.G = build_generator(cfg).to(self.device)
-        self.D = Discriminator(cfg.ndf).to(self.device)
+        self.D = self.discriminator(Discriminator(cfg.ndf))
         self.nets = {"G": self.G, "D": self.D}
-        self.optimizers = {"G": self.adam(self.G.parameters()), "D": self.adam(self.D.parameters())}
+        self.optimizers = {"G": self.adam(self.G.parameters()), "D": self.d_adam(self.D.parameters())}
+        self.last_loss_D: torch.Tensor | None = None  # logged again on the steps that skip D (cfg.d_every)
         self.extra = ExtraLosses(cfg, self.device, self.vgg, progress=self.progress)
         self.loss_names = (*self.loss_names, *(f"loss_{n}" for n in cfg.extra_losses))
+        if cfg.pixel_weight or cfg.pretrain_pixel_weight:
+            self.loss_names = (*self.loss_names, "loss_pixel")
+        if cfg.tv_weight:
+            self.loss_names = (*self.loss_names, "loss_tv")
         return notes
 
     def batches(self):
@@ -122,46 +148,86 @@ class CartoonGANTrainer(TranslationTrainer):
         for idx_a, idx_b in self.index_pairs():
             yield self.images_a[idx_a], self.images_b[idx_b], self.images_e[idx_b]
 
+    def features(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """VGG features of ``images`` (N, 3, H, W) in [-1, 1] at ``cfg.content_layer`` and at conv4_4 (style)."""
+        h = ((images + 1) / 2 - self.vgg.mean) / self.vgg.std
+        content = None
+        for i, layer in enumerate(self.vgg.layers):
+            h = layer(h)
+            if i == CONTENT_LAYERS[self.cfg.content_layer]:
+                content = h
+        return content, h
+
     def content_loss(self, real_A: torch.Tensor, fake_B: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """L1 between the content features of A and G(A); also G(A)'s conv4_4 features (for the style loss)."""
         with torch.no_grad():
-            feat_a = self.vgg(real_A)
-        feat_fake = self.vgg(fake_B)
-        return F.l1_loss(feat_fake, feat_a), feat_fake
+            feat_a, _ = self.features(real_A)
+        feat_fake, style_fake = self.features(fake_B)
+        return F.l1_loss(feat_fake, feat_a), style_fake
+
+    def pretrain_step(self, real_A: torch.Tensor) -> dict[str, torch.Tensor | str]:
+        """Content loss alone (plus the pixel L1 to the input when ``cfg.pretrain_pixel_weight``)."""
+        cfg = self.cfg
+        self.optimizers["G"].zero_grad(set_to_none=True)
+        with self.autocast():
+            fake_B = self.G(real_A)
+            content, _ = self.content_loss(real_A, fake_B)
+            pixel = F.l1_loss(fake_B, real_A)
+        (cfg.content_weight * content + cfg.pretrain_pixel_weight * pixel).backward()
+        self.optimizers["G"].step()
+        return {"phase": "pretrain", "loss_content": content, **self.pixel_log(pixel)}
+
+    def pixel_log(self, pixel: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The pixel L1 to the input, logged when a pixel lever is on (the report's recipe logs what it had)."""
+        return {"loss_pixel": pixel} if "loss_pixel" in self.loss_names else {}
+
+    def discriminator_step(self, real_B, fake_B, edge_B) -> torch.Tensor:
+        """B real, G(A) (detached: no generator backward here) and E fake; D sees them through ``d_view``."""
+        self.optimizers["D"].zero_grad(set_to_none=True)
+        with self.autocast():
+            loss_D = (gan_loss(self.D(self.d_view(real_B)), True, "bce")
+                      + gan_loss(self.D(self.d_view(fake_B.detach())), False, "bce")
+                      + gan_loss(self.D(self.d_view(edge_B)), False, "bce"))
+        loss_D.backward()
+        self.optimizers["D"].step()
+        return loss_D.detach()
 
     def train_step(self, batch) -> dict[str, torch.Tensor | str]:
         real_A, real_B, edge_B = batch
         cfg = self.cfg
-        if self.epoch < cfg.pretrain_epochs:  # pre-training: content loss alone
-            self.optimizers["G"].zero_grad(set_to_none=True)
-            with self.autocast():
-                content, _ = self.content_loss(real_A, self.G(real_A))
-            (cfg.content_weight * content).backward()
-            self.optimizers["G"].step()
-            return {"phase": "pretrain", "loss_content": content}
-        # discriminator: B real, G(A) (detached: no generator backward here) and E fake
-        self.optimizers["D"].zero_grad(set_to_none=True)
+        if self.epoch < cfg.pretrain_epochs:
+            return self.pretrain_step(real_A)
         with self.autocast():
             fake_B = self.G(real_A)
-            loss_D = (gan_loss(self.D(real_B), True, "bce") + gan_loss(self.D(fake_B.detach()), False, "bce")
-                      + gan_loss(self.D(edge_B), False, "bce"))
-        loss_D.backward()
-        self.optimizers["D"].step()
-        # generator: GAN + content + style (+ the switched-on extra losses)
+        if self.d_step_due():  # else the last D step's loss is logged again
+            self.last_loss_D = self.discriminator_step(real_B, fake_B, edge_B)
+        # generator: GAN + content + style (+ pixel L1 to the input, + the switched-on extra losses)
         self.D.requires_grad_(False)
         self.optimizers["G"].zero_grad(set_to_none=True)
         with self.autocast():
-            loss_gan = gan_loss(self.D(fake_B), True, "bce")
+            loss_gan = gan_loss(self.D(self.d_view(fake_B)), True, "bce")
             content, feat_fake = self.content_loss(real_A, fake_B)
             with torch.no_grad():
                 feat_b = self.vgg(real_B)
             style = style_loss(feat_fake, feat_b)
+            pixel = F.l1_loss(fake_B, real_A)
             extra = self.extra.terms(real_A, fake_B, real_B, vgg_out=feat_fake)
-            loss_G = loss_gan + cfg.content_weight * content + cfg.style_weight * style + self.extra.weighted(extra)
+            levers = {"loss_pixel": pixel, "loss_tv": total_variation(fake_B)}
+            levers = {k: v for k, v in levers.items() if k in self.loss_names}  # the switched-on ones
+            loss_G = (loss_gan + cfg.content_weight * content + cfg.style_weight * style + self.extra.weighted(extra)
+                      + cfg.pixel_weight * pixel + cfg.tv_weight * levers.get("loss_tv", 0.0))
         loss_G.backward()
         self.optimizers["G"].step()
         self.D.requires_grad_(True)
         return {"phase": "adversarial", "loss_G": loss_G, "loss_gan": loss_gan, "loss_content": content,
-                "loss_style": style, "loss_D": loss_D, **extra}
+                "loss_style": style, "loss_D": self.last_loss_D, **levers, **extra}
+
+    def extra_state(self) -> dict:
+        return {"last_loss_D": None if self.last_loss_D is None else self.last_loss_D.float().cpu()}
+
+    def load_extra_state(self, state: dict) -> None:
+        loss = state.get("last_loss_D")
+        self.last_loss_D = None if loss is None else loss.to(self.device)
 
 
 def build_generator(cfg: TranslationConfig) -> Generator:

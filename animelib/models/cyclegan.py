@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from animelib.errors import ConfigError
-from animelib.losses import ExtraLosses, ImagePool, gan_loss
+from animelib.losses import ExtraLosses, ImagePool, gan_loss, total_variation
 from animelib.models.translation import TranslationConfig, TranslationTrainer
 from animelib.nets.blocks import ConvBlock, ResidualBlock
 from animelib.training import ModelSpec
@@ -37,8 +37,23 @@ class CycleGANConfig(TranslationConfig):
     lambda_gan: float = 1.0
     lambda_cycle: float = 10.0
     pool_size: int = 50  # history of generated images shown to the discriminators
+    # lever (issue 20; 0 = the report's): Gaussian noise of this sd added to each translation before the other
+    # generator maps it back in the cycle loss, so a translation cannot hide its input in faint high-frequency
+    # patterns for the way back (Chu et al. 2017, "CycleGAN, a master of steganography")
+    cycle_noise: float = 0.0
+    # lever (issue 20; 0 = the report's): the first this many epochs train both generators towards the identity map
+    # alone (GAN and cycle weights 0, discriminators untouched), so the adversarial epochs start from clean images
+    identity_warmup_epochs: int = 0
 
     MODEL: ClassVar[str] = "cyclegan"
+    LEVERS: ClassVar[dict[str, str]] = {
+        **TranslationConfig.LEVERS,
+        "lambda_identity": "identity-loss weight (report: 5)",
+        "lambda_gan": "GAN-loss weight (report: 1)",
+        "lambda_cycle": "cycle-loss weight (report: 10)",
+        "cycle_noise": "noise on the translations before the cycle back",
+        "identity_warmup_epochs": "generators first trained towards the identity map",
+    }
     PROFILES: ClassVar[dict[str, dict[str, Any]]] = {
         "smoke": dict(image_size=32, ngf=4, ndf=4, batch_size=4, epochs=3, lr_decay_epoch=2,
                       num_a=16, num_b=16, num_test=8, pool_size=8,
@@ -51,9 +66,12 @@ class CycleGANConfig(TranslationConfig):
 
     def __post_init__(self):
         super().__post_init__()
-        if self.pool_size < 0 or self.lr_decay_epoch < 0:
-            raise ConfigError(f"pool_size={self.pool_size} and lr_decay_epoch={self.lr_decay_epoch} must not be "
-                              "negative")
+        if not 0 <= self.identity_warmup_epochs < self.epochs:
+            raise ConfigError(f"identity_warmup_epochs={self.identity_warmup_epochs} must be at least 0 and less "
+                              f"than epochs={self.epochs}")
+        if self.pool_size < 0 or self.lr_decay_epoch < 0 or self.cycle_noise < 0:
+            raise ConfigError(f"pool_size={self.pool_size}, lr_decay_epoch={self.lr_decay_epoch} and "
+                              f"cycle_noise={self.cycle_noise} must not be negative")
 
 
 class Generator(nn.Module):
@@ -88,10 +106,13 @@ class Discriminator(nn.Module):
         return self.net(x)
 
 
-def generator_loss(parts: dict[str, torch.Tensor], cfg: CycleGANConfig) -> torch.Tensor:
-    """identity * (idt_A + idt_B) + gan * (gan_A2B + gan_B2A) + cycle * (cycle_A + cycle_B)."""
-    return (cfg.lambda_identity * (parts["loss_idt_A"] + parts["loss_idt_B"])
-            + cfg.lambda_gan * (parts["loss_gan_A2B"] + parts["loss_gan_B2A"])
+def generator_loss(parts: dict[str, torch.Tensor], cfg: CycleGANConfig, warmup: bool = False) -> torch.Tensor:
+    """identity * (idt_A + idt_B) + gan * (gan_A2B + gan_B2A) + cycle * (cycle_A + cycle_B); in the identity
+    warm-up (``warmup``) the identity terms alone."""
+    identity = cfg.lambda_identity * (parts["loss_idt_A"] + parts["loss_idt_B"])
+    if warmup:
+        return identity
+    return (identity + cfg.lambda_gan * (parts["loss_gan_A2B"] + parts["loss_gan_B2A"])
             + cfg.lambda_cycle * (parts["loss_cycle_A"] + parts["loss_cycle_B"]))
 
 
@@ -109,21 +130,24 @@ class CycleGANTrainer(TranslationTrainer):
         notes = self.load_data()
         self.G_A2B = build_generator(cfg).to(self.device)
         self.G_B2A = build_generator(cfg).to(self.device)
-        self.D_A = Discriminator(cfg.ndf).to(self.device)
-        self.D_B = Discriminator(cfg.ndf).to(self.device)
+        self.D_A = self.discriminator(Discriminator(cfg.ndf))
+        self.D_B = self.discriminator(Discriminator(cfg.ndf))
         self.nets = {"G_A2B": self.G_A2B, "G_B2A": self.G_B2A, "D_A": self.D_A, "D_B": self.D_B}
         self.optimizers = {
             "G": self.adam([*self.G_A2B.parameters(), *self.G_B2A.parameters()]),
-            "D": self.adam([*self.D_A.parameters(), *self.D_B.parameters()]),
+            "D": self.d_adam([*self.D_A.parameters(), *self.D_B.parameters()]),
         }
         self.schedulers = {k: torch.optim.lr_scheduler.LambdaLR(o, lr_factor(cfg)) for k, o in self.optimizers.items()}
         self.pool_A, self.pool_B = ImagePool(cfg.pool_size), ImagePool(cfg.pool_size)
+        self.last_d_losses: dict[str, torch.Tensor] = {}  # logged again on the steps that skip D (cfg.d_every)
         vgg = None
         if "gray" in cfg.extra_losses:
             vgg, vgg_note = self.load_vgg()
             notes.update(vgg_note)
         self.extra = ExtraLosses(cfg, self.device, vgg, progress=self.progress)
         self.loss_names = (*self.loss_names, *(f"loss_{n}" for n in cfg.extra_losses))
+        if cfg.tv_weight:
+            self.loss_names = (*self.loss_names, "loss_tv")
         return notes
 
     def train_step(self, batch) -> dict[str, torch.Tensor]:
@@ -139,34 +163,63 @@ class CycleGANTrainer(TranslationTrainer):
             parts = {
                 "loss_idt_A": F.l1_loss(self.G_B2A(real_A), real_A),
                 "loss_idt_B": F.l1_loss(self.G_A2B(real_B), real_B),
-                "loss_gan_A2B": gan_loss(self.D_B(fake_B), True),
-                "loss_gan_B2A": gan_loss(self.D_A(fake_A), True),
-                "loss_cycle_A": F.l1_loss(self.G_B2A(fake_B), real_A),
-                "loss_cycle_B": F.l1_loss(self.G_A2B(fake_A), real_B),
+                "loss_gan_A2B": gan_loss(self.D_B(self.d_view(fake_B)), True),
+                "loss_gan_B2A": gan_loss(self.D_A(self.d_view(fake_A)), True),
+                "loss_cycle_A": F.l1_loss(self.G_B2A(self.noisy(fake_B)), real_A),
+                "loss_cycle_B": F.l1_loss(self.G_A2B(self.noisy(fake_A)), real_B),
             }
             extra = self.extra.terms(real_A, fake_B, real_B)
-            loss_G = generator_loss(parts, cfg) + self.extra.weighted(extra)
+            if cfg.tv_weight:  # both translations (a lever; the report has none)
+                extra["loss_tv"] = total_variation(fake_B) + total_variation(fake_A)
+            warmup = self.epoch < cfg.identity_warmup_epochs
+            loss_G = generator_loss(parts, cfg, warmup) + (0.0 if warmup else self.extra_terms(extra))
         loss_G.backward()
         self.optimizers["G"].step()
-        # discriminators: real towards 1, fakes from the history pools towards 0
         for d in (self.D_A, self.D_B):
             d.requires_grad_(True)
+        if warmup:  # the discriminators wait; their losses on this step's images are logged
+            with torch.no_grad(), self.autocast():
+                self.last_d_losses = {"loss_D_A": 0.5 * (gan_loss(self.D_A(real_A), True)
+                                                         + gan_loss(self.D_A(fake_A), False)),
+                                      "loss_D_B": 0.5 * (gan_loss(self.D_B(real_B), True)
+                                                         + gan_loss(self.D_B(fake_B), False))}
+        elif self.d_step_due():
+            self.last_d_losses = self.discriminator_step(real_A, real_B, fake_A, fake_B)
+        return {"loss_G": loss_G, **parts, **self.last_d_losses, **extra}
+
+    def extra_terms(self, extra: dict[str, torch.Tensor]) -> torch.Tensor | float:
+        """The weighted sum of the switched-on extra losses and the total-variation lever."""
+        tv = self.cfg.tv_weight * extra["loss_tv"] if "loss_tv" in extra else 0.0
+        return self.extra.weighted({k: v for k, v in extra.items() if k != "loss_tv"}) + tv
+
+    def noisy(self, images: torch.Tensor) -> torch.Tensor:
+        """``images`` plus Gaussian noise of sd ``cfg.cycle_noise`` (drawn from the run's generator), or themselves."""
+        if not self.cfg.cycle_noise:
+            return images
+        return images + self.cfg.cycle_noise * self.randn(*images.shape).to(images.dtype)
+
+    def discriminator_step(self, real_A, real_B, fake_A, fake_B) -> dict[str, torch.Tensor]:
+        """Real towards 1, fakes from the history pools towards 0; D sees everything through ``d_view``."""
         self.optimizers["D"].zero_grad(set_to_none=True)
         pooled_B = self.pool_B.query(fake_B, self.rng)
         pooled_A = self.pool_A.query(fake_A, self.rng)
         with self.autocast():
-            loss_D_B = 0.5 * (gan_loss(self.D_B(real_B), True) + gan_loss(self.D_B(pooled_B), False))
-            loss_D_A = 0.5 * (gan_loss(self.D_A(real_A), True) + gan_loss(self.D_A(pooled_A), False))
+            loss_D_B = 0.5 * (gan_loss(self.D_B(self.d_view(real_B)), True)
+                              + gan_loss(self.D_B(self.d_view(pooled_B)), False))
+            loss_D_A = 0.5 * (gan_loss(self.D_A(self.d_view(real_A)), True)
+                              + gan_loss(self.D_A(self.d_view(pooled_A)), False))
         (loss_D_A + loss_D_B).backward()
         self.optimizers["D"].step()
-        return {"loss_G": loss_G, **parts, "loss_D_A": loss_D_A, "loss_D_B": loss_D_B, **extra}
+        return {"loss_D_A": loss_D_A.detach(), "loss_D_B": loss_D_B.detach()}
 
     def extra_state(self) -> dict:
-        return {"pool_A": self.pool_A.state_dict(), "pool_B": self.pool_B.state_dict()}
+        return {"pool_A": self.pool_A.state_dict(), "pool_B": self.pool_B.state_dict(),
+                "last_d_losses": {k: v.float().cpu() for k, v in self.last_d_losses.items()}}
 
     def load_extra_state(self, state: dict) -> None:
         self.pool_A.load_state_dict(state["pool_A"], self.device)
         self.pool_B.load_state_dict(state["pool_B"], self.device)
+        self.last_d_losses = {k: v.to(self.device) for k, v in state.get("last_d_losses", {}).items()}
 
 
 def build_generator(cfg: TranslationConfig) -> Generator:
