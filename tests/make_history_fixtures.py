@@ -1,34 +1,57 @@
-"""Write the stored smoke histories that tests/test_notebooks.py compares each notebook run against.
+"""Train the smoke profile's uninterrupted runs (seed 0, as the notebooks train them: CycleGAN interrupted after
+epoch 1 and resumed) and write their histories.
 
-Run after a deliberate change of what training computes (a recipe, a default), never to make a refactoring pass:
-    python tests/make_history_fixtures.py
-The runs are the smoke profile's, seed 0, as the notebooks train them (CycleGAN interrupted after epoch 1).
+    python tests/make_history_fixtures.py              # the stored copies, after a deliberate change of a recipe
+    python tests/make_history_fixtures.py --out DIR    # a reference for this machine (the pipeline tests do this)
+
+Floating-point results depend on the CPU's vector unit and the thread count, so the pipeline tests compare a
+killed-and-resumed run with a reference trained here, on the same machine; the stored copies (with the machine
+that wrote them) check that a refactoring changes no result, on a machine of the same kind.
 """
 
+import argparse
 import json
 import os
 import sys
 import tempfile
 from pathlib import Path
 
-FIXTURES = Path(__file__).parent / "fixtures" / "histories"
+STORED = Path(__file__).parent / "fixtures" / "histories"
 INTERRUPT_AT = {"cyclegan": (1,)}  # as notebook 02 trains its smoke run
 
 
-def main() -> int:
-    with tempfile.TemporaryDirectory() as tmp:
-        os.environ.update(ANIMELIB_CACHE=str(Path(tmp) / "cache"), ANIMELIB_OFFLINE="1")
-        from animelib.models import MODELS, train
-        from animelib.runs import read_history
+def machine() -> dict:
+    """What the floating-point results depend on, beyond the code."""
+    import torch
 
-        FIXTURES.mkdir(parents=True, exist_ok=True)
+    return {"torch": torch.__version__, "cpu": torch.backends.cpu.get_cpu_capability(),
+            "threads": torch.get_num_threads()}
+
+
+def write_histories(out: Path) -> None:
+    from animelib.models import MODELS, train
+    from animelib.runs import read_history
+
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
         for name, entry in MODELS.items():
             cfg = entry.config_class.from_profile("smoke")
             run_dir = Path(tmp) / cfg.run_name
             train(cfg, run_dir, progress=False, interrupt_at=INTERRUPT_AT.get(name, ()))
             rows = [{k: v for k, v in r.items() if k != "seconds"} for r in read_history(run_dir)]
-            (FIXTURES / f"{cfg.run_name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-            print(f"wrote {FIXTURES / f'{cfg.run_name}.jsonl'} ({len(rows)} records)")
+            (out / f"{cfg.run_name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+            print(f"wrote {out / f'{cfg.run_name}.jsonl'} ({len(rows)} records)")
+    (out / "machine.json").write_text(json.dumps(machine(), indent=1) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=STORED, help="folder for the histories (default: the stored copies)")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ.setdefault("ANIMELIB_CACHE", str(Path(tmp) / "cache"))
+        os.environ["ANIMELIB_OFFLINE"] = "1"
+        write_histories(args.out)
     return 0
 
 
