@@ -85,6 +85,7 @@ def test_round_trip_through_json(tmp_path):
     (CartoonGANConfig, dict(pixel_weight=-1.0), "pixel_weight=-1.0"),
     (CycleGANConfig, dict(identity_warmup_epochs=3, epochs=3), "identity_warmup_epochs=3"),
     (CycleGANConfig, dict(cycle_noise=-0.1), "cycle_noise=-0.1"),
+    (CartoonGANConfig, dict(upsample="bilinear"), "upsample='bilinear' is not one of transposed, resize"),
 ])
 def test_more_bad_values_are_named(cls, bad, match):
     with pytest.raises(ConfigError, match=match):

@@ -315,3 +315,20 @@ def test_total_variation_lever(tmp_path):
     a, b = plain.train_step(batch), tv.train_step(batch)
     assert "loss_tv" not in a and float(b["loss_tv"]) > 0
     assert float(b["loss_G"]) == pytest.approx(float(a["loss_G"]) + 2.0 * float(b["loss_tv"]), rel=1e-5)
+
+
+@pytest.mark.parametrize("model", ["cyclegan", "cartoongan"])
+def test_resize_upsampling_has_no_transposed_conv_and_keeps_the_shape(model):
+    from animelib.models import MODELS
+
+    cfg = SMOKE[model].replace(upsample="resize")
+    build = MODELS[model].build_generator
+    G, reference = build(cfg), build(SMOKE[model])
+    assert not any(isinstance(m, torch.nn.ConvTranspose2d) for m in G.modules())
+    assert any(isinstance(m, torch.nn.ConvTranspose2d) for m in reference.modules())  # the report's default
+    x = torch.rand(2, 3, cfg.image_size, cfg.image_size) * 2 - 1
+    assert G(x).shape == reference(x).shape == x.shape
+    # a constant input stays free of a checkerboard: the four phases of every 2x2 cell of the output agree
+    out = G(torch.zeros_like(x))[0, 0, 8:-8, 8:-8]
+    phases = torch.stack([out[i::2, j::2].mean() for i in (0, 1) for j in (0, 1)])
+    assert float(phases.max() - phases.min()) < 1e-3 + 0.1 * float(out.abs().mean())

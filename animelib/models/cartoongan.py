@@ -82,7 +82,7 @@ class CartoonGANConfig(TranslationConfig):
 
 
 class Generator(nn.Module):
-    def __init__(self, ngf: int = 64, n_blocks: int = 8, norm: str = "instance"):
+    def __init__(self, ngf: int = 64, n_blocks: int = 8, norm: str = "instance", upsample: str = "transposed"):
         super().__init__()
         self.net = nn.Sequential(
             ConvBlock(3, ngf, 7, 1, 3, norm=norm, act="relu", padding_mode="reflect"),  # (N, ngf, H, W)
@@ -91,9 +91,11 @@ class Generator(nn.Module):
             ConvBlock(ngf * 2, ngf * 4, 3, 2, 1, norm=norm, act="relu"),  # down (N, 4ngf, H/4, W/4)
             ConvBlock(ngf * 4, ngf * 4, 3, 1, 1, norm=norm, act="relu"),
             *[ResidualBlock(ngf * 4, norm) for _ in range(n_blocks)],  # (N, 4ngf, H/4, W/4)
-            ConvBlock(ngf * 4, ngf * 2, 3, 2, 1, transposed=True, output_padding=1, norm=norm, act="relu"),  # up
+            ConvBlock(ngf * 4, ngf * 2, 3, 2, 1, transposed=True, output_padding=1, norm=norm, act="relu",
+                      resize=upsample == "resize"),  # up
             ConvBlock(ngf * 2, ngf * 2, 3, 1, 1, norm=norm, act="relu"),
-            ConvBlock(ngf * 2, ngf, 3, 2, 1, transposed=True, output_padding=1, norm=norm, act="relu"),  # up
+            ConvBlock(ngf * 2, ngf, 3, 2, 1, transposed=True, output_padding=1, norm=norm, act="relu",
+                      resize=upsample == "resize"),  # up
             ConvBlock(ngf, ngf, 3, 1, 1, norm=norm, act="relu"),
             ConvBlock(ngf, 3, 7, 1, 3, act="tanh", padding_mode="reflect"),  # (N, 3, H, W) in (-1, 1)
         )
@@ -232,7 +234,7 @@ class CartoonGANTrainer(TranslationTrainer):
 
 def build_generator(cfg: TranslationConfig) -> Generator:
     """An untrained generator with the config's widths."""
-    return Generator(cfg.ngf, cfg.n_blocks)
+    return Generator(cfg.ngf, cfg.n_blocks, upsample=cfg.upsample)
 
 
 def pretrain_end_step(history: list[dict]) -> int | None:

@@ -75,15 +75,17 @@ class CycleGANConfig(TranslationConfig):
 
 
 class Generator(nn.Module):
-    def __init__(self, ngf: int = 32, n_blocks: int = 4, norm: str = "instance"):
+    def __init__(self, ngf: int = 32, n_blocks: int = 4, norm: str = "instance", upsample: str = "transposed"):
         super().__init__()
         self.net = nn.Sequential(
             ConvBlock(3, ngf, 7, 1, 3, norm=norm, act="relu", padding_mode="reflect"),  # (N, ngf, H, W)
             ConvBlock(ngf, ngf * 2, 3, 2, 1, norm=norm, act="relu"),  # (N, 2ngf, H/2, W/2)
             ConvBlock(ngf * 2, ngf * 4, 3, 2, 1, norm=norm, act="relu"),  # (N, 4ngf, H/4, W/4)
             *[ResidualBlock(ngf * 4, norm) for _ in range(n_blocks)],  # (N, 4ngf, H/4, W/4)
-            ConvBlock(ngf * 4, ngf * 2, 3, 2, 1, transposed=True, output_padding=1, norm=norm, act="relu"),
-            ConvBlock(ngf * 2, ngf, 3, 2, 1, transposed=True, output_padding=1, norm=norm, act="relu"),
+            ConvBlock(ngf * 4, ngf * 2, 3, 2, 1, transposed=True, output_padding=1, norm=norm, act="relu",
+                      resize=upsample == "resize"),
+            ConvBlock(ngf * 2, ngf, 3, 2, 1, transposed=True, output_padding=1, norm=norm, act="relu",
+                      resize=upsample == "resize"),
             ConvBlock(ngf, 3, 7, 1, 3, act="tanh", padding_mode="reflect"),  # (N, 3, H, W) in (-1, 1)
         )
 
@@ -224,7 +226,7 @@ class CycleGANTrainer(TranslationTrainer):
 
 def build_generator(cfg: TranslationConfig) -> Generator:
     """An untrained generator with the config's widths."""
-    return Generator(cfg.ngf, cfg.n_blocks)
+    return Generator(cfg.ngf, cfg.n_blocks, upsample=cfg.upsample)
 
 
 def cycle_rows(images: np.ndarray, forward: nn.Module, backward: nn.Module,

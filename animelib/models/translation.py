@@ -54,6 +54,7 @@ class TranslationConfig(Config):
     diffaugment: str = ""  # DiffAugment policy on every image D sees, e.g. "translation,cutout" ("": off)
     d_spectral_norm: bool = False  # spectral normalisation of every discriminator weight (layers unchanged)
     tv_weight: float = 0.0  # total variation of the translations in G's loss (losses.total_variation): no speckle
+    upsample: str = "transposed"  # generators' up-sampling: "transposed" convs (report) or "resize" (nearest x2, conv)
 
     DATA_FIELDS: ClassVar[tuple[str, ...]] = ("num_a", "num_b")
     LEVERS: ClassVar[dict[str, str]] = {
@@ -63,6 +64,7 @@ class TranslationConfig(Config):
         "diffaugment": "DiffAugment on the discriminator's inputs",
         "d_spectral_norm": "spectral normalisation in the discriminator",
         "tv_weight": "total-variation penalty on the translations",
+        "upsample": "generator up-sampling (report: transposed convs)",
     }
 
     def __post_init__(self):
@@ -76,6 +78,8 @@ class TranslationConfig(Config):
         for name in ("landmark_weight", "gray_weight", "color_weight", "vgg_width"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name}={getattr(self, name)!r} must not be negative")
+        if self.upsample not in ("transposed", "resize"):
+            raise ConfigError(f"upsample={self.upsample!r} is not one of transposed, resize")
         if self.tv_weight < 0:
             raise ConfigError(f"tv_weight={self.tv_weight!r} must not be negative")
         if self.d_lr_scale <= 0 or self.d_every < 1:

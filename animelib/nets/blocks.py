@@ -18,18 +18,21 @@ class ConvBlock(nn.Sequential):
 
     def __init__(self, cin: int, cout: int, k: int, s: int = 1, p: int = 0, transposed: bool = False,
                  norm: str | None = None, act: str | None = None, output_padding: int = 0,
-                 padding_mode: str = "zeros"):
-        if transposed:
-            conv = nn.ConvTranspose2d(cin, cout, k, s, p, output_padding=output_padding, bias=norm is None)
+                 padding_mode: str = "zeros", resize: bool = False):
+        if transposed and resize:  # the same up-sampling by s as nearest-neighbour resizing, then a k x k conv:
+            # every output pixel gets the same number of taps, so no checkerboard (Odena et al., 2016)
+            layers = [nn.Upsample(scale_factor=s, mode="nearest"),
+                      nn.Conv2d(cin, cout, k, 1, k // 2, bias=norm is None, padding_mode="reflect")]
+        elif transposed:
+            layers = [nn.ConvTranspose2d(cin, cout, k, s, p, output_padding=output_padding, bias=norm is None)]
         else:
-            conv = nn.Conv2d(cin, cout, k, s, p, bias=norm is None, padding_mode=padding_mode)
-        layers = [conv]
+            layers = [nn.Conv2d(cin, cout, k, s, p, bias=norm is None, padding_mode=padding_mode)]
         if norm:
             layers.append(NORMS[norm](cout))
         if act:
             layers.append(ACTS[act]())
         super().__init__(*layers)
-        self.kind = "ConvT" if transposed else "Conv"
+        self.kind = ("Resize+Conv" if resize else "ConvT") if transposed else "Conv"
         self.k, self.s = k, s
         self.post = ", ".join(SHORT[x] for x in (norm, act) if x)
 
