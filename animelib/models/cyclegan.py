@@ -58,9 +58,11 @@ class CycleGANConfig(TranslationConfig):
         "smoke": dict(image_size=32, ngf=4, ndf=4, batch_size=4, epochs=3, lr_decay_epoch=2,
                       num_a=16, num_b=16, num_test=8, pool_size=8,
                       vgg_weights="allow-substitute", vgg_width=0.125),
+        # quick: the report's nets at quick widths plus the levers measured in benchmarks/recipes-translation.md
+        # (bf16 autocast pays for 960 images, EMA sampling, one identity warm-up epoch, a total-variation term)
         "quick": dict(image_size=64, ngf=16, ndf=16, batch_size=8, epochs=8, lr_decay_epoch=6,
-                      num_a=640, num_b=640, num_test=64,
-                      vgg_weights="allow-substitute", vgg_width=0.25),
+                      num_a=960, num_b=960, num_test=64, amp=True, ema=0.999, identity_warmup_epochs=1,
+                      tv_weight=1.0, vgg_weights="allow-substitute", vgg_width=0.25),
         "full": dict(image_size=128, num_test=512, amp=True, channels_last=True),
     }
 
