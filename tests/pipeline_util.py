@@ -129,8 +129,9 @@ def reference_folder() -> Path:
     environment (as the notebooks' kernels are): floating-point results differ between machines, not between runs."""
     out = Path(os.environ["ANIMELIB_CACHE"]) / "reference-histories"
     if not (out / "machine.json").exists():
-        subprocess.run([sys.executable, str(Path(__file__).parent / "make_history_fixtures.py"), "--out", str(out)],
-                       check=True, capture_output=True, timeout=600)
+        done = subprocess.run([sys.executable, str(Path(__file__).parent / "make_history_fixtures.py"), "--out",
+                               str(out)], capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, f"the reference runs failed:\n{done.stderr[-3000:]}"
     return out
 
 
