@@ -23,7 +23,7 @@ from torch import nn
 from animelib.data.edges import edge_promoted
 from animelib.data.tensors import DeviceImages
 from animelib.errors import ConfigError
-from animelib.losses import ExtraLosses, gan_loss, style_loss, total_variation
+from animelib.losses import ExtraLosses, gan_loss, style_loss
 from animelib.models.translation import TranslationConfig, TranslationTrainer
 from animelib.nets.blocks import ConvBlock, ResidualBlock
 from animelib.training import ModelSpec
@@ -218,8 +218,7 @@ class CartoonGANTrainer(TranslationTrainer):
             style = style_loss(feat_fake, feat_b)
             pixel = F.l1_loss(fake_B, real_A)
             extra = self.extra.terms(real_A, fake_B, real_B, vgg_out=feat_fake)
-            levers = {"loss_pixel": pixel, "loss_tv": total_variation(fake_B)}
-            levers = {k: v for k, v in levers.items() if k in self.loss_names}  # the switched-on ones
+            levers = {**self.pixel_log(pixel), **self.tv_log(fake_B)}  # the switched-on ones, for the history
             loss_G = (loss_gan + cfg.content_weight * content + cfg.style_weight * style + self.extra.weighted(extra)
                       + cfg.pixel_weight * pixel + cfg.tv_weight * levers.get("loss_tv", 0.0))
         loss_G.backward()

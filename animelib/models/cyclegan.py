@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from animelib.errors import ConfigError
-from animelib.losses import ExtraLosses, ImagePool, gan_loss, total_variation
+from animelib.losses import ExtraLosses, ImagePool, gan_loss
 from animelib.models.translation import TranslationConfig, TranslationTrainer
 from animelib.nets.blocks import ConvBlock, ResidualBlock
 from animelib.training import ModelSpec
@@ -174,10 +174,10 @@ class CycleGANTrainer(TranslationTrainer):
                 "loss_cycle_B": F.l1_loss(self.G_A2B(self.noisy(fake_A)), real_B),
             }
             extra = self.extra.terms(real_A, fake_B, real_B)
-            if cfg.tv_weight:  # both translations (a lever; the report has none)
-                extra["loss_tv"] = total_variation(fake_B) + total_variation(fake_A)
+            tv = self.tv_log(fake_B, fake_A)  # both translations (a lever; the report has none)
             warmup = self.epoch < cfg.identity_warmup_epochs
-            loss_G = generator_loss(parts, cfg, warmup) + (0.0 if warmup else self.extra_terms(extra))
+            loss_G = generator_loss(parts, cfg, warmup) + (
+                0.0 if warmup else self.extra.weighted(extra) + cfg.tv_weight * tv.get("loss_tv", 0.0))
         loss_G.backward()
         self.optimizers["G"].step()
         for d in (self.D_A, self.D_B):
@@ -190,12 +190,7 @@ class CycleGANTrainer(TranslationTrainer):
                                                          + gan_loss(self.D_B(fake_B), False))}
         elif self.d_step_due():
             self.last_d_losses = self.discriminator_step(real_A, real_B, fake_A, fake_B)
-        return {"loss_G": loss_G, **parts, **self.last_d_losses, **extra}
-
-    def extra_terms(self, extra: dict[str, torch.Tensor]) -> torch.Tensor | float:
-        """The weighted sum of the switched-on extra losses and the total-variation lever."""
-        tv = self.cfg.tv_weight * extra["loss_tv"] if "loss_tv" in extra else 0.0
-        return self.extra.weighted({k: v for k, v in extra.items() if k != "loss_tv"}) + tv
+        return {"loss_G": loss_G, **parts, **self.last_d_losses, **extra, **tv}
 
     def noisy(self, images: torch.Tensor) -> torch.Tensor:
         """``images`` plus Gaussian noise of sd ``cfg.cycle_noise`` (drawn from the run's generator), or themselves."""

@@ -18,6 +18,7 @@ from animelib.config import Config
 from animelib.data import floor_set, load_translation_data
 from animelib.data.tensors import DeviceImages, index_batches, num_batches
 from animelib.errors import ConfigError
+from animelib.losses import total_variation
 from animelib.metrics import paired_metrics, quality_floors, quality_measures
 from animelib.nets.vgg import VGGFeatures, load_vgg19
 from animelib.recipes import AUGMENTS, apply_spectral_norm, diff_augment
@@ -120,6 +121,13 @@ class TranslationTrainer(Trainer):
         if not self.cfg.diffaugment:
             return images
         return diff_augment(images, self.cfg.diffaugment, self.rng)
+
+    def tv_log(self, *translations: torch.Tensor) -> dict[str, torch.Tensor]:
+        """``{"loss_tv": total variation summed over the translations}`` when ``cfg.tv_weight`` is on, else ``{}``
+        (nothing computed). G's loss adds ``cfg.tv_weight * loss_tv``."""
+        if not self.cfg.tv_weight:
+            return {}
+        return {"loss_tv": sum(total_variation(t) for t in translations)}
 
     def d_step_due(self) -> bool:
         """Whether this step updates the discriminators (every ``cfg.d_every``-th step, the first included)."""
