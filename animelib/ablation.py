@@ -35,15 +35,25 @@ def variant_config(base: Config, name: str, extra_epochs: int) -> Config:
     return base.replace(**VARIANTS[name], epochs=base.epochs + extra_epochs)
 
 
+def variant_folder(base: Config, runs_dir: str | Path, name: str) -> Path:
+    """The run folder of variant ``name`` of the run of ``base``: ``<runs_dir>/<run name>-ablation-<name>``."""
+    return Path(runs_dir) / f"{base.run_name}-ablation-{name.lstrip('+')}"
+
+
+def fork_variant(base_run_dir: str | Path, folder: str | Path, cfg: Config) -> None:
+    """Start the variant's run folder from the base run's last checkpoint, unless it has one of its own already."""
+    if not (Path(folder) / CHECKPOINT_FILE).exists():  # a fork killed half-way has no checkpoint yet
+        Run.fork(base_run_dir, folder, cfg)
+
+
 def run_ablation(base: Config, base_run_dir: str | Path, runs_dir: str | Path, extra_epochs: int,
                  variants: list[str] | None = None, progress: bool = True) -> dict[str, Path]:
     """Train every variant (resuming or skipping finished ones); returns variant name -> run folder."""
     folders = {}
     for name in variants or list(VARIANTS):
         cfg = variant_config(base, name, extra_epochs)
-        folder = Path(runs_dir) / f"{base.run_name}-ablation-{name.lstrip('+')}"
-        if not (folder / CHECKPOINT_FILE).exists():  # a fork killed half-way has no checkpoint yet
-            Run.fork(base_run_dir, folder, cfg)
+        folder = variant_folder(base, runs_dir, name)
+        fork_variant(base_run_dir, folder, cfg)
         train(cfg, folder, progress=progress)
         folders[name] = folder
     return folders

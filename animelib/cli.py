@@ -61,6 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=int, default=1,
                    help="train each model with this many seeds (--seed, --seed + 1, ...) to measure the spread between "
                         "runs (default 1: the spread is not measured)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="train what the notebooks will train in this many processes at once before they run "
+                        "(default: 2 on a CPU with two or more cores, 1 on a GPU; 1: the notebooks train, one "
+                        "after another)")
     _add_crop(p)
 
     p = _verb(sub, "train", "train one model without a notebook (resumes an existing run folder)")
@@ -119,7 +123,7 @@ def cmd_run(args) -> int:
 
     start = time.perf_counter()
     run_notebooks(args.profile, args.only, args.data_dir, args.figures_dir, args.runs_dir, args.device, args.seed,
-                  crop=args.crop or "auto", seeds=args.seeds)
+                  crop=args.crop or "auto", seeds=args.seeds, workers=args.workers)
     print(f"[animelib] notebooks done in {time.perf_counter() - start:.0f} s; figures in {args.figures_dir}/")
     return 0
 

@@ -16,7 +16,8 @@ from animelib.data import check_data_dir
 from animelib.errors import AnimelibError, ConfigError
 from animelib.kernels import RunnerKernelManager
 from animelib.nbstream import register
-from animelib.paths import NOTEBOOKS_DIR, record_last_run
+from animelib.paths import NOTEBOOKS_DIR, notebook_places, record_last_run
+from animelib.schedule import default_workers, plan, train_ahead
 
 # What the runner injects into every notebook's ``parameters`` cell, and the argument of run_notebooks (and the
 # command-line option) that sets each.
@@ -97,7 +98,7 @@ def run_notebooks(profile: str = "quick", only: list[str] | None = None, data_di
                   figures_dir: str | Path = "figures", runs_dir: str | Path = "runs", device: str = "auto",
                   seed: int = 0, progress: bool = True, log=print, folder: Path = NOTEBOOKS_DIR,
                   parameters: dict[str, Any] | None = None, stream: bool = True, crop: str = "auto",
-                  seeds: int = 1) -> list[Path]:
+                  seeds: int = 1, workers: int | None = None) -> list[Path]:
     """Execute the notebooks in order; executed copies go to ``<runs_dir>/notebooks/``.
 
     ``seeds``: how many seeds (``seed``, ``seed + 1``, ...) the notebooks train each model with, to measure the
@@ -108,17 +109,15 @@ def run_notebooks(profile: str = "quick", only: list[str] | None = None, data_di
     ``stream``: show what the notebooks print (their output, warnings and progress bars) in this process's
     stdout and stderr as it happens (:mod:`animelib.nbstream`); the executed notebooks are the same either way.
 
+    ``workers``: before the notebooks start, train what they will train in this many processes at once
+    (:mod:`animelib.schedule`; the default, :func:`~animelib.schedule.default_workers`, is two on a CPU, one on a
+    GPU); 1 leaves the training to the notebooks, one after another.
+
     ``parameters``: extra values to inject into every notebook; each name must be one its ``parameters`` cell
     defines, other than the injected ones (:data:`INJECTED`). Everything is checked before a notebook starts.
     """
-    if profile not in PROFILES:
-        raise ConfigError(f"profile={profile!r} is not one of {', '.join(PROFILES)}")
-    for name, value, least in (("seed", seed, 0), ("seeds", seeds, 1)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < least:
-            raise ConfigError(f"{name}={value!r} must be an integer of at least {least}")
-    crop_policies(crop)
-    if data_dir is not None:
-        check_data_dir(data_dir)
+    workers = default_workers(device, profile) if workers is None else workers
+    _check_arguments(profile, seed, seeds, workers, crop, data_dir)
     books = list_notebooks(only, folder)
     if not books:
         raise AnimelibError(f"no notebooks in {folder}: run from a clone of the repository (pip install -e .)")
@@ -130,6 +129,9 @@ def run_notebooks(profile: str = "quick", only: list[str] | None = None, data_di
     params = {**(parameters or {}), "PROFILE": profile, "SEED": seed, "SEEDS": seeds, "DATA_DIR": data_dir,
               "CROP": crop, "FIG_DIR": str(figures_dir), "RUN_DIR": str(runs_dir), "DEVICE": device}
     record_last_run(runs_dir, profile, figures_dir, seed=seed, seeds=seeds, data_dir=data_dir, crop=crop)
+    if workers > 1:
+        where = notebook_places(profile, seed, data_dir, str(figures_dir), str(runs_dir), seeds, crop)
+        train_ahead(plan(where, device, [b.stem for b in books]), workers, runs_dir / "logs", log)
     engine = register() if stream else None
     outputs = []
     for i, book in enumerate(books, 1):
@@ -149,6 +151,18 @@ def run_notebooks(profile: str = "quick", only: list[str] | None = None, data_di
         log(f"[animelib] {book.name} done in {time.perf_counter() - start:.0f} s")
         outputs.append(out)
     return outputs
+
+
+def _check_arguments(profile: str, seed: int, seeds: int, workers: int, crop: str, data_dir: str | None) -> None:
+    """A one-line :class:`ConfigError` naming the first bad argument of :func:`run_notebooks`."""
+    if profile not in PROFILES:
+        raise ConfigError(f"profile={profile!r} is not one of {', '.join(PROFILES)}")
+    for name, value, least in (("seed", seed, 0), ("seeds", seeds, 1), ("workers", workers, 1)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < least:
+            raise ConfigError(f"{name}={value!r} must be an integer of at least {least}")
+    crop_policies(crop)
+    if data_dir is not None:
+        check_data_dir(data_dir)
 
 
 def _first_line(executed: Path, exec_count: int) -> str:

@@ -286,6 +286,8 @@ class ModelSpec:
     trainer_class: type[Trainer]
     build_generator: Callable[[Config], nn.Module]  # an untrained generator with the config's widths
     notebook: str  # the notebook that trains it and draws its figures
+    # by profile: the epochs after which the notebook's run stops and a new session resumes it (Figure 7)
+    interrupt_at: dict[str, tuple[int, ...]] = field(default_factory=dict)
     bench_settings: dict[str, Any] = field(default_factory=dict)  # what `animelib bench` changes to time it
 
     @property

@@ -17,7 +17,6 @@ import tempfile
 from pathlib import Path
 
 STORED = Path(__file__).parent / "fixtures" / "histories"
-INTERRUPT_AT = {"cyclegan": (1,)}  # as notebook 02 trains its smoke run
 
 
 def machine() -> dict:
@@ -34,10 +33,10 @@ def write_histories(out: Path) -> None:
 
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        for name, entry in MODELS.items():
+        for entry in MODELS.values():
             cfg = entry.config_class.from_profile("smoke")
             run_dir = Path(tmp) / cfg.run_name
-            train(cfg, run_dir, progress=False, interrupt_at=INTERRUPT_AT.get(name, ()))
+            train(cfg, run_dir, progress=False, interrupt_at=entry.interrupt_at.get("smoke", ()))  # as its notebook
             rows = [{k: v for k, v in r.items() if k != "seconds"} for r in read_history(run_dir)]
             (out / f"{cfg.run_name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
             print(f"wrote {out / f'{cfg.run_name}.jsonl'} ({len(rows)} records)")
@@ -46,7 +45,7 @@ def write_histories(out: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=STORED, help="folder for the histories (default: the stored copies)")
+    parser.add_argument("--out", type=Path, default=STORED, help="folder for the histories (default: stored copies)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         os.environ.setdefault("ANIMELIB_CACHE", str(Path(tmp) / "cache"))

@@ -237,4 +237,5 @@ def cycle_rows(images: np.ndarray, forward: nn.Module, backward: nn.Module,
 
 
 SPEC = ModelSpec(name="cyclegan", label="CycleGAN", config_class=CycleGANConfig, trainer_class=CycleGANTrainer,
-                 build_generator=build_generator, notebook="02_cyclegan.ipynb")
+                 build_generator=build_generator, notebook="02_cyclegan.ipynb",
+                 interrupt_at={"smoke": (1,), "quick": (3,)})  # as the report's run was: stopped and resumed
