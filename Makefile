@@ -1,7 +1,7 @@
 # animelib: two commands do everything on a fresh machine.
 #   make figures   regenerate the report's figures (quick profile, synthetic data) and the report
 #   make test      the test suite (unit tests + every notebook on the smoke profile)
-# Options: make figures PROFILE=full DATA_DIR=/data DEVICE=cuda SEEDS=3
+# Options: make figures PROFILE=full DATA_DIR=/data DEVICE=cuda SEEDS=3 WORKERS=1
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -9,6 +9,7 @@ PY := $(VENV)/bin/python
 PROFILE ?= quick
 DATA_DIR ?=
 SEEDS ?=
+WORKERS ?=
 DEVICE ?= auto
 FIGURES_DIR ?= figures
 RUNS_DIR ?= runs
@@ -32,7 +33,7 @@ $(STAMP): pyproject.toml
 
 figures: $(STAMP)
 	@echo "[make] running every notebook on the $(PROFILE) profile (figures -> $(FIGURES_DIR)/, runs -> $(RUNS_DIR)/)"
-	$(PY) -m animelib run --profile $(PROFILE) --device $(DEVICE) --figures-dir $(FIGURES_DIR) --runs-dir $(RUNS_DIR) $(if $(DATA_DIR),--data-dir $(DATA_DIR)) $(if $(SEEDS),--seeds $(SEEDS))
+	$(PY) -m animelib run --profile $(PROFILE) --device $(DEVICE) --figures-dir $(FIGURES_DIR) --runs-dir $(RUNS_DIR) $(if $(DATA_DIR),--data-dir $(DATA_DIR)) $(if $(SEEDS),--seeds $(SEEDS)) $(if $(WORKERS),--workers $(WORKERS))
 	$(PY) -m animelib report --figures-dir $(FIGURES_DIR) --out $(RUNS_DIR)/report
 	@echo "[make] open $(RUNS_DIR)/report/index.html"
 
