@@ -50,22 +50,24 @@ class DCGANConfig(Config):
     real_label: float = 1.0  # BCE target for real images; 0.9 = one-sided label smoothing (Salimans et al.)
     extra_layer: str = "report"  # "report": the extra layer outputs 3 channels; "wide": it keeps ngf (see Generator)
     r1_gamma: float = 0.0  # R1 penalty on D at real images (Mescheder et al.), every R1_EVERY steps; 0: off
+    lr_decay_start: int = 0  # epoch from which both learning rates fall linearly towards 0 at the end; 0: constant
 
     MODEL: ClassVar[str] = "dcgan"
     LEVERS: ClassVar[dict[str, str]] = {**Config.LEVERS, "real_label": "one-sided label smoothing",
                                         "extra_layer": "the extra layer keeps ngf channels",
-                                        "r1_gamma": "R1 penalty on the discriminator"}
+                                        "r1_gamma": "R1 penalty on the discriminator",
+                                        "lr_decay_start": "learning rates fall linearly from this epoch"}
     DATA_FIELDS: ClassVar[tuple[str, ...]] = ("num_train",)
     PROFILES: ClassVar[dict[str, dict[str, Any]]] = {
         "smoke": dict(ngf=8, ndf=8, batch_size=16, epochs=2, num_train=64, num_fixed=16, num_test=16,
                       extra_layer="wide", r1_gamma=1.0, ema=0.999),  # the quick recipe's code paths, in float32
         # quick: a narrower discriminator and one-sided label smoothing keep it from winning outright in the few
         # hundred steps a CPU can afford; bf16 autocast and channels-last buy 1.5x the steps; the wide extra layer
-        # removes the colour speckle, R1 calms the colour swings and samples come from a moving average of G's
-        # weights (benchmarks/recipes.md: each lever measured); the quality measures every third epoch (each
-        # evaluation of 1,024 samples costs about 5 s here)
+        # removes the colour speckle, R1 calms the colour swings and samples come from a short moving average of
+        # G's weights (0.95: about the last 20 steps; 0.999 blurred the finest detail) (benchmarks/recipes.md: each
+        # lever measured); the quality measures every third epoch (each evaluation of 1,024 samples: about 5 s)
         "quick": dict(ngf=32, ndf=16, batch_size=64, epochs=18, num_train=4_096, num_test=1_024, real_label=0.9,
-                      amp=True, channels_last=True, extra_layer="wide", r1_gamma=1.0, ema=0.999, metrics_every=3),
+                      amp=True, channels_last=True, extra_layer="wide", r1_gamma=1.0, ema=0.95, metrics_every=3),
         "full": dict(num_test=2_048, metrics_every=5, amp=True, channels_last=True),
     }
 
@@ -79,6 +81,9 @@ class DCGANConfig(Config):
             raise ConfigError(f"extra_layer={self.extra_layer!r} is not 'report' or 'wide'")
         if self.r1_gamma < 0:
             raise ConfigError(f"r1_gamma={self.r1_gamma!r} must not be negative")
+        if self.lr_decay_start < 0:
+            raise ConfigError(f"lr_decay_start={self.lr_decay_start!r} must be at least 0 (0: off; at or past the "
+                              "last epoch: no decay happens)")
         if self.r1_gamma and self.compile:
             raise ConfigError(f"r1_gamma={self.r1_gamma} needs a double backward, which compile=True (torch.compile) "
                               "does not support: set one of them off")
@@ -166,6 +171,9 @@ class DCGANTrainer(Trainer):
         self.D = Discriminator(cfg.ndf).to(self.device)
         self.nets = {"G": self.G, "D": self.D}
         self.optimizers = {"G": self.adam(self.G.parameters()), "D": self.adam(self.D.parameters())}
+        if cfg.lr_decay_start:
+            self.schedulers = {k: torch.optim.lr_scheduler.LambdaLR(o, linear_decay(cfg.lr_decay_start, cfg.epochs))
+                               for k, o in self.optimizers.items()}
         self.fixed_noise = noise(cfg.num_fixed, cfg.nz, cfg.noise_seed)
         # a second real set for the quality measures' real-vs-real floors (else halves of the held-out set)
         self.floor_images = floor_set("anime", cfg.image_size, len(test.images), cfg.data_dir, cfg.data_seed)
@@ -261,6 +269,12 @@ class DCGANTrainer(Trainer):
 def build_generator(cfg: DCGANConfig) -> Generator:
     """An untrained generator with the config's widths and extra layer."""
     return Generator(cfg.nz, cfg.ngf, cfg.extra_layer)
+
+
+def linear_decay(start: int, epochs: int):
+    """The learning-rate multiplier of each epoch (0-based): 1 before ``start``, then falling linearly so that the
+    last epoch trains at 1 / (epochs - start + 1) of the rate."""
+    return lambda epoch: 1.0 if epoch < start else (epochs - epoch) / (epochs - start + 1)
 
 
 def noise(n: int, nz: int = 100, seed: int = 0) -> torch.Tensor:
