@@ -57,16 +57,18 @@ class Run:
     never writes: figures can be drawn from a folder shared read-only.
     """
 
-    def __init__(self, path: str | Path, settings: dict[str, Any]):
+    def __init__(self, path: str | Path, settings: dict[str, Any], defaults: dict[str, Any] | None = None):
         self.path = Path(path)
         self.settings = settings
+        # the config class's defaults: a field that a run written by an older version lacks counts as its default
+        self.defaults = defaults or {}
 
     @classmethod
     def create(cls, path: str | Path, config: Config) -> Run:
         """Make (or reopen for training) the run folder of ``config``; one with other settings is refused."""
         path = Path(path)
         cls.check_settings(path, config)
-        run = cls(path, config.to_dict())
+        run = cls(path, config.to_dict(), type(config)().to_dict())
         for folder in (run.path, run.checkpoint_file.parent, run.samples_dir):
             try:
                 folder.mkdir(parents=True, exist_ok=True)
@@ -96,7 +98,7 @@ class Run:
         path = Path(path)
         config_file = path / CONFIG_FILE
         if config_file.exists() and (path / CHECKPOINT_FILE).exists():
-            diff = config_diff(json.loads(config_file.read_text()), config.to_dict())
+            diff = config_diff(json.loads(config_file.read_text()), config.to_dict(), type(config)().to_dict())
             if diff:
                 raise ConfigError(f"run folder {path} holds a run with other settings ({diff}); "
                                   "use another run folder, or delete this one to start again")
@@ -218,7 +220,7 @@ class Run:
         if saved.get("model") != self.model:
             raise CheckpointError(f"{path} is a {saved.get('model')} checkpoint, not {self.model}; "
                                   "use another run folder")
-        diff = config_diff(saved, self.settings)
+        diff = config_diff(saved, self.settings, self.defaults)
         if diff:
             raise CheckpointError(f"{path} was written with other settings ({diff}); use another run folder, "
                                   "or delete this one to start again")
@@ -277,9 +279,13 @@ def read_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
     return state
 
 
-def config_diff(saved: dict[str, Any], current: dict[str, Any]) -> str:
-    """The settings (runtime ones aside) that differ, as ``name: saved -> current``; empty if none."""
-    saved, current = _jsonable(saved), _jsonable(current)
+def config_diff(saved: dict[str, Any], current: dict[str, Any], defaults: dict[str, Any] | None = None) -> str:
+    """The settings (runtime ones aside) that differ, as ``name: saved -> current``; empty if none.
+
+    A field missing from ``saved`` (a run written before the field existed) is taken at its value in ``defaults``
+    (the config class's defaults: what that older version did), so adding a field at a default that keeps the
+    old behaviour leaves earlier run folders usable."""
+    saved, current = _jsonable({**(defaults or {}), **saved}), _jsonable(current)
     names = sorted(k for k in set(saved) | set(current)
                    if k not in RUNTIME_FIELDS and saved.get(k) != current.get(k))
     return ", ".join(f"{k}: {saved.get(k)!r} -> {current.get(k)!r}" for k in names)

@@ -35,6 +35,7 @@ from pipeline_util import (
 )
 
 from animelib import plots
+from animelib.errors import ConfigError
 from animelib.kernels import DIE_WITH_PARENT
 from animelib.manifest import FIGURES, FigureBook, read_manifest, save_figure
 from animelib.models import config_class, dcgan, load_generator, spec, train
@@ -202,6 +203,27 @@ def test_a_trainer_opened_earlier_picks_up_what_another_session_trained(tmp_path
     train(cfg, tmp_path, progress=False)  # another session trains the run to the end meanwhile
     assert early.fit().step == 8  # reloaded from disk: nothing trained twice, nothing overwritten
     assert [r["step"] for r in read_history(tmp_path) if "event" not in r] == list(range(1, 9))
+
+
+def test_a_run_written_before_a_field_existed_reopens_at_that_fields_default(tmp_path):
+    """A run folder of an older version lacks the fields added since; at their defaults they keep its behaviour,
+    so the run reopens (here: DCGAN's lr_decay_start, added after runs had been trained)."""
+    import json
+
+    run_dir = tmp_path / "old"
+    cfg = smoke("dcgan", epochs=2)
+    train(cfg, run_dir, progress=False)
+    config_file, ckpt = run_dir / "config.json", run_dir / "checkpoints" / "last.pt"
+    settings = json.loads(config_file.read_text())
+    del settings["lr_decay_start"]
+    config_file.write_text(json.dumps(settings))
+    state = read_checkpoint(ckpt)
+    torch.save({**state, "config": {k: v for k, v in state["config"].items() if k != "lr_decay_start"}}, ckpt)
+    trainer = train(cfg, run_dir, progress=False)  # reopens the older run, at lr_decay_start's default
+    assert trainer.epoch == 2
+    assert load_generator(run_dir) is not None
+    with pytest.raises(ConfigError, match=r"other settings \(lr_decay_start: 0 -> 1\)"):
+        train(cfg.replace(lr_decay_start=1), run_dir, progress=False)
 
 
 def test_checkpoint_from_another_model_or_config_or_version_is_refused(tmp_path):

@@ -74,6 +74,7 @@ def _when_free(action: Callable[[], Trainer], run_dir: str | Path, wait: bool) -
 def open_trained(run_dir: str | Path, device: str = "auto") -> tuple[Config, dict[str, Any], torch.device]:
     """A trained run folder's config and last checkpoint, mapped to ``device`` (the folder is only read)."""
     run = Run.open(run_dir)
+    run.defaults = config_class(run.model)().to_dict()  # fields a run of an older version lacks: their defaults
     cfg = config_class(run.model).from_dict(run.settings)
     dev = select_device(device)
     state = run.load_checkpoint(map_location=dev)
