@@ -282,10 +282,11 @@ def read_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
 def config_diff(saved: dict[str, Any], current: dict[str, Any], defaults: dict[str, Any] | None = None) -> str:
     """The settings (runtime ones aside) that differ, as ``name: saved -> current``; empty if none.
 
-    A field missing from ``saved`` (a run written before the field existed) is taken at its value in ``defaults``
-    (the config class's defaults: what that older version did), so adding a field at a default that keeps the
-    old behaviour leaves earlier run folders usable."""
-    saved, current = _jsonable({**(defaults or {}), **saved}), _jsonable(current)
+    A field missing from either side (written before the field existed) is taken at its value in ``defaults`` (the
+    config class's defaults: what that older version did), so adding a field at a default that keeps the old
+    behaviour leaves earlier run folders usable."""
+    defaults = defaults or {}
+    saved, current = _jsonable({**defaults, **saved}), _jsonable({**defaults, **current})
     names = sorted(k for k in set(saved) | set(current)
                    if k not in RUNTIME_FIELDS and saved.get(k) != current.get(k))
     return ", ".join(f"{k}: {saved.get(k)!r} -> {current.get(k)!r}" for k in names)
