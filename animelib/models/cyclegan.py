@@ -48,6 +48,7 @@ class CycleGANConfig(TranslationConfig):
     MODEL: ClassVar[str] = "cyclegan"
     LEVERS: ClassVar[dict[str, str]] = {
         **TranslationConfig.LEVERS,
+        "lr": "learning rate (report: 3e-4)",
         "lambda_identity": "identity-loss weight (report: 5)",
         "lambda_gan": "GAN-loss weight (report: 1)",
         "lambda_cycle": "cycle-loss weight (report: 10)",
@@ -60,8 +61,8 @@ class CycleGANConfig(TranslationConfig):
                       vgg_weights="allow-substitute", vgg_width=0.125),
         # quick: the report's nets at quick widths plus the levers measured in benchmarks/recipes-translation.md
         # (bf16 autocast pays for 960 images, EMA sampling, one identity warm-up epoch, a total-variation term,
-        # resize up-sampling instead of the transposed convs)
-        "quick": dict(image_size=64, ngf=16, ndf=16, batch_size=8, epochs=8, lr_decay_epoch=6,
+        # resize up-sampling instead of the transposed convs, twice the report's learning rate for the short run)
+        "quick": dict(image_size=64, ngf=16, ndf=16, batch_size=8, epochs=8, lr=6e-4, lr_decay_epoch=6,
                       num_a=960, num_b=960, num_test=64, amp=True, ema=0.999, identity_warmup_epochs=1,
                       tv_weight=3.0, upsample="resize", vgg_weights="allow-substitute", vgg_width=0.25),
         "full": dict(image_size=128, num_test=512, amp=True, channels_last=True),
