@@ -70,7 +70,9 @@ class Finding:
 
 def interval_text(difference: float, low: float, high: float, digits: int = 3) -> str:
     """``+0.034 [+0.021, +0.047]``: a difference and its 95 % interval (``digits`` significant digits, so small
-    differences keep theirs)."""
+    differences keep theirs). Floating-point residue (below 1e-12, e.g. the mean of differences that cancel) reads
+    as 0."""
+    difference, low, high = (0.0 if abs(v) < 1e-12 else v for v in (difference, low, high))
     return f"{difference:+.{digits}g} [{low:+.{digits}g}, {high:+.{digits}g}]"
 
 

@@ -63,12 +63,13 @@ def history_of(**series):
 
 
 def test_loss_claims_read_trends_and_levels_with_block_intervals():
+    rng = np.random.default_rng(3)  # its own draws: the verdicts do not depend on which tests ran before
     steps = np.arange(500)
-    rising = 0.2 + 0.002 * steps + 0.05 * RNG.standard_normal(500)
-    flat = 0.5 + 0.05 * RNG.standard_normal(500)
+    rising = 0.2 + 0.002 * steps + 0.05 * rng.standard_normal(500)
+    flat = 0.5 + 0.05 * rng.standard_normal(500)
     assert compare.gan_losses_finding(history_of(loss_gan_A2B=rising, loss_gan_B2A=rising)).verdict == SUPPORTED
     assert compare.gan_losses_finding(history_of(loss_gan_A2B=flat, loss_gan_B2A=flat)).verdict == INCONCLUSIVE
-    tiny = np.abs(0.005 * RNG.standard_normal(500))
+    tiny = np.abs(0.005 * rng.standard_normal(500))
     assert compare.discriminator_finding(history_of(loss_D_A=tiny, loss_D_B=tiny)).verdict == SUPPORTED
     assert compare.discriminator_finding(history_of(loss_D_A=flat, loss_D_B=flat)).verdict == NOT_SUPPORTED
     gets_upper_hand = history_of(loss_G=rising, loss_D=1.5 - 0.002 * steps)
@@ -97,3 +98,9 @@ def test_table2_cells_show_the_seed_spread_and_floors():
                                                     ([SUPPORTED, NOT_SUPPORTED], NOT_SUPPORTED)])
 def test_a_claim_of_two_parts_holds_only_when_both_do(verdicts, combined):
     assert compare.combine(verdicts) == combined
+
+
+def test_interval_text_reads_floating_point_residue_as_zero():
+    assert compare.interval_text(-8.67e-19, -0.0067, 0.0067) == "+0 [-0.0067, +0.0067]"
+    assert compare.interval_text(0.0342, 0.0211, 0.0473) == "+0.0342 [+0.0211, +0.0473]"
+    assert compare.interval_text(-3e-5, -4e-5, -2e-5) == "-3e-05 [-4e-05, -2e-05]"  # small, but not residue
