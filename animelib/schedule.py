@@ -72,9 +72,10 @@ def plan(where: NotebookPlaces, device: str = "auto", books: list[str] | None = 
             jobs.append(Job(cfg.run_name, "train", cfg, where.run_dir / cfg.run_name,
                             interrupt_at=entry.interrupt_at.get(where.profile, ()) if first else ()))
             if first and model in ablated:
-                variants += [Job(variant_folder(cfg, where.run_dir, v).name, "ablation", variant_config(cfg, v, epochs),
-                                 variant_folder(cfg, where.run_dir, v), after=(cfg.run_name,),
-                                 base_run_dir=where.run_dir / cfg.run_name) for v in VARIANTS]
+                for v in VARIANTS:
+                    folder = variant_folder(cfg, where.run_dir, v)
+                    variants.append(Job(folder.name, "ablation", variant_config(cfg, v, epochs), folder,
+                                        after=(cfg.run_name,), base_run_dir=where.run_dir / cfg.run_name))
     jobs[len(ablated):len(ablated)] = variants
     if where.data_dir is None and stems - {DCGAN_NOTEBOOK, "00_datasets"}:
         jobs.append(Job("evaluators", "evaluators", profile=where.profile))
@@ -118,7 +119,7 @@ def train_ahead(jobs: list[Job], workers: int = 2, log_dir: str | Path | None = 
             for job in list(pending):
                 if len(running) >= workers:
                     break
-                failed = [a for a in job.after if outcome.get(a, "done") != "done"]
+                failed = [a for a in job.after if a in outcome and outcome[a] != "done"]
                 if failed:
                     pending.remove(job)
                     outcome[job.name] = f"skipped: {failed[0]} did not finish"
