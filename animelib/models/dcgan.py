@@ -63,12 +63,12 @@ class DCGANConfig(Config):
                       extra_layer="wide", r1_gamma=1.0, ema=0.999),  # the quick recipe's code paths, in float32
         # quick: a narrower discriminator and one-sided label smoothing keep it from winning outright in the few
         # hundred steps a CPU can afford; bf16 autocast and channels-last buy 1.5x the steps; the wide extra layer
-        # removes the colour speckle, R1 and learning rates falling over the last 6 epochs calm the colour swings,
+        # removes the colour speckle, R1 and learning rates falling over the last 4 epochs calm the colour swings,
         # and samples come from a short moving average of G's weights (0.95: about the last 20 steps; 0.999 blurred
         # the finest detail) (benchmarks/recipes.md: each lever measured); the quality measures every third epoch
         # (each evaluation of 1,024 samples: about 5 s)
         "quick": dict(ngf=32, ndf=16, batch_size=64, epochs=18, num_train=4_096, num_test=1_024, real_label=0.9,
-                      amp=True, channels_last=True, extra_layer="wide", r1_gamma=1.0, lr_decay_start=12, ema=0.95,
+                      amp=True, channels_last=True, extra_layer="wide", r1_gamma=1.0, lr_decay_start=14, ema=0.95,
                       metrics_every=3),
         "full": dict(num_test=2_048, metrics_every=5, amp=True, channels_last=True),
     }
