@@ -172,8 +172,9 @@ def _old_photo_detector(img: np.ndarray):
 
 
 def photo_scenes(n: int, side: int = 512, seed: int = 0):
-    """n synthetic photos (96 to 256 px) pasted at random places on a zoomed patch of another photo's skin,
-    hair or clothes (no whole face): (scene, landmarks in the scene, the background alone)."""
+    """n synthetic photos (96 to 256 px at side 512; as large a share of a smaller side) pasted at random places
+    on a zoomed patch of another photo's skin, hair or clothes (no whole face): (scene, landmarks in the scene,
+    the background alone)."""
     import cv2
 
     from animelib.data.synthetic import render_set
@@ -184,7 +185,7 @@ def photo_scenes(n: int, side: int = 512, seed: int = 0):
         other = photos[(7 * i + 3) % n]
         y0, x0 = rng.integers(120, 190), rng.integers(0, 160)
         background = cv2.resize(other[y0:y0 + 64, x0:x0 + 96], (side, side), interpolation=cv2.INTER_CUBIC)
-        s = int(rng.integers(96, 257))
+        s = int(rng.integers(96 * side // 512, 256 * side // 512 + 1))
         face = cv2.resize(photos[i], (s, s), interpolation=cv2.INTER_AREA)
         top, left = rng.integers(0, side - s + 1, 2)
         scene = background.copy()
@@ -192,14 +193,15 @@ def photo_scenes(n: int, side: int = 512, seed: int = 0):
         yield scene, marks[i] * s / 256 + [left, top], background
 
 
-def detector_table(n: int) -> list[str]:
-    """Detection rate and false positives of the photo detectors on ``photo_scenes``."""
+def detector_table(n: int, side: int = 512) -> list[str]:
+    """Detection rate and false positives of the photo detectors on ``photo_scenes`` of ``side`` pixels."""
     from animelib.data import faces
 
     detectors = {"before: default cascade, largest box": _old_photo_detector,
                  "now: alt2 cascade + eye check (full size)": faces.detect_face_photo,
-                 "now, as folders run it (longer side 384)": lambda img: faces.detect(img, "photo")}
-    scenes = list(photo_scenes(n))
+                 "now, as folders run it (longer side 384: larger images shrunk, smaller ones enlarged)":
+                     lambda img: faces.detect(img, "photo")}
+    scenes = list(photo_scenes(n, side))
     rows = ["| photo detector | face found | wrong place | missed | a face on the face-free background | ms/image |",
             "|---|---|---|---|---|---|"]
     for name, detect in detectors.items():
@@ -222,9 +224,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", default=None, help="write the folders here and keep them")
     parser.add_argument("--detector", type=int, default=0, metavar="N",
                         help="instead: measure the photo face detector on N synthetic photos")
+    parser.add_argument("--detector-side", type=int, default=512, metavar="PX",
+                        help="the side of the detector's scenes (default 512; 128: thumbnails)")
     args = parser.parse_args(argv)
     if args.detector:
-        print("\n".join(detector_table(args.detector)))
+        print("\n".join(detector_table(args.detector, args.detector_side)))
         return 0
     total = len(os.sched_getaffinity(0))
     cores = args.cores or sorted({1, total})

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
 
 from animelib.data import faces
+from animelib.data.synthetic import render_set
 from animelib.errors import AnimelibError
 
 # A flat-colour anime face drawn for these tests (300 x 300, made with PIL's ImageDraw; animeface finds it).
@@ -80,6 +82,21 @@ def test_photo_crop_is_centred_on_the_face_even_off_centre():
     left, top = round(cx - side / 2), round(cy - side / 2)
     assert (crop == canvas[top:top + side, left:left + side]).all()
     assert 520 < cx < 800  # and it is the photo's face, not a centre crop of the canvas
+
+
+@needs_haar
+def test_small_face_on_a_thumbnail_is_found_on_an_enlarged_copy():
+    """Haar's smallest window is 24 px: a 64-px synthetic photo in a corner of a 128-px thumbnail is missed at the
+    thumbnail's size, found by ``detect`` (which looks at photos enlarged to DETECT_SIDE), and its box is mapped
+    back into the thumbnail's pixels, inside the pasted photo."""
+    photo = render_set("photo", 1, 128, start=3_500_000, cache=False, progress=False)[0][0]  # (128, 128, 3)
+    photo = cv2.resize(photo, (64, 64), interpolation=cv2.INTER_AREA)
+    thumb = on_canvas(photo, 128, 128, 64, 0, color=(120, 120, 120))
+    assert faces.detect_face_photo(thumb) is None
+    box = faces.detect(thumb, "photo")
+    assert box is not None
+    x, y, w, h = box
+    assert 0 <= x and 64 <= y and x + w <= 64 and y + h <= 128 and 16 < w < 64
 
 
 @needs_haar
