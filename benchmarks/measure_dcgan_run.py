@@ -1,6 +1,8 @@
 """Measure a trained DCGAN run folder: 1,024 samples (fixed noise, seed 300) from its EMA sampler and from its raw
 generator against the run's held-out real images: spectral distance (with the signed mean log10 ratio per band of
-rings: low 1-8, mid 9-20, high 21-32) and structure diversity. Appends one JSON line to ``--out``::
+rings: low 1-8, mid 9-20, high 21-32), structure diversity, and a colour-histogram distance (8x8x8 RGB bins, total
+variation; ``colour_floor``: the first half of the real images against the second). Appends one JSON line to
+``--out``::
 
     OMP_NUM_THREADS=1 python -m animelib train dcgan --profile quick --run-dir /tmp/dexp/ema95 --set ema=0.95
     OMP_NUM_THREADS=1 python benchmarks/measure_dcgan_run.py /tmp/dexp/ema95 --out /tmp/dexp/results.jsonl
@@ -22,6 +24,19 @@ from animelib import metrics  # noqa: E402
 from animelib.models import dcgan, load_generator, open_trained, train  # noqa: E402
 
 BANDS = {"low": (0, 8), "mid": (8, 20), "high": (20, 32)}
+COLOUR_BINS = 8  # per channel
+
+
+def colour_histogram(images: np.ndarray) -> np.ndarray:
+    """The share of all pixels of (N, H, W, 3) uint8 images in each of COLOUR_BINS ** 3 RGB bins."""
+    q = images.reshape(-1, 3).astype(np.int64) // (256 // COLOUR_BINS)
+    counts = np.bincount((q[:, 0] * COLOUR_BINS + q[:, 1]) * COLOUR_BINS + q[:, 2], minlength=COLOUR_BINS ** 3)
+    return counts / counts.sum()
+
+
+def colour_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Total-variation distance between the colour histograms of two image sets: 0 same colours, 1 disjoint."""
+    return float(np.abs(colour_histogram(a) - colour_histogram(b)).sum() / 2)
 
 
 def measure(run_dir: Path) -> dict:
@@ -29,6 +44,8 @@ def measure(run_dir: Path) -> dict:
     test = train(cfg, run_dir, progress=False).test_images  # reopens the finished run: trains nothing
     out = {"run": run_dir.name, "levers": cfg.levers()}
     real = metrics.radial_power_spectrum(test)
+    half = len(test) // 2
+    out["colour_floor"] = round(colour_distance(test[:half], test[half:2 * half]), 3)
     for ema in (True, False):
         samples = dcgan.generate(load_generator(run_dir, device="cpu", ema=ema),
                                  dcgan.noise(len(test), cfg.nz, seed=300))
@@ -38,6 +55,7 @@ def measure(run_dir: Path) -> dict:
         out[f"{key}_spectral"] = round(metrics.spectrum_distance(fake, real), 4)
         out[f"{key}_diversity"] = round(metrics.diversity_ratio(samples, test), 3)
         out[f"{key}_bands"] = {k: round(float(ratio[a:b].mean()), 2) for k, (a, b) in BANDS.items()}
+        out[f"{key}_colour"] = round(colour_distance(samples, test), 3)
     return out
 
 
