@@ -27,8 +27,8 @@ from torchvision.utils import save_image
 
 from animelib.data import load_domain
 from animelib.metrics import diversity_ratio, quality_measures, radial_power_spectrum, spectral_distance
-from animelib.nets.blocks import ConvBlock, init_dcgan_weights, recalibrate_batchnorm
 from animelib.models.dcgan import Discriminator, Generator, generate, noise
+from animelib.nets.blocks import ConvBlock, init_dcgan_weights, recalibrate_batchnorm
 from animelib.recipes import EMA, apply_spectral_norm, diff_augment, init_upsampling_mix, r1_penalty
 
 OUT = Path(__file__).resolve().parent / "recipes"
