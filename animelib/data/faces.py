@@ -36,9 +36,9 @@ EYE_VIEW = 240  # face width at which the eye cascade looks
 # Detection runs on a copy whose longer side is at most this (the box is scaled back): animeface's time grows
 # with about the square of the area (139 ms at 256 px, 59 ms at 192 px, 24 ms at 128 px on one core here).
 DETECT_SIDE = {"photo": 384, "anime": 192}
-# Smaller photos are enlarged to DETECT_SIDE first: the Haar cascade's smallest window is 24 px, so on a
-# 128-px thumbnail it missed faces under about a quarter of the side (found in 51 of 80 thumbnails of the
-# real-folder check at their size, 63 enlarged to 384 px).
+# Smaller photos are enlarged to DETECT_SIDE first: the Haar cascade's smallest window is 24 px, so at a 128-px
+# thumbnail's own size it missed most small faces (benchmarks/folders.md, "Thumbnails": 30 % of the faces found
+# in 128-px scenes at their size, 61 % enlarged, the same false positives).
 UPSCALE = {"photo": True, "anime": False}
 DETECTOR_VERSION = 3  # bump when a detector's behaviour changes: cached face boxes are then found again
 
