@@ -317,6 +317,29 @@ def test_total_variation_lever(tmp_path):
     assert float(b["loss_G"]) == pytest.approx(float(a["loss_G"]) + 2.0 * float(b["loss_tv"]), rel=1e-5)
 
 
+def test_edge_promoted_fakes_lever_adds_a_d_b_term_on_the_same_b_images(tmp_path):
+    from animelib.data.edges import edge_promote
+    from animelib.losses import gan_loss
+
+    plain = CycleGANTrainer(SMOKE["cyclegan"], tmp_path / "plain", progress=False)
+    edge = CycleGANTrainer(SMOKE["cyclegan"].replace(edge_promoted_fakes=True), tmp_path / "edge", progress=False)
+    assert plain.images_e is None and len(next(iter(plain.batches()))) == 2
+    real_A, real_B, edge_B = next(iter(edge.batches()))
+    # the third image of each pair is the edge-promoted copy of its B image
+    as_uint8 = ((real_B.permute(0, 2, 3, 1).numpy() + 1) * 127.5).round().astype(np.uint8)
+    expected = torch.from_numpy(edge_promote(as_uint8)).permute(0, 3, 1, 2).float() / 127.5 - 1
+    assert torch.allclose(edge_B, expected, atol=1.5 / 127.5) and not torch.equal(edge_B, real_B)
+    fake_A, fake_B = real_B.clone(), real_A.clone()
+    with torch.no_grad():
+        on_edges = 0.5 * gan_loss(edge.D_B(edge_B), False)
+    plain.D_B.load_state_dict(edge.D_B.state_dict())
+    plain.D_A.load_state_dict(edge.D_A.state_dict())
+    a = plain.discriminator_step(real_A, real_B, fake_A, fake_B)  # fresh pools hand this batch's fakes back
+    b = edge.discriminator_step(real_A, real_B, fake_A, fake_B, edge_B)
+    assert float(b["loss_D_A"]) == pytest.approx(float(a["loss_D_A"]), rel=1e-5)
+    assert float(b["loss_D_B"]) == pytest.approx(float(a["loss_D_B"]) + float(on_edges), rel=1e-4)
+
+
 @pytest.mark.parametrize("model", ["cyclegan", "cartoongan"])
 def test_resize_upsampling_has_no_transposed_conv_and_keeps_the_shape(model):
     from animelib.models import MODELS

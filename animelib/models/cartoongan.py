@@ -20,8 +20,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from animelib.data.edges import edge_promoted
-from animelib.data.tensors import DeviceImages
 from animelib.errors import ConfigError
 from animelib.losses import ExtraLosses, gan_loss, style_loss
 from animelib.models.translation import TranslationConfig, TranslationTrainer
@@ -135,9 +133,7 @@ class CartoonGANTrainer(TranslationTrainer):
         cfg = self.cfg
         self.vgg, notes = self.load_vgg()
         notes.update(self.load_data())
-        edges = edge_promoted(self.data.train_b.images, key=f"{cfg.data_dir or 'synthetic'}-{cfg.image_size}",
-                              progress=self.progress)
-        self.images_e = DeviceImages(edges, self.device, cfg.channels_last)  # aligned with images_b
+        self.images_e = self.load_edges()
         self.G = build_generator(cfg).to(self.device)
         self.D = self.discriminator(Discriminator(cfg.ndf))
         self.nets = {"G": self.G, "D": self.D}

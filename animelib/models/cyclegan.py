@@ -44,6 +44,9 @@ class CycleGANConfig(TranslationConfig):
     # lever (issue 20; 0 = the report's): the first this many epochs train both generators towards the identity map
     # alone (GAN and cycle weights 0, discriminators untouched), so the adversarial epochs start from clean images
     identity_warmup_epochs: int = 0
+    # lever (issue 20; False = the report's): D_B also sees each anime image with its edges blurred away
+    # (CartoonGAN's edge promotion, animelib.data.edges) as a fake, so crisp outlines become a sign of "anime"
+    edge_promoted_fakes: bool = False
 
     MODEL: ClassVar[str] = "cyclegan"
     LEVERS: ClassVar[dict[str, str]] = {
@@ -54,6 +57,7 @@ class CycleGANConfig(TranslationConfig):
         "lambda_cycle": "cycle-loss weight (report: 10)",
         "cycle_noise": "noise on the translations before the cycle back",
         "identity_warmup_epochs": "generators first trained towards the identity map",
+        "edge_promoted_fakes": "edge-blurred anime images shown to D_B as fakes (CartoonGAN's edge promotion)",
     }
     PROFILES: ClassVar[dict[str, dict[str, Any]]] = {
         "smoke": dict(image_size=32, ngf=4, ndf=4, batch_size=4, epochs=3, lr_decay_epoch=2,
@@ -145,6 +149,7 @@ class CycleGANTrainer(TranslationTrainer):
         }
         self.schedulers = {k: torch.optim.lr_scheduler.LambdaLR(o, lr_factor(cfg)) for k, o in self.optimizers.items()}
         self.pool_A, self.pool_B = ImagePool(cfg.pool_size), ImagePool(cfg.pool_size)
+        self.images_e = self.load_edges() if cfg.edge_promoted_fakes else None
         self.last_d_losses: dict[str, torch.Tensor] = {}  # logged again on the steps that skip D (cfg.d_every)
         vgg = None
         if "gray" in cfg.extra_losses:
@@ -156,8 +161,16 @@ class CycleGANTrainer(TranslationTrainer):
             self.loss_names = (*self.loss_names, "loss_tv")
         return notes
 
+    def batches(self):
+        """A and B; with ``edge_promoted_fakes`` also the edge-promoted versions of the same B images."""
+        if self.images_e is None:
+            yield from super().batches()
+            return
+        for idx_a, idx_b in self.index_pairs():
+            yield self.images_a[idx_a], self.images_b[idx_b], self.images_e[idx_b]
+
     def train_step(self, batch) -> dict[str, torch.Tensor]:
-        real_A, real_B = batch
+        real_A, real_B, *edge_B = batch
         cfg = self.cfg
         # generators: identity, GAN (least squares) and cycle losses in both directions
         for d in (self.D_A, self.D_B):
@@ -190,7 +203,7 @@ class CycleGANTrainer(TranslationTrainer):
                                       "loss_D_B": 0.5 * (gan_loss(self.D_B(real_B), True)
                                                          + gan_loss(self.D_B(fake_B), False))}
         elif self.d_step_due():
-            self.last_d_losses = self.discriminator_step(real_A, real_B, fake_A, fake_B)
+            self.last_d_losses = self.discriminator_step(real_A, real_B, fake_A, fake_B, *edge_B)
         return {"loss_G": loss_G, **parts, **self.last_d_losses, **extra, **tv}
 
     def noisy(self, images: torch.Tensor) -> torch.Tensor:
@@ -199,14 +212,18 @@ class CycleGANTrainer(TranslationTrainer):
             return images
         return images + self.cfg.cycle_noise * self.randn(*images.shape).to(images.dtype)
 
-    def discriminator_step(self, real_A, real_B, fake_A, fake_B) -> dict[str, torch.Tensor]:
-        """Real towards 1, fakes from the history pools towards 0; D sees everything through ``d_view``."""
+    def discriminator_step(self, real_A, real_B, fake_A, fake_B, edge_B=None) -> dict[str, torch.Tensor]:
+        """Real towards 1, fakes from the history pools towards 0; D sees everything through ``d_view``.
+        ``edge_B`` (the ``edge_promoted_fakes`` lever): edge-blurred anime images, also towards 0 for D_B, as one
+        more term of the same weight (as CartoonGAN's discriminator loss has it)."""
         self.optimizers["D"].zero_grad(set_to_none=True)
         pooled_B = self.pool_B.query(fake_B, self.rng)
         pooled_A = self.pool_A.query(fake_A, self.rng)
         with self.autocast():
             loss_D_B = 0.5 * (gan_loss(self.D_B(self.d_view(real_B)), True)
                               + gan_loss(self.D_B(self.d_view(pooled_B)), False))
+            if edge_B is not None:
+                loss_D_B = loss_D_B + 0.5 * gan_loss(self.D_B(self.d_view(edge_B)), False)
             loss_D_A = 0.5 * (gan_loss(self.D_A(self.d_view(real_A)), True)
                               + gan_loss(self.D_A(self.d_view(pooled_A)), False))
         (loss_D_A + loss_D_B).backward()

@@ -16,6 +16,7 @@ from torch import nn
 
 from animelib.config import Config
 from animelib.data import floor_set, load_translation_data
+from animelib.data.edges import edge_promoted
 from animelib.data.tensors import DeviceImages, index_batches, num_batches
 from animelib.errors import ConfigError
 from animelib.losses import total_variation
@@ -109,6 +110,12 @@ class TranslationTrainer(Trainer):
         self.floors: dict[str, float] | None = None
         notes = self.data.train_a.notes + self.data.train_b.notes
         return {"data.txt": "\n".join(notes)} if notes else {}
+
+    def load_edges(self) -> DeviceImages:
+        """The edge-promoted copies of the training B images (cached; aligned with ``images_b``)."""
+        key = f"{self.cfg.data_dir or 'synthetic'}-{self.cfg.image_size}"
+        edges = edge_promoted(self.data.train_b.images, key=key, progress=self.progress)
+        return DeviceImages(edges, self.device, self.cfg.channels_last)
 
     def load_vgg(self) -> tuple[VGGFeatures, dict[str, str]]:
         """VGG19 features (or the allowed substitute), and a note naming which, for the run folder's captions."""
