@@ -54,7 +54,9 @@ def plan(where: NotebookPlaces, device: str = "auto", books: list[str] | None = 
     """The training that the notebooks named in ``books`` (file stems; all when None) will ask for.
 
     The ablated models come first, their ablation variants next (they start once that run is done), so the
-    longest chain starts at once; the evaluators come last.
+    longest chain starts at once; then the evaluators, then the other models. A free worker takes the first job it
+    may start, so the evaluators run while the ablated run is still training, not at the end with one worker idle
+    (quick profile: 828 s -> about 800 s of training ahead, as the job times add up).
     """
     stems = set(books) if books else {Path(s.notebook).stem for s in MODELS.values()} | {ABLATION_NOTEBOOK,
                                                                                           COMPARISON_NOTEBOOK}
@@ -76,9 +78,9 @@ def plan(where: NotebookPlaces, device: str = "auto", books: list[str] | None = 
                     folder = variant_folder(cfg, where.run_dir, v)
                     variants.append(Job(folder.name, "ablation", variant_config(cfg, v, epochs), folder,
                                         after=(cfg.run_name,), base_run_dir=where.run_dir / cfg.run_name))
-    jobs[len(ablated):len(ablated)] = variants
     if where.data_dir is None and stems - {DCGAN_NOTEBOOK, "00_datasets"}:
-        jobs.append(Job("evaluators", "evaluators", profile=where.profile))
+        variants.append(Job("evaluators", "evaluators", profile=where.profile))
+    jobs[len(ablated):len(ablated)] = variants
     return jobs
 
 
