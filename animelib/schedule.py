@@ -55,8 +55,7 @@ def plan(where: NotebookPlaces, device: str = "auto", books: list[str] | None = 
 
     The ablated models come first, their ablation variants next (they start once that run is done), so the
     longest chain starts at once; then the evaluators, then the other models. A free worker takes the first job it
-    may start, so the evaluators run while the ablated run is still training, not at the end with one worker idle
-    (quick profile: 828 s -> about 800 s of training ahead, as the job times add up).
+    may start, so the evaluators run while the ablated run is still training, not at the end with one worker idle.
     """
     stems = set(books) if books else {Path(s.notebook).stem for s in MODELS.values()} | {ABLATION_NOTEBOOK,
                                                                                           COMPARISON_NOTEBOOK}

@@ -147,11 +147,6 @@ class CartoonGANTrainer(TranslationTrainer):
             self.loss_names = (*self.loss_names, "loss_tv")
         return notes
 
-    def batches(self):
-        """A, B and the edge-promoted versions of the same B images."""
-        for idx_a, idx_b in self.index_pairs():
-            yield self.images_a[idx_a], self.images_b[idx_b], self.images_e[idx_b]
-
     def features(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """VGG features of ``images`` (N, 3, H, W) in [-1, 1] at ``cfg.content_layer`` and at conv4_4 (style)."""
         h = ((images + 1) / 2 - self.vgg.mean) / self.vgg.std

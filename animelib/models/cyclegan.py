@@ -152,7 +152,8 @@ class CycleGANTrainer(TranslationTrainer):
         }
         self.schedulers = {k: torch.optim.lr_scheduler.LambdaLR(o, lr_factor(cfg)) for k, o in self.optimizers.items()}
         self.pool_A, self.pool_B = ImagePool(cfg.pool_size), ImagePool(cfg.pool_size)
-        self.images_e = self.load_edges() if cfg.edge_promoted_fakes else None
+        if cfg.edge_promoted_fakes:
+            self.images_e = self.load_edges()  # batches then carry them as a third element
         self.last_d_losses: dict[str, torch.Tensor] = {}  # logged again on the steps that skip D (cfg.d_every)
         vgg = None
         if "gray" in cfg.extra_losses:
@@ -163,14 +164,6 @@ class CycleGANTrainer(TranslationTrainer):
         if cfg.tv_weight:
             self.loss_names = (*self.loss_names, "loss_tv")
         return notes
-
-    def batches(self):
-        """A and B; with ``edge_promoted_fakes`` also the edge-promoted versions of the same B images."""
-        if self.images_e is None:
-            yield from super().batches()
-            return
-        for idx_a, idx_b in self.index_pairs():
-            yield self.images_a[idx_a], self.images_b[idx_b], self.images_e[idx_b]
 
     def train_step(self, batch) -> dict[str, torch.Tensor]:
         real_A, real_B, *edge_B = batch

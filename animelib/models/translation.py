@@ -99,6 +99,8 @@ class TranslationConfig(Config):
 class TranslationTrainer(Trainer):
     """A/B data, held-out pairs, and the paired metrics of ``G_A2B(A)`` after each evaluated epoch."""
 
+    images_e: DeviceImages | None = None  # edge-promoted training B images, aligned with images_b (load_edges)
+
     def load_data(self) -> dict[str, str]:
         """Train and held-out A and B; returns the data note for the run folder (real folders' summaries)."""
         self.data = load_translation_data(self.cfg, progress=self.progress)
@@ -166,8 +168,12 @@ class TranslationTrainer(Trainer):
             yield order_a[positions], order_b[positions]
 
     def batches(self):
+        """A and B; when the trainer loaded edges (``load_edges``), also the edge-promoted copies of the same B."""
         for idx_a, idx_b in self.index_pairs():
-            yield self.images_a[idx_a], self.images_b[idx_b]
+            if self.images_e is None:
+                yield self.images_a[idx_a], self.images_b[idx_b]
+            else:
+                yield self.images_a[idx_a], self.images_b[idx_b], self.images_e[idx_b]
 
     def end_epoch(self) -> None:
         """Every ``metrics_every`` epochs (and at epoch 0 and the end): the model's translations of held-out A."""
