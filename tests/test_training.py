@@ -259,6 +259,22 @@ def test_cartoongan_pixel_lever_pulls_pretraining_towards_the_input(tmp_path):
     assert pixel[50.0] < 0.75 * pixel[0.0]
 
 
+def test_cartoongan_gan_weight_scales_the_gan_term_of_g_alone(tmp_path):
+    from animelib.models.cartoongan import CartoonGANTrainer
+
+    runs = {w: CartoonGANTrainer(SMOKE["cartoongan"].replace(gan_weight=w), tmp_path / str(w), progress=False)
+            for w in (1.0, 3.0)}
+    losses = {}
+    for w, trainer in runs.items():
+        trainer.epoch = trainer.cfg.pretrain_epochs  # the first adversarial epoch
+        losses[w] = trainer.train_step(next(iter(trainer.batches())))
+    one, three = losses[1.0], losses[3.0]
+    assert one["phase"] == three["phase"] == "adversarial"
+    for name in ("loss_gan", "loss_content", "loss_style", "loss_D"):  # the same seeded nets and batch
+        assert float(three[name]) == pytest.approx(float(one[name]), rel=1e-5)
+    assert float(three["loss_G"]) == pytest.approx(float(one["loss_G"]) + 2 * float(one["loss_gan"]), rel=1e-5)
+
+
 def test_cartoongan_content_layer(tmp_path):
     from animelib.models.cartoongan import CartoonGANTrainer
 
