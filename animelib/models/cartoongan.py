@@ -215,7 +215,8 @@ class CartoonGANTrainer(TranslationTrainer):
             extra = self.extra.terms(real_A, fake_B, real_B, vgg_out=feat_fake)
             levers = {**self.pixel_log(pixel), **self.tv_log(fake_B)}  # the switched-on ones, for the history
             loss_G = (cfg.gan_weight * loss_gan + cfg.content_weight * content + cfg.style_weight * style
-                      + self.extra.weighted(extra) + cfg.pixel_weight * pixel + cfg.tv_weight * levers.get("loss_tv", 0.0))
+                      + self.extra.weighted(extra) + cfg.pixel_weight * pixel
+                      + cfg.tv_weight * levers.get("loss_tv", 0.0))
         loss_G.backward()
         self.optimizers["G"].step()
         self.D.requires_grad_(True)
