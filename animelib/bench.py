@@ -24,6 +24,7 @@ from animelib.config import PROFILES
 from animelib.errors import ConfigError
 from animelib.models import spec
 from animelib.models.dcgan import Discriminator, Generator
+from animelib.speed import amp_runs
 from animelib.utils import select_device
 
 
@@ -133,8 +134,8 @@ def _result(model: str, cfg, device: torch.device, steps: int, seconds: float, s
         "images_per_second": round(cfg.batch_size * steps / seconds, 2),
         "ms_per_step": round(1000 * seconds / steps, 2),
         "peak_memory_mib": round(peak, 1), "peak_memory_kind": kind,
-        "amp": cfg.amp, "channels_last": cfg.channels_last, "compile": cfg.compile,
-        **{k: v for k, v in switches.items() if k not in ("amp", "channels_last", "compile")},
+        "amp": cfg.amp, "amp_ran": amp_runs(cfg.amp, device), "channels_last": cfg.channels_last,
+        "compile": cfg.compile, **{k: v for k, v in switches.items() if k not in ("amp", "channels_last", "compile")},
         "torch": torch.__version__,
     }
 
@@ -142,6 +143,8 @@ def _result(model: str, cfg, device: torch.device, steps: int, seconds: float, s
 def describe(r: dict[str, Any]) -> str:
     """One line for a result of :func:`bench` or :func:`plain_dcgan`."""
     on = [k for k in ("amp", "channels_last", "compile") if r.get(k)]
+    if r.get("amp") and not r.get("amp_ran", True):
+        on[0] = "amp (skipped: no native bf16 on this CPU)"
     return (f"{r['model']:<10} {r['loop']:<8} {r['device']} ({r['device_name']}): batch {r['batch_size']} at "
             f"{r['image_size']} px, {r['ms_per_step']:.1f} ms/step, {r['images_per_second']:.1f} images/s, "
             f"peak {r['peak_memory_mib']:.0f} MiB ({r['peak_memory_kind']})"

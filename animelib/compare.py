@@ -356,7 +356,8 @@ def ablation_table(results: dict[str, dict[str, Translations]]) -> tuple[list[st
 TABLE2_COLUMNS = (  # key in a summary, column title, decimals
     ("l1", "L1 to truth", 3), ("psnr", "PSNR (dB)", 2), ("ssim", "SSIM to truth", 3),
     ("input_ssim", "SSIM to input", 3), ("landmark_error", "landmark err (px)", 2),
-    ("attributes", "attributes kept", 3), ("spectral", "spectral dist.", 3), ("diversity", "diversity", 2),
+    ("attributes", "attributes kept", 3), ("spectral", "spectral dist.", 3),
+    ("colour_spectral", "colour spectral", 3), ("diversity", "diversity", 2),
     ("c2st", "C2ST", 2), ("fid", "FID", 1),
 )
 

@@ -401,6 +401,20 @@ def _gray(images: np.ndarray) -> torch.Tensor:
     return rgb @ torch.tensor([0.299, 0.587, 0.114], dtype=torch.float64)
 
 
+# BT.601 rows: luma, and the two colour-difference channels Cb (blue - luma) and Cr (red - luma), RGB in [0, 1]
+_CHROMA = torch.tensor([[-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]], dtype=torch.float64)
+
+
+def _channels(images: np.ndarray, channels: str) -> torch.Tensor:
+    """(N, H, W, 3) uint8 -> (N, C, H, W) float64: ``"gray"`` the luma (C = 1), ``"chroma"`` Cb and Cr (C = 2)."""
+    if channels == "gray":
+        return _gray(images)[:, None]
+    if channels == "chroma":
+        rgb = torch.from_numpy(np.ascontiguousarray(images)).double() / 255
+        return (rgb @ _CHROMA.T).permute(0, 3, 1, 2)
+    raise ValueError(f"channels={channels!r} is not 'gray' or 'chroma'")
+
+
 def _c2st_net(width: int = 16) -> nn.Module:
     """The two-sample classifier: three stride-2 convs (32 -> 4 px) and a linear logit; 4 layers in all."""
     return nn.Sequential(
@@ -489,11 +503,12 @@ def diversity_ratio(fake, real, max_images: int = 2000, seed: int = 0) -> float:
     return mean_pairwise_distance(fake, max_images, seed) / real_spread
 
 
-def radial_power_spectra(images) -> np.ndarray:
-    """Each image's power spectrum (grayscale, its mean removed, so no DC term), averaged over rings of integer
-    radius 1, 2, ...: (N, H, W, 3) uint8 -> (N, R) float64, R = round(H / sqrt(2)) (the corner ring). Entry k - 1
-    is the power at k cycles per image; the rings beyond H / 2 hold the diagonal frequencies, where a transposed
-    convolution's checkerboard sits (H / 2, H / 2). Square images only."""
+def radial_power_spectra(images, channels: str = "gray") -> np.ndarray:
+    """Each image's power spectrum (its mean removed, so no DC term), averaged over rings of integer radius 1, 2,
+    ...: (N, H, W, 3) uint8 -> (N, R) float64, R = round(H / sqrt(2)) (the corner ring). Entry k - 1 is the power
+    at k cycles per image; the rings beyond H / 2 hold the diagonal frequencies, where a transposed convolution's
+    checkerboard sits (H / 2, H / 2). Square images only. ``channels``: ``"gray"`` (luma) or ``"chroma"`` (the
+    power of Cb and Cr summed: colour noise at an unchanged brightness shows here and not in the luma)."""
     images = _check_images("images", images)
     h, w = images.shape[1:3]
     if h != w:
@@ -503,16 +518,16 @@ def radial_power_spectra(images) -> np.ndarray:
     counts = torch.bincount(radius).double()
     out = []
     for i in range(0, len(images), 512):
-        gray = _gray(images[i:i + 512])  # (B, H, W) in [0, 1]
-        power = torch.fft.fft2(gray - gray.mean((1, 2), keepdim=True)).abs().square().flatten(1)  # (B, H * W)
+        x = _channels(images[i:i + 512], channels)  # (B, C, H, W)
+        power = torch.fft.fft2(x - x.mean((2, 3), keepdim=True)).abs().square().sum(1).flatten(1)  # (B, H * W)
         rings = torch.zeros(len(power), len(counts), dtype=torch.float64).index_add_(1, radius, power)
         out.append((rings / counts)[:, 1:])
     return torch.cat(out).numpy()
 
 
-def radial_power_spectrum(images) -> np.ndarray:
+def radial_power_spectrum(images, channels: str = "gray") -> np.ndarray:
     """The mean of :func:`radial_power_spectra` over a set: (R,) float64."""
-    return radial_power_spectra(images).mean(0)
+    return radial_power_spectra(images, channels).mean(0)
 
 
 def spectrum_distance(fake_spectrum: np.ndarray, real_spectrum: np.ndarray) -> float:
@@ -522,7 +537,7 @@ def spectrum_distance(fake_spectrum: np.ndarray, real_spectrum: np.ndarray) -> f
     return float(np.abs(np.log10(ratio)).mean())
 
 
-def spectral_distance(fake, real) -> float:
+def spectral_distance(fake, real, channels: str = "gray") -> float:
     """Mean absolute base-10 log ratio of the radially averaged power spectra of ``fake`` and ``real``, over the
     rings from 1 cycle per image to the Nyquist frequency (H / 2).
 
@@ -530,16 +545,19 @@ def spectral_distance(fake, real) -> float:
     raise the high-frequency rings, blur lowers them, and either raises the distance (0.1: the spectra differ by
     a factor of 10 ** 0.1 = 1.26 on average over the rings). On the 64-px avatars: real against real 0.006, a
     Gaussian blur of 0.7 px 0.5.
+
+    ``channels="chroma"`` (the *colour spectral distance*) compares the spectra of the colour-difference channels
+    instead: colour confetti that keeps the brightness leaves the luma spectrum alone and raises this one.
     """
     fake, real = _check_images("fake", fake), _check_images("real", real)
     if fake.shape[1:] != real.shape[1:]:
         raise ValueError(f"fake {fake.shape[1:3]} and real {real.shape[1:3]} images differ in size")
-    return spectrum_distance(radial_power_spectrum(fake), radial_power_spectrum(real))
+    return spectrum_distance(radial_power_spectrum(fake, channels), radial_power_spectrum(real, channels))
 
 
 def quality_floors(real, floor_real=None, seed: int = 0, c2st_steps: int = 200) -> dict[str, float]:
     """The real-vs-real floor of each measure of :func:`quality_measures`: ``c2st_floor``, ``diversity_floor``,
-    ``spectral_floor``.
+    ``spectral_floor``, ``colour_spectral_floor``.
 
     ``real`` against ``floor_real`` when given (another held-out real set, ideally as large as the generated one),
     else the first half of ``real`` against the second (smaller sets: a slightly higher floor). They depend on the
@@ -553,21 +571,23 @@ def quality_floors(real, floor_real=None, seed: int = 0, c2st_steps: int = 200) 
         floor_a, floor_b = real, _check_images("floor_real", floor_real)
     return {"c2st_floor": c2st_accuracy(floor_a, floor_b, steps=c2st_steps, seed=seed)["accuracy"],
             "diversity_floor": diversity_ratio(floor_b, floor_a, seed=seed),
-            "spectral_floor": spectral_distance(floor_b, floor_a)}
+            "spectral_floor": spectral_distance(floor_b, floor_a),
+            "colour_spectral_floor": spectral_distance(floor_b, floor_a, "chroma")}
 
 
 def quality_measures(fake, real, floor_real=None, seed: int = 0, c2st_steps: int = 200,
                      floors: dict[str, float] | None = None) -> dict[str, Any]:
-    """C2ST accuracy, diversity ratio and spectral distance of ``fake`` against ``real``, each with its floor.
+    """C2ST accuracy, diversity ratio and spectral distance (of the luma and of the colour) of ``fake`` against
+    ``real``, each with its floor.
 
-    Keys: ``c2st``, ``c2st_se``, ``diversity``, ``spectral``, the floors of :func:`quality_floors` (``floors``
-    when given, else measured with ``floor_real``), ``n_fake``, ``n_real``.
+    Keys: ``c2st``, ``c2st_se``, ``diversity``, ``spectral``, ``colour_spectral``, the floors of
+    :func:`quality_floors` (``floors`` when given, else measured with ``floor_real``), ``n_fake``, ``n_real``.
     """
     fake, real = _check_images("fake", fake), _check_images("real", real)
     c2st = c2st_accuracy(real, fake, steps=c2st_steps, seed=seed)
     return {
         "c2st": c2st["accuracy"], "c2st_se": c2st["se"], "diversity": diversity_ratio(fake, real, seed=seed),
-        "spectral": spectral_distance(fake, real),
+        "spectral": spectral_distance(fake, real), "colour_spectral": spectral_distance(fake, real, "chroma"),
         **(floors or quality_floors(real, floor_real, seed, c2st_steps)), "n_fake": len(fake), "n_real": len(real),
     }
 

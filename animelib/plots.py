@@ -204,6 +204,7 @@ def architecture_figure(parts: list[tuple[list[dict[str, Any]], str]]) -> plt.Fi
 
 QUALITY_PANELS = (  # key, title, the level that means "as good as real" or a threshold, its label
     ("spectral", "spectral distance to real (lower is better)", None, None),
+    ("colour_spectral", "colour spectral distance to real\n(colour noise; lower is better)", None, None),
     ("diversity", "structure diversity / real's (collapse: towards 0)", 0.8, "collapse below 0.8"),
     ("c2st", "C2ST accuracy (0.5: indistinguishable)", 0.5, "chance"),
     ("nn_ratio", "nearest-training-image distance / real's\n(below 1: copying)", 1.0, "real images"),

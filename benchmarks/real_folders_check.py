@@ -70,18 +70,20 @@ def make_folders(root: Path, n_anime: int, n_photos: int) -> None:
 
 
 def summary(runs: Path, profile: str) -> list[str]:
-    rows = ["| model | epoch | structure diversity (floor) | spectral distance (floor) | C2ST (floor) | warnings |",
-            "|---|---|---|---|---|---|"]
+    rows = ["| model | epoch | structure diversity (floor) | spectral distance (floor) | colour spectral (floor) "
+            "| C2ST (floor) | warnings |", "|---|---|---|---|---|---|---|"]
     for model in ("dcgan", "cyclegan", "cartoongan"):
         history = read_history(runs / f"{model}-{profile}-s0")
         metrics = [r for r in history if r.get("event") == "metrics" and r.get("diversity") is not None]
         if not metrics:
-            rows.append(f"| {model} | - | not measured | | | |")
+            rows.append(f"| {model} | - | not measured | | | | |")
             continue
         m = metrics[-1]
         warnings = [w["kind"] for w in history if w.get("event") == "warning"]
         rows.append(f"| {model} | {m['epoch']} | {m['diversity']:.3f} ({m['diversity_floor']:.3f}) | "
-                    f"{m['spectral']:.3f} ({m['spectral_floor']:.3f}) | {m['c2st']:.3f} ({m['c2st_floor']:.3f}) | "
+                    f"{m['spectral']:.3f} ({m['spectral_floor']:.3f}) | "
+                    f"{m['colour_spectral']:.3f} ({m['colour_spectral_floor']:.3f}) | "
+                    f"{m['c2st']:.3f} ({m['c2st_floor']:.3f}) | "
                     f"{', '.join(warnings) or 'none'} |")
     return rows
 

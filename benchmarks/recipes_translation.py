@@ -94,6 +94,8 @@ def measure(fake: np.ndarray, data) -> dict[str, float]:
         record.update({f"{prefix}_{k}": round(v, 4) for k, v in metrics.paired_metrics(x, y).items()})
     record["spectral_truth"] = round(metrics.spectral_distance(fake, truth), 4)
     record["spectral_floor"] = round(metrics.spectral_distance(data.test_b.images, truth), 4)  # real vs real
+    record["colour_spectral_truth"] = round(metrics.spectral_distance(fake, truth, "chroma"), 4)
+    record["colour_spectral_floor"] = round(metrics.spectral_distance(data.test_b.images, truth, "chroma"), 4)
     record["diversity"] = round(metrics.diversity_ratio(fake, truth), 4)
     return record
 

@@ -1,4 +1,5 @@
-"""Offline quality measures (C2ST, diversity ratio, spectral distance) move the right way on made-up cases.
+"""Offline quality measures (C2ST, diversity, spectral distance of luma and colour) move the right way on made-up
+cases.
 
 Every case is built from synthetic avatars: a real set, a second real set (the floor), and corrupted copies of a
 third set (never of the reference set itself, which a classifier could match image by image).
@@ -35,12 +36,16 @@ def sets() -> dict[str, np.ndarray]:
     # the uneven overlap of a stride-2 transposed convolution: every other pixel of every other row is brighter
     y, x = np.indices((64, 64))
     checker = ((y % 2) * (x % 2) * 2 - 0.5)[None, :, :, None] * 16  # (1, 64, 64, 1): -8 or +24 levels
+    # colour confetti: per-pixel noise along the Cb and Cr axes (RGB directions that leave the BT.601 luma alone)
+    noise = rng.normal(0, 12, base.shape[:3] + (2,))
+    confetti = noise[..., :1] * [0, -0.344136, 1.772] + noise[..., 1:] * [1.402, -0.714136, 0]
     return {
         "real": real, "other": other, "base": base,
         "collapsed": np.clip(face[None] * gains + offsets, 0, 255).astype(np.uint8),  # one face, many colours
         "blurred": np.stack([cv2.GaussianBlur(x, (0, 0), 1.0) for x in base]),
         "checkered": np.clip(base.astype(np.int16) + checker, 0, 255).astype(np.uint8),
         "speckled": np.clip(base.astype(np.int16) + rng.integers(-40, 41, base.shape), 0, 255).astype(np.uint8),
+        "confetti": np.clip(base + confetti, 0, 255).round().astype(np.uint8),
     }
 
 
@@ -75,6 +80,18 @@ def test_checkerboard_and_speckle_raise_the_high_rings(sets, kind):
     assert spectrum[-1] > 1.5 * spectrum_real[-1]  # the corner ring: the (32, 32) checkerboard frequency
 
 
+def test_colour_confetti_raises_the_colour_spectral_distance_and_not_the_luma_one(sets):
+    floor = spectral_distance(sets["base"], sets["real"], "chroma")
+    assert floor < 0.1
+    assert spectral_distance(sets["confetti"], sets["real"], "chroma") > 5 * floor
+    assert spectral_distance(sets["confetti"], sets["real"]) < 2 * spectral_distance(sets["base"], sets["real"]) + 0.02
+    high = slice(20, 32)  # rings of 21-32 cycles per image: where pixel-sized noise puts its power
+    confetti, real = radial_power_spectrum(sets["confetti"], "chroma"), radial_power_spectrum(sets["real"], "chroma")
+    assert (confetti[high] > 2 * real[high]).all()
+    with pytest.raises(ValueError, match="channels='hue' is not"):
+        spectral_distance(sets["base"], sets["real"], "hue")
+
+
 def test_c2st_is_seeded_and_leaves_the_global_rng_alone(sets):
     state = torch.get_rng_state()
     first = c2st_accuracy(sets["real"][:100], sets["blurred"][:100], steps=20, seed=3)
@@ -86,6 +103,7 @@ def test_quality_measures_report_each_measure_with_its_floor(sets):
     measures = quality_measures(sets["collapsed"], sets["real"], floor_real=sets["other"], c2st_steps=100)
     assert measures["diversity"] < 0.3 < 0.9 < measures["diversity_floor"]
     assert measures["spectral"] > 3 * measures["spectral_floor"]
+    assert measures["colour_spectral_floor"] < 0.1 and "colour_spectral" in measures
     assert measures["c2st"] > 0.9 and abs(measures["c2st_floor"] - 0.5) < 0.1
     assert format_with_floor(measures, "spectral").startswith(f"{measures['spectral']:.3f} (floor ")
     halves = quality_measures(sets["collapsed"], sets["real"], c2st_steps=20)  # floor from the two halves of real

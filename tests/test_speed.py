@@ -11,7 +11,8 @@ import sys
 import pytest
 import torch
 
-from animelib.bench import bench, plain_dcgan
+from animelib import speed
+from animelib.bench import bench, describe, plain_dcgan
 from animelib.models import config_class, spec
 from animelib.training import LossLog
 
@@ -36,6 +37,7 @@ def test_bench_command_json(tmp_path):
     assert ours["gflop_per_step"] > 0.1  # counted on the second warm-up step: G forward, D on real and fake, backwards
 
 
+@pytest.mark.usefixtures("native_bf16")
 @pytest.mark.parametrize("model", MODELS)
 def test_bench_times_each_model_with_its_options(model):
     r = bench(model, "smoke", "cpu", batch_size=4, image_size=None if model == "dcgan" else 32, steps=2,
@@ -70,6 +72,44 @@ def one_step_outputs(model: str, **switches):
     return record, out
 
 
+@pytest.fixture
+def native_bf16(monkeypatch):
+    """bf16 autocast runs on this CPU whatever it has (on one without native bf16 it is slow, not wrong)."""
+    monkeypatch.setenv("ANIMELIB_CPU_BF16", "1")
+    speed.cpu_bf16_is_native.cache_clear()
+    yield
+    speed.cpu_bf16_is_native.cache_clear()
+
+
+@pytest.fixture
+def no_native_bf16(monkeypatch):
+    monkeypatch.setenv("ANIMELIB_CPU_BF16", "0")
+    speed.cpu_bf16_is_native.cache_clear()
+    yield
+    speed.cpu_bf16_is_native.cache_clear()
+
+
+def test_amp_is_skipped_on_a_cpu_without_native_bf16(no_native_bf16, tmp_path, capsys):
+    cpu = torch.device("cpu")
+    assert not speed.amp_runs(True, cpu) and speed.amp_runs(True, torch.device("cuda"))
+    with speed.autocast(True, cpu):
+        assert torch.nn.Linear(2, 2)(torch.ones(1, 2)).dtype == torch.float32
+    trainer = spec("dcgan").trainer_class(smoke("dcgan", amp=True), tmp_path, progress=False)
+    assert "no native bf16" in capsys.readouterr().err  # said once, as the run starts
+    assert "no native bf16" in trainer.run.read_note("amp.txt")
+    assert any("skipped on this CPU" in lever for lever in trainer.cfg.levers())  # so the captions say so
+    r = bench("dcgan", "smoke", "cpu", steps=1, warmup=0, amp=True)
+    assert r["amp"] and not r["amp_ran"] and "amp (skipped" in describe(r)
+
+
+def test_amp_runs_where_the_cpu_has_native_bf16(native_bf16):
+    with speed.autocast(True, torch.device("cpu")):
+        assert torch.nn.Linear(2, 2)(torch.ones(1, 2)).dtype == torch.bfloat16
+    assert not any("skipped" in lever for lever in smoke("dcgan", amp=True).levers())
+    assert speed.amp_note(True, torch.device("cpu")) is None and speed.amp_note(False, torch.device("cpu")) is None
+
+
+@pytest.mark.usefixtures("native_bf16")
 @pytest.mark.parametrize("model", MODELS)
 @pytest.mark.parametrize("switches", [{"amp": True}, {"channels_last": True}, {"amp": True, "channels_last": True}],
                          ids=lambda s: "+".join(s))
