@@ -65,6 +65,16 @@ def total_variation(images: torch.Tensor) -> torch.Tensor:
             + (images[:, :, :, 1:] - images[:, :, :, :-1]).abs().mean())
 
 
+# BT.601 colour-difference rows (Cb, Cr) for RGB; on [-1, 1] images they give Cb, Cr in [-1, 1] without an offset
+CHROMA_RGB = ((-0.168736, -0.331264, 0.5), (0.5, -0.418688, -0.081312))
+
+
+def chroma(images: torch.Tensor) -> torch.Tensor:
+    """(N, 3, H, W) RGB -> (N, 2, H, W): the colour-difference channels Cb and Cr (no luma)."""
+    weight = torch.tensor(CHROMA_RGB, dtype=images.dtype, device=images.device)
+    return torch.einsum("kc,nchw->nkhw", weight, images)
+
+
 def gram_matrix(features: torch.Tensor) -> torch.Tensor:
     """(N, C, H, W) -> (N, C, C), normalised by C * H * W."""
     n, c, h, w = features.shape

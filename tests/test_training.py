@@ -333,6 +333,33 @@ def test_total_variation_lever(tmp_path):
     assert float(b["loss_G"]) == pytest.approx(float(a["loss_G"]) + 2.0 * float(b["loss_tv"]), rel=1e-5)
 
 
+@pytest.mark.parametrize("model", ["cyclegan", "cartoongan"])
+def test_chroma_total_variation_lever_sees_colour_and_not_brightness(model, tmp_path):
+    from animelib.losses import chroma, total_variation
+    from animelib.models import spec
+
+    gray_checker = ((torch.arange(8)[:, None] + torch.arange(8)[None, :]) % 2 * 2.0 - 1).expand(1, 3, 8, 8)
+    assert float(total_variation(chroma(gray_checker))) == pytest.approx(0.0, abs=1e-5)  # brightness alone: 0
+    red_green = torch.stack([gray_checker[0, 0], -gray_checker[0, 0], torch.zeros(8, 8)])[None]  # colour flips
+    assert float(total_variation(chroma(red_green))) > 1.0
+    cfg = SMOKE[model].replace(pretrain_epochs=0) if model == "cartoongan" else SMOKE[model]
+    trainer_class = spec(model).trainer_class
+    plain = trainer_class(cfg, tmp_path / "plain", progress=False)
+    tv = trainer_class(cfg.replace(tv_chroma_weight=3.0), tmp_path / "tv", progress=False)
+    assert "loss_tv_chroma" in tv.loss_names and "loss_tv_chroma" not in plain.loss_names
+    tv.nets["G_A2B" if model == "cyclegan" else "G"].load_state_dict(
+        plain.nets["G_A2B" if model == "cyclegan" else "G"].state_dict())
+    if model == "cyclegan":
+        tv.G_B2A.load_state_dict(plain.G_B2A.state_dict())
+        tv.D_A.load_state_dict(plain.D_A.state_dict())
+    tv.nets["D_B" if model == "cyclegan" else "D"].load_state_dict(
+        plain.nets["D_B" if model == "cyclegan" else "D"].state_dict())
+    batch = next(iter(plain.batches()))
+    a, b = plain.train_step(batch), tv.train_step(batch)
+    assert "loss_tv_chroma" not in a and float(b["loss_tv_chroma"]) > 0
+    assert float(b["loss_G"]) == pytest.approx(float(a["loss_G"]) + 3.0 * float(b["loss_tv_chroma"]), rel=1e-4)
+
+
 def test_edge_promoted_fakes_lever_adds_a_d_b_term_on_the_same_b_images(tmp_path):
     from animelib.data.edges import edge_promote
     from animelib.losses import gan_loss

@@ -145,8 +145,7 @@ class CartoonGANTrainer(TranslationTrainer):
         self.loss_names = (*self.loss_names, *(f"loss_{n}" for n in cfg.extra_losses))
         if cfg.pixel_weight or cfg.pretrain_pixel_weight:
             self.loss_names = (*self.loss_names, "loss_pixel")
-        if cfg.tv_weight:
-            self.loss_names = (*self.loss_names, "loss_tv")
+        self.loss_names = (*self.loss_names, *self.tv_names())
         return notes
 
     def features(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -216,7 +215,7 @@ class CartoonGANTrainer(TranslationTrainer):
             levers = {**self.pixel_log(pixel), **self.tv_log(fake_B)}  # the switched-on ones, for the history
             loss_G = (cfg.gan_weight * loss_gan + cfg.content_weight * content + cfg.style_weight * style
                       + self.extra.weighted(extra) + cfg.pixel_weight * pixel
-                      + cfg.tv_weight * levers.get("loss_tv", 0.0))
+                      + self.tv_penalty(levers))
         loss_G.backward()
         self.optimizers["G"].step()
         self.D.requires_grad_(True)

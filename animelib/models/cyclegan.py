@@ -161,8 +161,7 @@ class CycleGANTrainer(TranslationTrainer):
             notes.update(vgg_note)
         self.extra = ExtraLosses(cfg, self.device, vgg, progress=self.progress)
         self.loss_names = (*self.loss_names, *(f"loss_{n}" for n in cfg.extra_losses))
-        if cfg.tv_weight:
-            self.loss_names = (*self.loss_names, "loss_tv")
+        self.loss_names = (*self.loss_names, *self.tv_names())
         return notes
 
     def train_step(self, batch) -> dict[str, torch.Tensor]:
@@ -187,7 +186,7 @@ class CycleGANTrainer(TranslationTrainer):
             tv = self.tv_log(fake_B, fake_A)  # both translations (a lever; the report has none)
             warmup = self.epoch < cfg.identity_warmup_epochs
             loss_G = generator_loss(parts, cfg, warmup) + (
-                0.0 if warmup else self.extra.weighted(extra) + cfg.tv_weight * tv.get("loss_tv", 0.0))
+                0.0 if warmup else self.extra.weighted(extra) + self.tv_penalty(tv))
         loss_G.backward()
         self.optimizers["G"].step()
         for d in (self.D_A, self.D_B):

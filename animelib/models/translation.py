@@ -19,7 +19,7 @@ from animelib.data import floor_set, load_translation_data
 from animelib.data.edges import edge_promoted
 from animelib.data.tensors import DeviceImages, index_batches, num_batches
 from animelib.errors import ConfigError
-from animelib.losses import total_variation
+from animelib.losses import chroma, total_variation
 from animelib.metrics import paired_metrics, quality_floors, quality_measures
 from animelib.nets.vgg import VGGFeatures, load_vgg19
 from animelib.recipes import AUGMENTS, apply_spectral_norm, diff_augment
@@ -56,6 +56,7 @@ class TranslationConfig(Config):
     diffaugment: str = ""  # DiffAugment policy on every image D sees, e.g. "translation,cutout" ("": off)
     d_spectral_norm: bool = False  # spectral normalisation of every discriminator weight (layers unchanged)
     tv_weight: float = 0.0  # total variation of the translations in G's loss (losses.total_variation): no speckle
+    tv_chroma_weight: float = 0.0  # total variation of their colour alone (Cb, Cr): flat colours, outlines kept
     upsample: str = "transposed"  # generators' up-sampling: "transposed" convs (report) or "resize" (nearest x2, conv)
 
     DATA_FIELDS: ClassVar[tuple[str, ...]] = ("num_a", "num_b")
@@ -66,6 +67,7 @@ class TranslationConfig(Config):
         "diffaugment": "DiffAugment on the discriminator's inputs",
         "d_spectral_norm": "spectral normalisation in the discriminator",
         "tv_weight": "total-variation penalty on the translations",
+        "tv_chroma_weight": "total-variation penalty on the translations' colour (Cb, Cr)",
         "upsample": "generator up-sampling (report: transposed convs)",
     }
 
@@ -82,8 +84,9 @@ class TranslationConfig(Config):
                 raise ConfigError(f"{name}={getattr(self, name)!r} must not be negative")
         if self.upsample not in ("transposed", "resize"):
             raise ConfigError(f"upsample={self.upsample!r} is not one of transposed, resize")
-        if self.tv_weight < 0:
-            raise ConfigError(f"tv_weight={self.tv_weight!r} must not be negative")
+        for name in ("tv_weight", "tv_chroma_weight"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name}={getattr(self, name)!r} must not be negative")
         if self.d_lr_scale <= 0 or self.d_every < 1:
             raise ConfigError(f"d_lr_scale={self.d_lr_scale!r} must be positive and d_every={self.d_every!r} at "
                               "least 1")
@@ -132,11 +135,25 @@ class TranslationTrainer(Trainer):
         return diff_augment(images, self.cfg.diffaugment, self.rng)
 
     def tv_log(self, *translations: torch.Tensor) -> dict[str, torch.Tensor]:
-        """``{"loss_tv": total variation summed over the translations}`` when ``cfg.tv_weight`` is on, else ``{}``
-        (nothing computed). G's loss adds ``cfg.tv_weight * loss_tv``."""
-        if not self.cfg.tv_weight:
-            return {}
-        return {"loss_tv": sum(total_variation(t) for t in translations)}
+        """Total variation summed over the translations, for the switched-on levers only (nothing else computed):
+        ``loss_tv`` (RGB) when ``cfg.tv_weight``, ``loss_tv_chroma`` (their Cb and Cr) when ``cfg.tv_chroma_weight``.
+        :meth:`tv_penalty` weights them for G's loss."""
+        log = {}
+        if self.cfg.tv_weight:
+            log["loss_tv"] = sum(total_variation(t) for t in translations)
+        if self.cfg.tv_chroma_weight:
+            log["loss_tv_chroma"] = sum(total_variation(chroma(t)) for t in translations)
+        return log
+
+    def tv_penalty(self, log: dict[str, torch.Tensor]) -> torch.Tensor | float:
+        """The weighted total-variation terms of :meth:`tv_log` (0 when both levers are off)."""
+        return (self.cfg.tv_weight * log.get("loss_tv", 0.0)
+                + self.cfg.tv_chroma_weight * log.get("loss_tv_chroma", 0.0))
+
+    def tv_names(self) -> tuple[str, ...]:
+        """The loss names :meth:`tv_log` logs under this config."""
+        return (("loss_tv",) if self.cfg.tv_weight else ()) + (
+            ("loss_tv_chroma",) if self.cfg.tv_chroma_weight else ())
 
     def d_step_due(self) -> bool:
         """Whether this step updates the discriminators (every ``cfg.d_every``-th step, the first included)."""
