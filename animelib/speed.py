@@ -38,7 +38,7 @@ def cpu_bf16_is_native() -> bool:
     """Whether this CPU computes bf16 convolutions natively (oneDNN's bf16 support: AVX512 with BF16 or AMX).
 
     Without it bf16 is emulated: on an AVX2-only AMD EPYC a DCGAN step at the quick widths took 6.9-7.5 s under
-    bf16 autocast against 0.35-0.44 s in float32 (``benchmarks/table-cpu.md``), so amp is skipped there.
+    bf16 autocast against 0.35-0.44 s in float32 (``benchmarks/bf16_check.py``), so amp is skipped there.
     ``ANIMELIB_CPU_BF16=1`` (or ``0``) overrides the check.
     """
     forced = os.environ.get("ANIMELIB_CPU_BF16", "").strip()
