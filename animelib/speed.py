@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import sys
 
 import torch
 from torch import nn
@@ -61,6 +62,12 @@ def amp_note(amp: bool, device: torch.device) -> str | None:
         return ("amp (bf16 autocast) is skipped: this CPU has no native bf16, where float32 runs many times faster "
                 "(ANIMELIB_CPU_BF16=1 forces it)")
     return None
+
+
+@functools.cache
+def say_once(text: str) -> None:
+    """Print ``text`` to stderr the first time only in this process (a notebook reopens several runs)."""
+    print(text, file=sys.stderr)
 
 
 def autocast(amp: bool, device: torch.device):

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -31,7 +30,7 @@ from animelib.config import Config
 from animelib.errors import AnimelibError
 from animelib.recipes import EMA
 from animelib.runs import Run
-from animelib.speed import adam, amp_note, apply_speed_switches, autocast
+from animelib.speed import adam, amp_note, apply_speed_switches, autocast, say_once
 from animelib.utils import rng_state, seed_everything, select_device, set_rng_state
 
 
@@ -64,7 +63,7 @@ class Trainer:
         self.epoch_means: dict[str, float] = {}  # mean of each loss over the last epoch
         self.run = Run.create(run_dir, config)
         if note := amp_note(config.amp, self.device):  # float32 instead, many times faster on such a CPU
-            print(f"[animelib] {note}", file=sys.stderr)
+            say_once(f"[animelib] {note}")
             self.notes["amp.txt"] = note
         for name, text in self.notes.items():
             self.run.write_note(name, text)
