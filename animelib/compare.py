@@ -51,7 +51,7 @@ from animelib.stats import (
 
 RECONSTRUCTION_SSIM = 0.9  # "look exactly the same": SSIM of the reconstruction to its input at least this
 NEAR_ZERO_LOSS = 0.05  # "the discriminator loss is nearly zero": below this (least squares; guessing gives 0.25)
-ARTEFACT_FREE = 0.10  # spectral distance to real images at most this: no speckle, checkerboard or blur to see
+ARTEFACT_FREE = 0.10  # spectral distances to real images at most this: no speckle, checkerboard, blur or confetti
 NO_COLLAPSE = 0.8  # structure diversity (of the real images') at least this
 EARLY_SHARE = 0.8  # "well trained at a very early stage": this share of the improvement made by 20 % of the epochs
 
@@ -244,20 +244,25 @@ def _spectral_draws(spectra: np.ndarray, real_spectrum: np.ndarray, draws: np.nd
 
 def dcgan_finding(samples: np.ndarray, real: np.ndarray, n_boot: int = 200) -> Finding:
     """'DCGAN is generally a good choice to generate images from noise', measured as: its samples are free of
-    artefacts (spectral distance to real at most ARTEFACT_FREE) and do not collapse (structure diversity at least
-    NO_COLLAPSE), each with an interval from resampling the samples."""
-    real_spectrum = radial_power_spectrum(real)
-    spectra = radial_power_spectra(samples)
+    artefacts (spectral distance to real at most ARTEFACT_FREE, in the brightness and in the colour: speckle,
+    checkerboards and blur show in the first, colour confetti in the second) and do not collapse (structure
+    diversity at least NO_COLLAPSE), each with an interval from resampling the samples."""
     draws = np.random.default_rng(0).integers(0, len(samples), (n_boot, len(samples)))
-    low_s, high_s = np.quantile(_spectral_draws(spectra, real_spectrum, draws), [0.025, 0.975])
-    spectral = spectrum_distance(spectra.mean(0), real_spectrum)
+    spectral, verdicts = {}, []
+    for channels in ("gray", "chroma"):
+        real_spectrum = radial_power_spectrum(real, channels)
+        spectra = radial_power_spectra(samples, channels)
+        low, high = np.quantile(_spectral_draws(spectra, real_spectrum, draws), [0.025, 0.975])
+        spectral[channels] = (spectrum_distance(spectra.mean(0), real_spectrum), low, high)
+        verdicts.append(verdict(low - ARTEFACT_FREE, high - ARTEFACT_FREE, 0.0, False))
     diversity = bootstrap_measure(samples[:512], lambda s: diversity_ratio(s, real, max_images=512), n_boot=50,
                                   distinct=True)
-    verdicts = [verdict(low_s - ARTEFACT_FREE, high_s - ARTEFACT_FREE, 0.0, False),
-                verdict(diversity.low - NO_COLLAPSE, diversity.high - NO_COLLAPSE, 0.0, True)]
+    verdicts.append(verdict(diversity.low - NO_COLLAPSE, diversity.high - NO_COLLAPSE, 0.0, True))
+    (gray, low_s, high_s), (colour, low_c, high_c) = spectral["gray"], spectral["chroma"]
     return Finding("DCGAN is a good choice to generate images from noise (varied samples free of artefacts)",
                    f"{len(samples)} samples against {len(real)} held-out real avatars: spectral distance "
-                   f"{spectral:.3f} [{low_s:.3f}, {high_s:.3f}] (at most {ARTEFACT_FREE}); structure diversity "
+                   f"{gray:.3f} [{low_s:.3f}, {high_s:.3f}] and colour spectral distance {colour:.3f} "
+                   f"[{low_c:.3f}, {high_c:.3f}] (each at most {ARTEFACT_FREE}); structure diversity "
                    f"{diversity.difference:.2f} [{diversity.low:.2f}, {diversity.high:.2f}] (at least {NO_COLLAPSE})",
                    combine(verdicts))
 

@@ -104,3 +104,17 @@ def test_interval_text_reads_floating_point_residue_as_zero():
     assert compare.interval_text(-8.67e-19, -0.0067, 0.0067) == "+0 [-0.0067, +0.0067]"
     assert compare.interval_text(0.0342, 0.0211, 0.0473) == "+0.0342 [+0.0211, +0.0473]"
     assert compare.interval_text(-3e-5, -4e-5, -2e-5) == "-3e-05 [-4e-05, -2e-05]"  # small, but not residue
+
+
+def test_dcgan_claim_needs_samples_free_of_colour_confetti_too():
+    from animelib.data.synthetic import render_set
+
+    real, _ = render_set("anime", 192, 64, start=9_500_000, progress=False)
+    samples, _ = render_set("anime", 192, 64, start=9_510_000, progress=False)
+    clean = compare.dcgan_finding(samples, real, n_boot=50)
+    assert clean.verdict == SUPPORTED and "colour spectral distance" in clean.measured
+    # per-pixel noise along Cb and Cr only: the brightness spectrum stays put, the colour spectrum does not
+    noise = np.random.default_rng(1).normal(0, 12, samples.shape[:3] + (2,))
+    confetti = noise[..., :1] * [0, -0.344136, 1.772] + noise[..., 1:] * [1.402, -0.714136, 0]
+    noisy = np.clip(samples + confetti, 0, 255).round().astype(np.uint8)
+    assert compare.dcgan_finding(noisy, real, n_boot=50).verdict == NOT_SUPPORTED
