@@ -148,18 +148,9 @@ class Config:
 
     def levers(self) -> list[str]:
         """The levers beyond the report's recipe that this config switches on, each as ``name (what it is)``."""
-        from animelib.speed import amp_note  # speed imports this module
-        from animelib.utils import select_device
-
         default = type(self)()
-        levers = {name: what for name, what in self.LEVERS.items() if getattr(self, name) != getattr(default, name)}
-        try:
-            device = select_device(self.device)
-        except ConfigError:  # a device this machine lacks (a run trained elsewhere): nothing to say about it
-            device = None
-        if "amp" in levers and device is not None and amp_note(self.amp, device):
-            levers["amp"] += "; skipped on this CPU: no native bf16"
-        return [f"{name}={getattr(self, name)!r} ({what})" for name, what in levers.items()]
+        return [f"{name}={getattr(self, name)!r} ({what})" for name, what in self.LEVERS.items()
+                if getattr(self, name) != getattr(default, name)]
 
     def summary(self) -> str:
         """One line per field, for notebooks and logs."""

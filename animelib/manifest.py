@@ -30,6 +30,7 @@ except ImportError:  # Windows: no advisory locks, concurrent notebooks are not 
 from animelib.errors import AnimelibError, ConfigError
 from animelib.files import atomic_write, remove_stale_temporaries
 from animelib.paths import REPO_ROOT
+from animelib.speed import amp_skipped_here
 from animelib.utils import select_device
 
 FIG_DPI = 120
@@ -191,7 +192,8 @@ def caption(text: str, config, epochs: int | None = None, note: str | None = Non
     """A figure caption ending in where it came from: profile, data, epochs (and a warning note, if any)."""
     done = config.epochs if epochs is None else epochs
     source = f"{config.profile} profile, {config.data_label}, {done} epochs, seed {config.seed}"
-    levers = config.levers()
+    levers = [f"{lever[:-1]}; skipped on this CPU: no native bf16)" if lever.startswith("amp=") and
+              amp_skipped_here(config) else lever for lever in config.levers()]
     recipe = f" Beyond the report's recipe: {'; '.join(levers)}." if levers else ""
     return f"{text} ({source}).{recipe}" + (f" {note}" if note else "")
 

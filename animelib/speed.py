@@ -17,6 +17,8 @@ import torch
 from torch import nn
 
 from animelib.config import Config
+from animelib.errors import ConfigError
+from animelib.utils import select_device
 
 
 def apply_speed_switches(cfg: Config, device: torch.device, nets: dict[str, nn.Module]) -> None:
@@ -62,6 +64,15 @@ def amp_note(amp: bool, device: torch.device) -> str | None:
         return ("amp (bf16 autocast) is skipped: this CPU has no native bf16, where float32 runs many times faster "
                 "(ANIMELIB_CPU_BF16=1 forces it)")
     return None
+
+
+def amp_skipped_here(cfg: Config) -> bool:
+    """Whether ``cfg`` asks for amp and this machine skips it (a CPU without native bf16): captions say so."""
+    try:
+        device = select_device(cfg.device)
+    except ConfigError:  # a device this machine lacks (a run trained elsewhere): nothing to say about it
+        return False
+    return amp_note(cfg.amp, device) is not None
 
 
 @functools.cache

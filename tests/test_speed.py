@@ -13,6 +13,7 @@ import torch
 
 from animelib import speed
 from animelib.bench import bench, describe, plain_dcgan
+from animelib.manifest import caption
 from animelib.models import config_class, spec
 from animelib.training import LossLog
 
@@ -100,7 +101,7 @@ def test_amp_is_skipped_on_a_cpu_without_native_bf16(no_native_bf16, tmp_path, c
     spec("dcgan").trainer_class(smoke("dcgan", amp=True), tmp_path, progress=False)  # reopened: not said again
     assert "no native bf16" not in capsys.readouterr().err
     assert "no native bf16" in trainer.run.read_note("amp.txt")
-    assert any("skipped on this CPU" in lever for lever in trainer.cfg.levers())  # so the captions say so
+    assert "amp=True (bf16 autocast; skipped on this CPU: no native bf16)" in caption("x", trainer.cfg)
     r = bench("dcgan", "smoke", "cpu", steps=1, warmup=0, amp=True)
     assert r["amp"] and not r["amp_ran"] and "amp (skipped" in describe(r)
 
@@ -108,7 +109,7 @@ def test_amp_is_skipped_on_a_cpu_without_native_bf16(no_native_bf16, tmp_path, c
 def test_amp_runs_where_the_cpu_has_native_bf16(native_bf16):
     with speed.autocast(True, torch.device("cpu")):
         assert torch.nn.Linear(2, 2)(torch.ones(1, 2)).dtype == torch.bfloat16
-    assert not any("skipped" in lever for lever in smoke("dcgan", amp=True).levers())
+    assert "amp=True (bf16 autocast)" in caption("x", smoke("dcgan", amp=True))
     assert speed.amp_note(True, torch.device("cpu")) is None and speed.amp_note(False, torch.device("cpu")) is None
 
 
