@@ -73,21 +73,22 @@ def one_step_outputs(model: str, **switches):
     return record, out
 
 
-@pytest.fixture
-def native_bf16(monkeypatch):
-    """bf16 autocast runs on this CPU whatever it has (on one without native bf16 it is slow, not wrong)."""
-    monkeypatch.setenv("ANIMELIB_CPU_BF16", "1")
+def forced_bf16(monkeypatch, native: bool):
+    """The CPU's bf16 check answers ``native`` for one test (on a CPU without it bf16 is slow, not wrong)."""
+    monkeypatch.setenv("ANIMELIB_CPU_BF16", "1" if native else "0")
     speed.cpu_bf16_is_native.cache_clear()
     yield
     speed.cpu_bf16_is_native.cache_clear()
+
+
+@pytest.fixture
+def native_bf16(monkeypatch):
+    yield from forced_bf16(monkeypatch, True)
 
 
 @pytest.fixture
 def no_native_bf16(monkeypatch):
-    monkeypatch.setenv("ANIMELIB_CPU_BF16", "0")
-    speed.cpu_bf16_is_native.cache_clear()
-    yield
-    speed.cpu_bf16_is_native.cache_clear()
+    yield from forced_bf16(monkeypatch, False)
 
 
 def test_amp_is_skipped_on_a_cpu_without_native_bf16(no_native_bf16, tmp_path, capsys):
