@@ -16,6 +16,7 @@ from __future__ import annotations
 import itertools
 import math
 import time
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -171,8 +172,11 @@ class Trainer:
                       "seconds": round(time.perf_counter() - start, 3), "steps": self.step - first_step + 1})
         if last:
             bar.set_postfix({k: f"{v:.3f}" for k, v in last.items() if k in self.loss_names[:3]})
-        for scheduler in self.schedulers.values():
-            scheduler.step()
+        with warnings.catch_warnings():  # a net that waited this epoch (CycleGAN's D in the identity warm-up) never
+            # stepped its optimizer; its epoch-indexed schedule is still right, so torch's order warning is noise
+            warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler.step\(\)` before")
+            for scheduler in self.schedulers.values():
+                scheduler.step()
         self._end_epoch()
         self.run.save_checkpoint(self.state_dict())
 

@@ -1,8 +1,8 @@
 """Measure a trained DCGAN run folder: 1,024 samples (fixed noise, seed 300) from its EMA sampler and from its raw
-generator against the run's held-out real images: spectral distance (with the signed mean log10 ratio per band of
-rings: low 1-8, mid 9-20, high 21-32), structure diversity, and a colour-histogram distance (8x8x8 RGB bins, total
-variation; ``colour_floor``: the first half of the real images against the second). Appends one JSON line to
-``--out``::
+generator against the run's held-out real images: spectral distance of the luma and of the colour (Cb + Cr), each
+with the signed mean log10 ratio per band of rings (low 1-8, mid 9-20, high 21-32), structure diversity, and a
+colour-histogram distance (8x8x8 RGB bins, total variation; ``colour_floor``: the first half of the real images
+against the second). Appends one JSON line to ``--out``::
 
     OMP_NUM_THREADS=1 python -m animelib train dcgan --profile quick --run-dir /tmp/dexp/ema95 --set ema=0.95
     OMP_NUM_THREADS=1 python benchmarks/measure_dcgan_run.py /tmp/dexp/ema95 --out /tmp/dexp/results.jsonl
@@ -25,6 +25,7 @@ from animelib.models import dcgan, load_generator, open_trained, train  # noqa: 
 
 BANDS = {"low": (0, 8), "mid": (8, 20), "high": (20, 32)}
 COLOUR_BINS = 8  # per channel
+CHANNELS = {"gray": "", "chroma": "colour_"}  # spectra of the luma and of Cb + Cr, and their keys' prefixes
 
 
 def colour_histogram(images: np.ndarray) -> np.ndarray:
@@ -43,18 +44,19 @@ def measure(run_dir: Path) -> dict:
     cfg, _, _ = open_trained(run_dir, "cpu")
     test = train(cfg, run_dir, progress=False).test_images  # reopens the finished run: trains nothing
     out = {"run": run_dir.name, "levers": cfg.levers()}
-    real = metrics.radial_power_spectrum(test)
+    real = {ch: metrics.radial_power_spectrum(test, ch) for ch in CHANNELS}
     half = len(test) // 2
     out["colour_floor"] = round(colour_distance(test[:half], test[half:2 * half]), 3)
     for ema in (True, False):
         samples = dcgan.generate(load_generator(run_dir, device="cpu", ema=ema),
                                  dcgan.noise(len(test), cfg.nz, seed=300))
-        fake = metrics.radial_power_spectrum(samples)
-        ratio = np.log10(fake[:32] / real[:32])
         key = "ema" if ema else "raw"
-        out[f"{key}_spectral"] = round(metrics.spectrum_distance(fake, real), 4)
+        for ch, name in CHANNELS.items():
+            fake = metrics.radial_power_spectrum(samples, ch)
+            ratio = np.log10(fake[:32] / real[ch][:32])
+            out[f"{key}_{name}spectral"] = round(metrics.spectrum_distance(fake, real[ch]), 4)
+            out[f"{key}_{name}bands"] = {k: round(float(ratio[a:b].mean()), 2) for k, (a, b) in BANDS.items()}
         out[f"{key}_diversity"] = round(metrics.diversity_ratio(samples, test), 3)
-        out[f"{key}_bands"] = {k: round(float(ratio[a:b].mean()), 2) for k, (a, b) in BANDS.items()}
         out[f"{key}_colour"] = round(colour_distance(samples, test), 3)
     return out
 

@@ -1,6 +1,7 @@
 """Training machinery: steps change the nets, resume equals uninterrupted, schedules and fixed noise."""
 
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -292,13 +293,18 @@ def test_cyclegan_identity_warmup_trains_generators_alone(tmp_path):
     plain = CycleGANTrainer(SMOKE["cyclegan"], tmp_path / "plain", progress=False)
     d_before = params(trainer.D_B)
     batch = next(iter(trainer.batches()))
-    losses = trainer.train_step(batch)
+    losses = {k: v.detach() for k, v in trainer.train_step(batch).items()}
     assert not changed(d_before, trainer.D_B)  # the discriminators wait
     assert set(trainer.loss_names) <= set(losses)  # every loss is still logged
     assert float(losses["loss_G"]) == pytest.approx(
         cfg.lambda_identity * float(losses["loss_idt_A"] + losses["loss_idt_B"]), rel=1e-5)
     assert float(plain.train_step(batch)["loss_G"]) > float(losses["loss_G"])  # the GAN and cycle terms count again
-    trainer.fit(stop_at_epoch=2)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        trainer.fit(stop_at_epoch=2)
+    assert not [w for w in caught if "lr_scheduler" in str(w.message)]  # D's idle epoch: no scheduler warning
+    group = trainer.optimizers["D"].param_groups[0]  # its schedule counts epochs, idle or not
+    assert group["lr"] == pytest.approx(group["initial_lr"] * lr_factor(cfg)(2))
     d_before = params(trainer.D_B)
     trainer.train_step(next(iter(trainer.batches())))
     assert changed(d_before, trainer.D_B)  # after the warm-up, the adversarial steps
