@@ -66,7 +66,7 @@ class DCGANConfig(Config):
         # removes the colour speckle, R1 and learning rates falling over the last 4 epochs calm the colour swings,
         # and samples come from a short moving average of G's weights (0.95: about the last 20 steps; 0.999 blurred
         # the finest detail), and batches of 32 give twice the steps over the same images (sharper, a little less
-        # colour speckle, and faster per image on a CPU) (benchmarks/recipes.md: each lever measured); the quality
+        # colour speckle, in about the same time) (benchmarks/recipes.md: each lever measured); the quality
         # measures every third epoch (each evaluation of 1,024 samples: about 5 s)
         "quick": dict(ngf=32, ndf=16, batch_size=32, epochs=18, num_train=4_096, num_test=1_024, real_label=0.9,
                       amp=True, channels_last=True, extra_layer="wide", r1_gamma=1.0, lr_decay_start=14, ema=0.95,
