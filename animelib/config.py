@@ -146,11 +146,12 @@ class Config:
         """A short description of the data for captions."""
         return "synthetic avatars (embedded default)" if self.data_dir is None else f"folder {self.data_dir}"
 
-    def levers(self) -> list[str]:
-        """The levers beyond the report's recipe that this config switches on, each as ``name (what it is)``."""
-        default = type(self)()
-        return [f"{name}={getattr(self, name)!r} ({what})" for name, what in self.LEVERS.items()
-                if getattr(self, name) != getattr(default, name)]
+    def levers(self, notes: dict[str, str] | None = None) -> list[str]:
+        """The levers beyond the report's recipe that this config switches on, each as ``name (what it is)``;
+        ``notes`` adds a remark to a lever's parentheses (``{"amp": "skipped on this CPU"}``)."""
+        default, notes = type(self)(), notes or {}
+        return [f"{name}={getattr(self, name)!r} ({what}{f'; {notes[name]}' if name in notes else ''})"
+                for name, what in self.LEVERS.items() if getattr(self, name) != getattr(default, name)]
 
     def summary(self) -> str:
         """One line per field, for notebooks and logs."""

@@ -192,8 +192,7 @@ def caption(text: str, config, epochs: int | None = None, note: str | None = Non
     """A figure caption ending in where it came from: profile, data, epochs (and a warning note, if any)."""
     done = config.epochs if epochs is None else epochs
     source = f"{config.profile} profile, {config.data_label}, {done} epochs, seed {config.seed}"
-    levers = [f"{lever[:-1]}; skipped on this CPU: no native bf16)" if lever.startswith("amp=") and
-              amp_skipped_here(config) else lever for lever in config.levers()]
+    levers = config.levers({"amp": "skipped on this CPU: no native bf16"} if amp_skipped_here(config) else None)
     recipe = f" Beyond the report's recipe: {'; '.join(levers)}." if levers else ""
     return f"{text} ({source}).{recipe}" + (f" {note}" if note else "")
 
