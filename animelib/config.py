@@ -56,6 +56,7 @@ class Config:
     beta1: float = 0.5
     beta2: float = 0.999
     num_test: int = 64  # held-out images for figures and metrics
+    chroma_blur: float = 0.0  # side taps a of a fixed [a, 1-2a, a] low-pass on G's colour (Cb, Cr) output; 0: off
     ema: float = 0.0  # decay of a moving average of the generators' weights that samples are drawn from (0: off)
     metrics_every: int = 1  # epochs between evaluations on the held-out images (and always after the last)
     # speed switches: runtime settings that may change when a run resumes, like the device (see RUNTIME_FIELDS)
@@ -70,6 +71,7 @@ class Config:
     DATA_FIELDS: ClassVar[tuple[str, ...]] = ()  # the fields that count training images
     # levers beyond the report's recipe, named in every caption when on: field -> what it is
     LEVERS: ClassVar[dict[str, str]] = {"ema": "sampling from a moving average of the generator's weights",
+                                        "chroma_blur": "a fixed low-pass on the colour of G's output",
                                         "amp": "bf16 autocast"}
 
     def __post_init__(self):
@@ -92,6 +94,8 @@ class Config:
             raise ConfigError(f"lr={self.lr!r} must be positive")
         if not 0 <= self.ema < 1:
             raise ConfigError(f"ema={self.ema!r} must be at least 0 (off) and below 1, e.g. 0.999")
+        if not 0 <= self.chroma_blur < 1 / 3:
+            raise ConfigError(f"chroma_blur={self.chroma_blur!r} must be at least 0 (off) and below 1/3, e.g. 1/6")
         crop_policies(self.crop)  # a ConfigError naming crop= when it is not a policy
         for name in ("metrics_every", "log_every"):
             if getattr(self, name) < 1:
@@ -150,13 +154,19 @@ class Config:
         """The levers beyond the report's recipe that this config switches on, each as ``name (what it is)``;
         ``notes`` adds a remark to a lever's parentheses (``{"amp": "skipped on this CPU"}``)."""
         default, notes = type(self)(), notes or {}
-        return [f"{name}={getattr(self, name)!r} ({what}{f'; {notes[name]}' if name in notes else ''})"
+        return [f"{name}={_short(getattr(self, name))} ({what}{f'; {notes[name]}' if name in notes else ''})"
                 for name, what in self.LEVERS.items() if getattr(self, name) != getattr(default, name)]
 
     def summary(self) -> str:
         """One line per field, for notebooks and logs."""
         width = max(len(n) for n in self.field_names())
         return "\n".join(f"{n:<{width}} = {getattr(self, n)!r}" for n in self.field_names())
+
+
+def _short(value: Any) -> str:
+    """A lever's value for a caption: its repr, floats such as 1/6 cut to 4 significant digits."""
+    text = repr(value)
+    return f"{value:.4g}" if isinstance(value, float) and len(text) > 8 else text
 
 
 def crop_policies(crop: str) -> dict[str, str]:

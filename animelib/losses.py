@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from animelib.nets.blocks import CHROMA_RGB
 from animelib.nets.frozen import budget_for
 from animelib.nets.landmarks import load_regressor
 
@@ -63,10 +64,6 @@ def total_variation(images: torch.Tensor) -> torch.Tensor:
     colours with outlines are what it favours); the synthetic anime faces score about 0.25 on [-1, 1] images."""
     return ((images[:, :, 1:] - images[:, :, :-1]).abs().mean()
             + (images[:, :, :, 1:] - images[:, :, :, :-1]).abs().mean())
-
-
-# BT.601 colour-difference rows (Cb, Cr) for RGB; on [-1, 1] images they give Cb, Cr in [-1, 1] without an offset
-CHROMA_RGB = ((-0.168736, -0.331264, 0.5), (0.5, -0.418688, -0.081312))
 
 
 def chroma(images: torch.Tensor) -> torch.Tensor:

@@ -85,6 +85,8 @@ def test_round_trip_through_json(tmp_path):
     (CartoonGANConfig, dict(pixel_weight=-1.0), "pixel_weight=-1.0"),
     (CartoonGANConfig, dict(gan_weight=-1.0), "gan_weight=-1.0"),
     (CycleGANConfig, dict(tv_chroma_weight=-1.0), "tv_chroma_weight=-1.0"),
+    (DCGANConfig, dict(chroma_blur=0.5), "chroma_blur=0.5"),
+    (CartoonGANConfig, dict(chroma_blur=-0.1), "chroma_blur=-0.1"),
     (CycleGANConfig, dict(identity_warmup_epochs=3, epochs=3), "identity_warmup_epochs=3"),
     (CycleGANConfig, dict(cycle_noise=-0.1), "cycle_noise=-0.1"),
     (CartoonGANConfig, dict(upsample="bilinear"), "upsample='bilinear' is not one of transposed, resize"),

@@ -1,4 +1,5 @@
-"""Training levers (animelib.recipes): EMA math and resume, DiffAugment shapes/gradients/seeding, R1, spectral norm."""
+"""Training levers (animelib.recipes): EMA math and resume, DiffAugment shapes/gradients/seeding, R1, spectral norm,
+and the generators' colour low-pass (ChromaBlur)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ import pytest
 import torch
 from torch import nn
 
+from animelib.losses import chroma, total_variation
 from animelib.models.dcgan import Discriminator, Generator
+from animelib.nets.blocks import LUMA_RGB, ChromaBlur
 from animelib.recipes import (
     EMA,
     apply_spectral_norm,
@@ -128,3 +131,36 @@ def test_upsampling_mix_starts_without_a_checkerboard():
     assert random(torch.ones(1, 8, 6, 6))[0, :, 2:10, 2:10].std() > 1e-3  # the default init: a checkerboard
     with pytest.raises(ValueError, match="4x4 stride-2"):
         init_upsampling_mix(nn.ConvTranspose2d(8, 3, 3, 1, 1))
+
+
+def test_chroma_blur_smooths_colour_and_keeps_brightness_and_flat_colour():
+    blur = ChromaBlur(1 / 6)
+    g = torch.Generator().manual_seed(0)
+    confetti = torch.rand(2, 3, 16, 16, generator=g) * 2 - 1
+    out = blur(confetti)
+    luma = torch.tensor(LUMA_RGB)
+    assert torch.allclose(torch.einsum("c,nchw->nhw", luma, out), torch.einsum("c,nchw->nhw", luma, confetti),
+                          atol=1e-5)  # brightness passes untouched
+    assert total_variation(chroma(out)) < 0.5 * total_variation(chroma(confetti))  # colour speckle halved or better
+    flat = torch.tensor([0.5, -0.2, 0.1]).view(1, 3, 1, 1).expand(1, 3, 8, 8)
+    assert torch.allclose(blur(flat), flat, atol=1e-6)  # a flat colour, borders included, is left as it is
+    edge = torch.zeros(1, 3, 8, 8)
+    edge[:, 0, :, 4:] = 1.0  # a red half: the colour edge softens over one pixel either side, no further
+    cr = chroma(blur(edge))[0, 1, 4]
+    assert torch.allclose(cr[:3], cr.new_zeros(3), atol=1e-6) and torch.allclose(cr[5:], cr[5:6].expand(3))
+    assert 0 < cr[3] < cr[4] < cr[5]
+    x = confetti.clone().requires_grad_()
+    blur(x).square().sum().backward()  # the generator learns through it
+    assert x.grad is not None and x.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="chroma_blur=0.4"):
+        ChromaBlur(0.4)
+
+
+def test_chroma_blur_is_the_generators_last_step_and_keeps_old_checkpoints_loadable():
+    plain, blurred = Generator(ngf=8, extra_layer="wide"), Generator(ngf=8, extra_layer="wide", chroma_blur=1 / 6)
+    assert plain.chroma is None and isinstance(blurred.chroma, ChromaBlur)
+    blurred.load_state_dict(plain.state_dict())  # the fixed filter adds no weights to the checkpoint
+    plain.eval(), blurred.eval()
+    z = torch.randn(4, 100, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        assert torch.allclose(blurred(z), blurred.chroma(plain(z)), atol=1e-6)

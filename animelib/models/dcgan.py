@@ -26,7 +26,7 @@ from animelib.data import floor_set, load_domain
 from animelib.data.tensors import DeviceImages
 from animelib.errors import ConfigError
 from animelib.metrics import fid_kid, nearest_neighbour_distance, quality_floors, quality_measures
-from animelib.nets.blocks import ConvBlock, init_dcgan_weights, recalibrate_batchnorm
+from animelib.nets.blocks import ChromaBlur, ConvBlock, init_dcgan_weights, recalibrate_batchnorm
 from animelib.recipes import init_upsampling_mix, r1_penalty
 from animelib.runs import Run
 from animelib.training import ModelSpec, Trainer
@@ -60,17 +60,18 @@ class DCGANConfig(Config):
     DATA_FIELDS: ClassVar[tuple[str, ...]] = ("num_train",)
     PROFILES: ClassVar[dict[str, dict[str, Any]]] = {
         "smoke": dict(ngf=8, ndf=8, batch_size=16, epochs=2, num_train=64, num_fixed=16, num_test=16,
-                      extra_layer="wide", r1_gamma=1.0, ema=0.999),  # the quick recipe's code paths, in float32
+                      extra_layer="wide", r1_gamma=1.0, ema=0.999, chroma_blur=1 / 6),  # quick recipe paths, float32
         # quick: a narrower discriminator and one-sided label smoothing keep it from winning outright in the few
         # hundred steps a CPU can afford; bf16 autocast and channels-last buy 1.5x the steps; the wide extra layer
         # removes the colour speckle, R1 and learning rates falling over the last 4 epochs calm the colour swings,
         # and samples come from a short moving average of G's weights (0.95: about the last 20 steps; 0.999 blurred
         # the finest detail), and batches of 32 give twice the steps over the same images (sharper, a little less
-        # colour speckle, in about the same time) (benchmarks/recipes.md: each lever measured); the quality
-        # measures every third epoch (each evaluation of 1,024 samples: about 5 s)
+        # colour speckle, in about the same time), and a fixed [1, 4, 1] / 6 low-pass on the colour of G's output
+        # (chroma_blur: the colour speckle that D let pass, gone; brightness untouched) (benchmarks/recipes.md: each
+        # lever measured); the quality measures every third epoch (each evaluation of 1,024 samples: about 5 s)
         "quick": dict(ngf=32, ndf=16, batch_size=32, epochs=18, num_train=4_096, num_test=1_024, real_label=0.9,
                       amp=True, channels_last=True, extra_layer="wide", r1_gamma=1.0, lr_decay_start=14, ema=0.95,
-                      metrics_every=3),
+                      chroma_blur=1 / 6, metrics_every=3),
         "full": dict(num_test=2_048, metrics_every=5, amp=True, channels_last=True),
     }
 
@@ -97,7 +98,7 @@ class Generator(nn.Module):
     it keeps ``ngf`` channels and the last transposed conv maps them to 3 (as DCGAN code with extra layers
     usually reads it)."""
 
-    def __init__(self, nz: int = 100, ngf: int = 64, extra_layer: str = "report"):
+    def __init__(self, nz: int = 100, ngf: int = 64, extra_layer: str = "report", chroma_blur: float = 0.0):
         super().__init__()
         self.nz = nz
         extra = 3 if extra_layer == "report" else ngf
@@ -109,6 +110,7 @@ class Generator(nn.Module):
             ConvBlock(ngf, extra, 3, 1, 1, norm="batch", act="lrelu"),  # extra layer (N, 3 or ngf, 32, 32)
             ConvBlock(extra, 3, 4, 2, 1, transposed=True, act="tanh"),  # (N, 3, 64, 64) in (-1, 1)
         )
+        self.chroma = ChromaBlur(chroma_blur) if chroma_blur else None  # the chroma_blur lever (Config)
         init_dcgan_weights(self)
         if extra == 3:
             init_bilinear(self.net[-1][0])
@@ -118,7 +120,8 @@ class Generator(nn.Module):
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         if z.dim() == 2:  # (N, 100) -> (N, 100, 1, 1)
             z = z[:, :, None, None]
-        return self.net(z)
+        out = self.net(z)
+        return out if self.chroma is None else self.chroma(out)
 
 
 def init_bilinear(layer: nn.ConvTranspose2d) -> None:
@@ -271,7 +274,7 @@ class DCGANTrainer(Trainer):
 
 def build_generator(cfg: DCGANConfig) -> Generator:
     """An untrained generator with the config's widths and extra layer."""
-    return Generator(cfg.nz, cfg.ngf, cfg.extra_layer)
+    return Generator(cfg.nz, cfg.ngf, cfg.extra_layer, cfg.chroma_blur)
 
 
 def linear_decay(start: int, epochs: int):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 NORMS = {"batch": nn.BatchNorm2d, "instance": nn.InstanceNorm2d}
@@ -35,6 +36,40 @@ class ConvBlock(nn.Sequential):
         self.kind = ("Resize+Conv" if resize else "ConvT") if transposed else "Conv"
         self.k, self.s = k, s
         self.post = ", ".join(SHORT[x] for x in (norm, act) if x)
+
+
+# BT.601 rows for RGB: the luma, and the colour-difference channels Cb and Cr (on [-1, 1] images: no offset)
+LUMA_RGB = (0.299, 0.587, 0.114)
+CHROMA_RGB = ((-0.168736, -0.331264, 0.5), (0.5, -0.418688, -0.081312))
+
+
+class ChromaBlur(nn.Module):
+    """A fixed low-pass on the colour of an RGB image, its brightness untouched: Cb and Cr are filtered by the
+    separable kernel ``[a, 1 - 2a, a]`` in each direction (reflected at the borders), the luma passes as it is.
+
+    Colour is blurred the way JPEG subsamples it: the eye reads detail from brightness, and a generator's colour
+    speckle is finer than any colour edge of a drawing. As the generator's last step, G learns through it (D sees
+    its output), so it is part of the net, not a retouch of the samples. Being linear, it is one 3x3 depthwise
+    blur of RGB mixed back through the projection onto the colour plane: ``x + P (blur(x) - x)``.
+    """
+
+    def __init__(self, a: float):
+        super().__init__()
+        if not 0 < a < 1 / 3:
+            raise ValueError(f"chroma_blur={a!r} must be above 0 and below 1/3 (the centre tap stays the largest)")
+        self.a = a
+        taps = torch.tensor([a, 1 - 2 * a, a], dtype=torch.float64)
+        luma_chroma = torch.tensor((LUMA_RGB, *CHROMA_RGB), dtype=torch.float64)
+        projection = torch.linalg.inv(luma_chroma)[:, 1:] @ luma_chroma[1:]  # RGB -> its colour part, in RGB
+        self.register_buffer("kernel", torch.outer(taps, taps).float().expand(3, 1, 3, 3).clone(), persistent=False)
+        self.register_buffer("projection", projection.float(), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        blurred = F.conv2d(F.pad(x, (1, 1, 1, 1), mode="reflect"), self.kernel.to(x.dtype), groups=3)
+        return x + torch.einsum("kc,nchw->nkhw", self.projection.to(x.dtype), blurred - x)
+
+    def extra_repr(self) -> str:
+        return f"a={self.a}"
 
 
 class ResidualBlock(nn.Module):
