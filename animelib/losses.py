@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from animelib.nets.blocks import CHROMA_RGB
+from animelib.nets.blocks import CHROMA_RGB, LUMA_RGB
 from animelib.nets.frozen import budget_for
 from animelib.nets.landmarks import load_regressor
 
@@ -86,7 +86,7 @@ def style_loss(features_out: torch.Tensor, features_style: torch.Tensor) -> torc
 
 def grayscale(images: torch.Tensor) -> torch.Tensor:
     """RGB (N, 3, H, W) -> the luminance repeated in three channels (ITU-R BT.601 weights)."""
-    w = images.new_tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+    w = images.new_tensor(LUMA_RGB).view(1, 3, 1, 1)
     return (images * w).sum(1, keepdim=True).expand(-1, 3, -1, -1)
 
 

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from animelib.nets.blocks import CHROMA_RGB, LUMA_RGB
 from animelib.utils import one_thread
 
 
@@ -398,11 +399,10 @@ def _small(images: np.ndarray, size: int = QUALITY_SIZE) -> torch.Tensor:
 def _gray(images: np.ndarray) -> torch.Tensor:
     """(N, H, W, 3) uint8 -> (N, H, W) float64 luma (ITU-R BT.601) in [0, 1]."""
     rgb = torch.from_numpy(np.ascontiguousarray(images)).double() / 255  # (N, H, W, 3)
-    return rgb @ torch.tensor([0.299, 0.587, 0.114], dtype=torch.float64)
+    return rgb @ torch.tensor(LUMA_RGB, dtype=torch.float64)
 
 
-# BT.601 rows: luma, and the two colour-difference channels Cb (blue - luma) and Cr (red - luma), RGB in [0, 1]
-_CHROMA = torch.tensor([[-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]], dtype=torch.float64)
+_CHROMA = torch.tensor(CHROMA_RGB, dtype=torch.float64)  # BT.601 Cb (blue - luma) and Cr (red - luma) rows
 
 
 def _channels(images: np.ndarray, channels: str) -> torch.Tensor:
