@@ -15,8 +15,8 @@ from animelib.models import train
 from animelib.runs import CHECKPOINT_FILE, Run
 
 # by profile: further epochs per variant, and the models ablated. The quick profile ablates CycleGAN alone (the
-# landmark loss comes from a landmark-assisted CycleGAN); its four CartoonGAN forks would cost about two of the
-# quick profile's 17 minutes. The smoke and full profiles ablate both models.
+# landmark loss comes from a landmark-assisted CycleGAN); its four CartoonGAN forks would add about a tenth to
+# the quick profile's training. The smoke and full profiles ablate both models.
 PLANS: dict[str, tuple[int, tuple[str, ...]]] = {
     "smoke": (1, ("CycleGAN", "CartoonGAN")),
     "quick": (1, ("CycleGAN",)),
