@@ -8,6 +8,7 @@
 - :func:`apply_spectral_norm`: spectral normalisation of every conv/linear weight of a discriminator
   (Miyato et al. 2018), optionally without its batch norms.
 - :func:`init_upsampling_mix`: a checkerboard-free start for a generator's last transposed conv.
+- :func:`linear_decay`: learning rates that fall linearly over the last epochs, so the live weights settle.
 
 Nothing here knows about a trainer: each takes networks and tensors and returns tensors or modules.
 """
@@ -23,6 +24,12 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from animelib.nets.blocks import recalibrate_batchnorm
+
+
+def linear_decay(start: int, epochs: int):
+    """The learning-rate multiplier of each epoch (0-based): 1 before ``start``, then falling linearly so that the
+    last epoch trains at 1 / (epochs - start + 1) of the rate. For ``torch.optim.lr_scheduler.LambdaLR``."""
+    return lambda epoch: 1.0 if epoch < start else (epochs - epoch) / (epochs - start + 1)
 
 
 class EMA:

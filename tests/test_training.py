@@ -401,18 +401,22 @@ def test_resize_upsampling_has_no_transposed_conv_and_keeps_the_shape(model):
     assert float(phases.max() - phases.min()) < 1e-3 + 0.1 * float(out.abs().mean())
 
 
-def test_dcgan_learning_rate_decay_lever(tmp_path):
+@pytest.mark.parametrize("model", ["dcgan", "cartoongan"])
+def test_learning_rate_decay_lever(tmp_path, model):
     from animelib.errors import ConfigError
-    from animelib.models.dcgan import linear_decay
+    from animelib.models import spec
+    from animelib.recipes import linear_decay
 
     factor = linear_decay(2, 5)  # epochs 0-4: constant for 0 and 1, then 3/4, 2/4, 1/4
     assert [factor(e) for e in range(5)] == [1.0, 1.0, 0.75, 0.5, 0.25]
-    cfg = SMOKE["dcgan"].replace(lr_decay_start=1)  # 3 epochs: rates lr, lr * 2/3, lr * 1/3
+    # DCGAN's 3 smoke epochs: rates lr, lr * 2/3, lr * 1/3; CartoonGAN's 2 (pre-training counted): lr, lr / 2
+    cfg = SMOKE[model].replace(lr_decay_start=1)
     trainer = train(cfg, tmp_path / "run", progress=False)
     assert [g["lr"] for g in trainer.optimizers["G"].param_groups] == [0.0]  # after the last epoch
-    resumed = DCGANTrainer(cfg, tmp_path / "run", progress=False)
-    assert resumed.schedulers["D"].last_epoch == 3  # the schedule's position comes back with the checkpoint
-    assert not DCGANTrainer(SMOKE["dcgan"], tmp_path / "plain", progress=False).schedulers  # off: the report's
+    trainer_class = spec(model).trainer_class
+    resumed = trainer_class(cfg, tmp_path / "run", progress=False)
+    assert resumed.schedulers["D"].last_epoch == cfg.epochs  # the schedule's position comes back with the checkpoint
+    assert not trainer_class(SMOKE[model], tmp_path / "plain", progress=False).schedulers  # off: the report's
     assert "lr_decay_start=1" in " ".join(cfg.levers())
     with pytest.raises(ConfigError, match="lr_decay_start=-1"):
-        SMOKE["dcgan"].replace(lr_decay_start=-1)
+        SMOKE[model].replace(lr_decay_start=-1)

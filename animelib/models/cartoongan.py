@@ -24,6 +24,7 @@ from animelib.errors import ConfigError
 from animelib.losses import ExtraLosses, gan_loss, style_loss
 from animelib.models.translation import TranslationConfig, TranslationTrainer
 from animelib.nets.blocks import ChromaBlur, ConvBlock, ResidualBlock
+from animelib.recipes import linear_decay
 from animelib.training import ModelSpec
 
 # where each content layer sits in ``nets.vgg.vgg_layers`` (torchvision's indices): after its ReLU for the inner
@@ -49,6 +50,7 @@ class CartoonGANConfig(TranslationConfig):
     pretrain_pixel_weight: float = 0.0  # L1(G(A), A) beside the content loss in pre-training: G starts near identity
     pixel_weight: float = 0.0  # L1(G(A), A) in G's loss in the adversarial epochs
     gan_weight: float = 1.0  # weight of the GAN term in G's loss (the report's loss has it at 1)
+    lr_decay_start: int = 0  # epoch (pre-training counted) from which both rates fall linearly towards 0; 0: constant
 
     MODEL: ClassVar[str] = "cartoongan"
     LEVERS: ClassVar[dict[str, str]] = {
@@ -60,6 +62,7 @@ class CartoonGANConfig(TranslationConfig):
         "content_weight": "content-loss weight (report: 10)",
         "style_weight": "style-loss weight (report: 1)",
         "gan_weight": "GAN-loss weight in G's loss (report: 1)",
+        "lr_decay_start": "learning rates fall linearly from this epoch",
     }
     PROFILES: ClassVar[dict[str, dict[str, Any]]] = {
         "smoke": dict(image_size=32, ngf=4, ndf=4, batch_size=4, epochs=2, pretrain_epochs=1,
@@ -83,6 +86,9 @@ class CartoonGANConfig(TranslationConfig):
         for name in ("content_weight", "style_weight", "pretrain_pixel_weight", "pixel_weight", "gan_weight"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name}={getattr(self, name)!r} must not be negative")
+        if self.lr_decay_start < 0:
+            raise ConfigError(f"lr_decay_start={self.lr_decay_start!r} must be at least 0 (0: off; at or past the "
+                              "last epoch: no decay happens)")
         if not 0 <= self.pretrain_epochs < self.epochs:
             raise ConfigError(f"pretrain_epochs={self.pretrain_epochs} must be at least 0 and less than "
                               f"epochs={self.epochs}, or there is no adversarial training")
@@ -144,6 +150,9 @@ class CartoonGANTrainer(TranslationTrainer):
         self.D = self.discriminator(Discriminator(cfg.ndf))
         self.nets = {"G": self.G, "D": self.D}
         self.optimizers = {"G": self.adam(self.G.parameters()), "D": self.d_adam(self.D.parameters())}
+        if cfg.lr_decay_start:
+            self.schedulers = {k: torch.optim.lr_scheduler.LambdaLR(o, linear_decay(cfg.lr_decay_start, cfg.epochs))
+                               for k, o in self.optimizers.items()}
         self.last_loss_D: torch.Tensor | None = None  # logged again on the steps that skip D (cfg.d_every)
         self.extra = ExtraLosses(cfg, self.device, self.vgg, progress=self.progress)
         self.loss_names = (*self.loss_names, *(f"loss_{n}" for n in cfg.extra_losses))

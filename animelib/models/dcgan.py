@@ -27,7 +27,7 @@ from animelib.data.tensors import DeviceImages
 from animelib.errors import ConfigError
 from animelib.metrics import fid_kid, nearest_neighbour_distance, quality_floors, quality_measures
 from animelib.nets.blocks import ChromaBlur, ConvBlock, init_dcgan_weights, recalibrate_batchnorm
-from animelib.recipes import init_upsampling_mix, r1_penalty
+from animelib.recipes import init_upsampling_mix, linear_decay, r1_penalty
 from animelib.runs import Run
 from animelib.training import ModelSpec, Trainer
 from animelib.utils import to_uint8_images
@@ -275,12 +275,6 @@ class DCGANTrainer(Trainer):
 def build_generator(cfg: DCGANConfig) -> Generator:
     """An untrained generator with the config's widths and extra layer."""
     return Generator(cfg.nz, cfg.ngf, cfg.extra_layer, cfg.chroma_blur)
-
-
-def linear_decay(start: int, epochs: int):
-    """The learning-rate multiplier of each epoch (0-based): 1 before ``start``, then falling linearly so that the
-    last epoch trains at 1 / (epochs - start + 1) of the rate."""
-    return lambda epoch: 1.0 if epoch < start else (epochs - epoch) / (epochs - start + 1)
 
 
 def noise(n: int, nz: int = 100, seed: int = 0) -> torch.Tensor:
