@@ -9,7 +9,7 @@ from torch import nn
 
 from animelib.losses import chroma, total_variation
 from animelib.models.dcgan import Discriminator, Generator
-from animelib.nets.blocks import LUMA_RGB, ChromaBlur
+from animelib.nets.blocks import LUMA_RGB, ChromaBlur, NearestUpsample
 from animelib.recipes import (
     EMA,
     apply_spectral_norm,
@@ -131,6 +131,22 @@ def test_upsampling_mix_starts_without_a_checkerboard():
     assert random(torch.ones(1, 8, 6, 6))[0, :, 2:10, 2:10].std() > 1e-3  # the default init: a checkerboard
     with pytest.raises(ValueError, match="4x4 stride-2"):
         init_upsampling_mix(nn.ConvTranspose2d(8, 3, 3, 1, 1))
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_nearest_upsample_gives_nn_upsample_numbers_bit_for_bit(channels_last):
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(4, 16, 12, 12, generator=g)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    grad = torch.randn(4, 16, 24, 24, generator=g)
+    ours, ref = x.clone().requires_grad_(), x.clone().requires_grad_()
+    out = NearestUpsample(2)(ours)
+    assert torch.equal(out, nn.Upsample(scale_factor=2, mode="nearest")(ref))
+    assert out.is_contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+    out.backward(grad)
+    nn.Upsample(scale_factor=2, mode="nearest")(ref).backward(grad)
+    assert torch.equal(ours.grad, ref.grad)  # same gradients, so training runs are unchanged by it
 
 
 def test_chroma_blur_smooths_colour_and_keeps_brightness_and_flat_colour():
