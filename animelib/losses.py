@@ -66,6 +66,14 @@ def total_variation(images: torch.Tensor) -> torch.Tensor:
             + (images[:, :, :, 1:] - images[:, :, :, :-1]).abs().mean())
 
 
+def pooled_l1(x: torch.Tensor, y: torch.Tensor, k: int = 1) -> torch.Tensor:
+    """L1 between ``x`` and ``y`` after k x k average pooling of both (k = 1: the plain L1): only their coarse
+    layout and colours have to agree, not the texture finer than k pixels."""
+    if k > 1:
+        x, y = F.avg_pool2d(x, k), F.avg_pool2d(y, k)
+    return F.l1_loss(x, y)
+
+
 def chroma(images: torch.Tensor) -> torch.Tensor:
     """(N, 3, H, W) RGB -> (N, 2, H, W): the colour-difference channels Cb and Cr (no luma)."""
     weight = torch.tensor(CHROMA_RGB, dtype=images.dtype, device=images.device)

@@ -89,6 +89,8 @@ def test_round_trip_through_json(tmp_path):
     (CartoonGANConfig, dict(chroma_blur=-0.1), "chroma_blur=-0.1"),
     (CycleGANConfig, dict(identity_warmup_epochs=3, epochs=3), "identity_warmup_epochs=3"),
     (CycleGANConfig, dict(cycle_noise=-0.1), "cycle_noise=-0.1"),
+    (CycleGANConfig, dict(cycle_pool=0), "cycle_pool=0"),
+    (CartoonGANConfig, dict(pixel_pool=64), "pixel_pool=64 must be at least 1 .* at most image_size=32"),
     (CartoonGANConfig, dict(upsample="bilinear"), "upsample='bilinear' is not one of transposed, resize"),
 ])
 def test_more_bad_values_are_named(cls, bad, match):

@@ -324,6 +324,30 @@ def test_cycle_noise_and_spectral_norm_change_the_step(tmp_path):
     assert not any(parametrize.is_parametrized(m) for m in plain.D_A.modules())
 
 
+def test_pooled_reconstruction_levers_ignore_fine_texture(tmp_path):
+    import torch.nn.functional as F
+
+    from animelib.losses import pooled_l1
+    from animelib.models import spec
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(2, 3, 8, 8, generator=g) * 2 - 1
+    checker = ((torch.arange(8)[:, None] + torch.arange(8)[None, :]) % 2 * 2.0 - 1) * 0.5
+    assert torch.equal(pooled_l1(x, x + checker), F.l1_loss(x, x + checker))  # k = 1: the plain L1
+    assert float(pooled_l1(x, x + checker, 2)) < 1e-6  # texture finer than k pixels does not count ...
+    assert float(pooled_l1(x, x + 0.5, 4)) == pytest.approx(0.5)  # ... a shift of the coarse colour does
+    for model, field, loss in (("cyclegan", "cycle_pool", "loss_cycle_A"), ("cartoongan", "pixel_pool", "loss_pixel")):
+        cfg = SMOKE[model].replace(pixel_weight=1.0) if model == "cartoongan" else SMOKE[model]
+        plain = spec(model).trainer_class(cfg, tmp_path / f"{model}-plain", progress=False)
+        pooled = spec(model).trainer_class(cfg.replace(**{field: 4}), tmp_path / f"{model}-pooled", progress=False)
+        for trainer in (plain, pooled):
+            trainer.epoch = getattr(cfg, "pretrain_epochs", 0)  # CartoonGAN: an adversarial step
+        batch = next(iter(plain.batches()))
+        a, b = plain.train_step(batch), pooled.train_step(batch)
+        assert 0 < float(b[loss]) < float(a[loss])  # the same images, only their coarse difference counted
+        assert f"{field}=4" in " ".join(cfg.replace(**{field: 4}).levers())
+
+
 def test_total_variation_lever(tmp_path):
     from animelib.losses import total_variation
 

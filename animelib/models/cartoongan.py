@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from animelib.errors import ConfigError
-from animelib.losses import ExtraLosses, gan_loss, style_loss
+from animelib.losses import ExtraLosses, gan_loss, pooled_l1, style_loss
 from animelib.models.translation import TranslationConfig, TranslationTrainer
 from animelib.nets.blocks import ChromaBlur, ConvBlock, ResidualBlock
 from animelib.recipes import linear_decay
@@ -49,6 +49,9 @@ class CartoonGANConfig(TranslationConfig):
     content_layer: str = "conv4_4"  # VGG layer of the content loss: conv4_4 (report), relu3_4 or relu2_2
     pretrain_pixel_weight: float = 0.0  # L1(G(A), A) beside the content loss in pre-training: G starts near identity
     pixel_weight: float = 0.0  # L1(G(A), A) in G's loss in the adversarial epochs
+    # ... compared after k x k average pooling (1: pixel by pixel), so the anchor keeps the input's layout and
+    # colours but not its photo texture (losses.pooled_l1)
+    pixel_pool: int = 1
     gan_weight: float = 1.0  # weight of the GAN term in G's loss (the report's loss has it at 1)
     lr_decay_start: int = 0  # epoch (pre-training counted) from which both rates fall linearly towards 0; 0: constant
 
@@ -59,6 +62,7 @@ class CartoonGANConfig(TranslationConfig):
         "content_layer": "VGG layer of the content loss (report: conv4_4)",
         "pretrain_pixel_weight": "pixel L1 to the input in pre-training",
         "pixel_weight": "pixel L1 to the input in adversarial training",
+        "pixel_pool": "that pixel L1 compared after k x k average pooling",
         "content_weight": "content-loss weight (report: 10)",
         "style_weight": "style-loss weight (report: 1)",
         "gan_weight": "GAN-loss weight in G's loss (report: 1)",
@@ -89,6 +93,9 @@ class CartoonGANConfig(TranslationConfig):
         for name in ("content_weight", "style_weight", "pretrain_pixel_weight", "pixel_weight", "gan_weight"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name}={getattr(self, name)!r} must not be negative")
+        if self.pixel_pool < 1 or self.pixel_pool > self.image_size:
+            raise ConfigError(f"pixel_pool={self.pixel_pool!r} must be at least 1 (1: pixel by pixel) and at most "
+                              f"image_size={self.image_size}")
         if self.lr_decay_start < 0:
             raise ConfigError(f"lr_decay_start={self.lr_decay_start!r} must be at least 0 (0: off; at or past the "
                               "last epoch: no decay happens)")
@@ -226,7 +233,7 @@ class CartoonGANTrainer(TranslationTrainer):
             with torch.no_grad():
                 feat_b = self.vgg(real_B)
             style = style_loss(feat_fake, feat_b)
-            pixel = F.l1_loss(fake_B, real_A)
+            pixel = pooled_l1(fake_B, real_A, cfg.pixel_pool)
             extra = self.extra.terms(real_A, fake_B, real_B, vgg_out=feat_fake)
             levers = {**self.pixel_log(pixel), **self.tv_log(fake_B)}  # the switched-on ones, for the history
             loss_G = (cfg.gan_weight * loss_gan + cfg.content_weight * content + cfg.style_weight * style

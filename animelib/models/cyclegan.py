@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from animelib.errors import ConfigError
-from animelib.losses import ExtraLosses, ImagePool, gan_loss
+from animelib.losses import ExtraLosses, ImagePool, gan_loss, pooled_l1
 from animelib.models.translation import TranslationConfig, TranslationTrainer
 from animelib.nets.blocks import ChromaBlur, ConvBlock, ResidualBlock
 from animelib.training import ModelSpec
@@ -41,6 +41,10 @@ class CycleGANConfig(TranslationConfig):
     # generator maps it back in the cycle loss, so a translation cannot hide its input in faint high-frequency
     # patterns for the way back (Chu et al. 2017, "CycleGAN, a master of steganography")
     cycle_noise: float = 0.0
+    # lever (issue 20; 1 = the report's): the cycle losses compare the reconstruction with its input after k x k
+    # average pooling, so a translation need not carry the input's fine texture (a photo's mottled background,
+    # its eyes' glints) for the way back; the coarse layout and colours still have to survive the cycle
+    cycle_pool: int = 1
     # lever (issue 20; 0 = the report's): the first this many epochs train both generators towards the identity map
     # alone (GAN and cycle weights 0, discriminators untouched), so the adversarial epochs start from clean images
     identity_warmup_epochs: int = 0
@@ -56,6 +60,7 @@ class CycleGANConfig(TranslationConfig):
         "lambda_gan": "GAN-loss weight (report: 1)",
         "lambda_cycle": "cycle-loss weight (report: 10)",
         "cycle_noise": "noise on the translations before the cycle back",
+        "cycle_pool": "cycle losses compared after k x k average pooling",
         "identity_warmup_epochs": "generators first trained towards the identity map",
         "edge_promoted_fakes": "edge-blurred anime images shown to D_B as fakes (CartoonGAN's edge promotion)",
     }
@@ -81,6 +86,9 @@ class CycleGANConfig(TranslationConfig):
         if not 0 <= self.identity_warmup_epochs < self.epochs:
             raise ConfigError(f"identity_warmup_epochs={self.identity_warmup_epochs} must be at least 0 and less "
                               f"than epochs={self.epochs}")
+        if self.cycle_pool < 1 or self.cycle_pool > self.image_size:
+            raise ConfigError(f"cycle_pool={self.cycle_pool!r} must be at least 1 (1: the report's plain L1) and at "
+                              f"most image_size={self.image_size}")
         if self.pool_size < 0 or self.lr_decay_epoch < 0 or self.cycle_noise < 0:
             raise ConfigError(f"pool_size={self.pool_size}, lr_decay_epoch={self.lr_decay_epoch} and "
                               f"cycle_noise={self.cycle_noise} must not be negative")
@@ -183,8 +191,8 @@ class CycleGANTrainer(TranslationTrainer):
                 "loss_idt_B": F.l1_loss(self.G_A2B(real_B), real_B),
                 "loss_gan_A2B": gan_loss(self.D_B(self.d_view(fake_B)), True),
                 "loss_gan_B2A": gan_loss(self.D_A(self.d_view(fake_A)), True),
-                "loss_cycle_A": F.l1_loss(self.G_B2A(self.noisy(fake_B)), real_A),
-                "loss_cycle_B": F.l1_loss(self.G_A2B(self.noisy(fake_A)), real_B),
+                "loss_cycle_A": pooled_l1(self.G_B2A(self.noisy(fake_B)), real_A, cfg.cycle_pool),
+                "loss_cycle_B": pooled_l1(self.G_A2B(self.noisy(fake_A)), real_B, cfg.cycle_pool),
             }
             extra = self.extra.terms(real_A, fake_B, real_B)
             tv = self.tv_log(fake_B, fake_A)  # both translations (a lever; the report has none)
