@@ -12,8 +12,8 @@ too).
     ANIMELIB_OFFLINE=1 PYTHONPATH=. python benchmarks/eye_noise.py RUN_DIR [RUN_DIR ...] [--live]
 
 Each RUN_DIR is a CycleGAN or CartoonGAN run on the synthetic avatars (``make figures``' runs/cyclegan-quick-s0,
-or a screen's ``--keep`` folder). One line per run; the identity baseline (G(A) = A) and the real-vs-real floor
-(held-out anime images against the truth of other faces, the same squares) are printed first.
+or a screen's ``--keep`` folder). One line per run; the identity baseline (G(A) = A) and a floor
+(each face's truth against another face's, the same squares: a drawn eye of a random colour) are printed first.
 """
 
 from __future__ import annotations
@@ -26,13 +26,9 @@ import numpy as np
 import torch
 
 from animelib.data import load_translation_data
-from animelib.losses import chroma
+from animelib.losses import chroma, total_variation
 from animelib.models import load_generator, open_trained
-from animelib.utils import translate_images
-
-
-def _tensor(images: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(images).permute(0, 3, 1, 2).float() / 127.5 - 1
+from animelib.utils import to_tensor_images, translate_images
 
 
 def eye_boxes(landmarks: np.ndarray, size: int, patch: int) -> list[list[tuple[int, int]]]:
@@ -49,7 +45,7 @@ def eye_boxes(landmarks: np.ndarray, size: int, patch: int) -> list[list[tuple[i
 
 def colour_busyness(images: np.ndarray, truth: np.ndarray, boxes, patch: int) -> dict[str, float]:
     """Colour total variation in the eye squares and elsewhere, and the mean colour difference to the truth."""
-    c, t = chroma(_tensor(images)), chroma(_tensor(truth))
+    c, t = chroma(to_tensor_images(images)), chroma(to_tensor_images(truth))
     mask = torch.zeros(c.shape[0], 1, c.shape[2], c.shape[3])
     eyes_c, eyes_t = [], []
     for i, corners in enumerate(boxes):
@@ -59,16 +55,16 @@ def colour_busyness(images: np.ndarray, truth: np.ndarray, boxes, patch: int) ->
             mask[i, :, top:top + patch, left:left + patch] = 1
     eyes_c, eyes_t = torch.stack(eyes_c), torch.stack(eyes_t)
 
-    def tv(x: torch.Tensor, keep: torch.Tensor | None = None) -> float:
+    def masked_tv(x: torch.Tensor, keep: torch.Tensor) -> float:
+        """``losses.total_variation`` over the neighbour pairs that both lie where ``keep`` is 1."""
         dy, dx = (x[:, :, 1:] - x[:, :, :-1]).abs(), (x[:, :, :, 1:] - x[:, :, :, :-1]).abs()
-        if keep is None:
-            return float(dy.mean() + dx.mean())
         ky, kx = keep[:, :, 1:] * keep[:, :, :-1], keep[:, :, :, 1:] * keep[:, :, :, :-1]
         return float((dy * ky).sum() / (ky.sum() * 2) + (dx * kx).sum() / (kx.sum() * 2))
 
     rest = 1 - mask
-    return {"eye_tv": tv(eyes_c), "eye_tv_truth": tv(eyes_t), "eye_diff": float((eyes_c - eyes_t).abs().mean()),
-            "rest_tv": tv(c, rest), "rest_tv_truth": tv(t, rest),
+    return {"eye_tv": float(total_variation(eyes_c)), "eye_tv_truth": float(total_variation(eyes_t)),
+            "eye_diff": float((eyes_c - eyes_t).abs().mean()),
+            "rest_tv": masked_tv(c, rest), "rest_tv_truth": masked_tv(t, rest),
             "rest_diff": float(((c - t).abs() * rest).sum() / (rest.sum() * 2))}
 
 
@@ -91,9 +87,8 @@ def main(argv=None) -> None:
     truth, size = data.test_b_true, data.test_b_true.shape[1]
     patch = max(4, round(args.patch * size / 64))
     boxes = eye_boxes(data.test_landmarks, size, patch)
-    n = min(len(truth), len(data.test_b.images))
-    others = np.roll(truth, 1, axis=0)  # the real-vs-real floor: a drawn face against the truth of another
-    print(json.dumps({"patch": patch, "images": n, **summary("floor (truth of another face)",
+    others = np.roll(truth, 1, axis=0)  # the floor: each truth against another face's
+    print(json.dumps({"patch": patch, "images": len(truth), **summary("floor (truth of another face)",
                                                              colour_busyness(others, truth, boxes, patch))}))
     print(json.dumps(summary("identity (G(A) = A)", colour_busyness(data.test_a.images, truth, boxes, patch))))
     for run_dir in args.runs:

@@ -18,8 +18,8 @@ class NearestUpsample(nn.Module):
     """Nearest-neighbour up-sampling by an integer factor, as ``nn.Upsample(mode="nearest")`` computes it.
 
     Resampled in channels-last layout and handed back contiguous: the same numbers forward and backward (bit for
-    bit), but PyTorch's CPU kernel runs 2-4x faster on channels-last input than on the default layout
-    (``benchmarks/README.md``).
+    bit), but PyTorch's CPU kernel runs much faster on channels-last input than on the default layout (about 2x
+    forward and backward together at the quick profile's sizes, ``benchmarks/README.md``).
     """
 
     def __init__(self, scale_factor: int):
