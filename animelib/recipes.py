@@ -9,6 +9,8 @@
   (Miyato et al. 2018), optionally without its batch norms.
 - :func:`init_upsampling_mix`: a checkerboard-free start for a generator's last transposed conv.
 - :func:`linear_decay`: learning rates that fall linearly over the last epochs, so the live weights settle.
+- :func:`colour_blotches`: real images with random colour blotches, brightness kept, for a discriminator to learn
+  as fakes (as CartoonGAN's edge promotion teaches it that soft outlines are fake).
 
 Nothing here knows about a trainer: each takes networks and tensors and returns tensors or modules.
 """
@@ -23,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from animelib.nets.blocks import recalibrate_batchnorm
+from animelib.nets.blocks import CHROMA_RGB, LUMA_RGB, recalibrate_batchnorm
 
 
 def linear_decay(start: int, epochs: int):
@@ -153,6 +155,28 @@ def augment_cutout(x: torch.Tensor, generator: torch.Generator | None = None, ra
 
 
 AUGMENTS = {"color": augment_color, "translation": augment_translation, "cutout": augment_cutout}
+
+
+# --- colour-noise promoted fakes --------------------------------------------------------------------------------
+
+def colour_blotches(x: torch.Tensor, amplitude: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """``x`` ((N, 3, H, W) RGB in [-1, 1]) with random colour blotches, its brightness (luma) kept.
+
+    The blotches are the sum of four random colour (Cb, Cr) fields drawn on grids of H/8, H/4, H/2 and H cells and
+    resized smoothly to the image: from blobs an eighth of the image wide down to single-pixel confetti, the colour
+    noise an undertrained translator paints. Each image gets its own strength, uniform in ``[0, amplitude]``
+    (so some are nearly clean); the result is clipped to [-1, 1]. Random draws come from ``generator``.
+    """
+    n, _, h, w = x.shape
+    luma_chroma = torch.tensor((LUMA_RGB, *CHROMA_RGB), dtype=torch.float64)
+    to_rgb = torch.linalg.inv(luma_chroma)[:, 1:].to(x.device, x.dtype)  # (3, 2): a Cb, Cr change in RGB
+    fields = []
+    for cells in (max(1, h // 8), max(1, h // 4), max(1, h // 2), h):
+        field = _rand((n, 2, cells, cells), generator, x) * 2 - 1  # (N, 2, cells, cells) in [-1, 1)
+        fields.append(F.interpolate(field, size=(h, w), mode="bilinear", align_corners=False))
+    strength = amplitude * _rand((n, 1, 1, 1), generator, x) / len(fields)
+    delta = torch.einsum("ck,nkhw->nchw", to_rgb, sum(fields)) * strength  # (N, 3, H, W), no luma
+    return (x + delta).clamp(-1, 1)
 
 
 def diff_augment(x: torch.Tensor, policy: str = "color,translation,cutout",

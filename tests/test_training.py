@@ -385,6 +385,43 @@ def test_chroma_total_variation_lever_sees_colour_and_not_brightness(model, tmp_
     assert float(b["loss_G"]) == pytest.approx(float(a["loss_G"]) + 3.0 * float(b["loss_tv_chroma"]), rel=1e-4)
 
 
+def test_colour_blotches_change_colour_and_not_brightness():
+    from animelib.losses import chroma
+    from animelib.nets.blocks import LUMA_RGB
+    from animelib.recipes import colour_blotches
+
+    x = torch.rand(4, 3, 16, 16, generator=torch.Generator().manual_seed(0)) * 0.4 - 0.2  # far from the clip
+    y = colour_blotches(x, 1.0, torch.Generator().manual_seed(1))
+    luma = torch.tensor(LUMA_RGB).view(1, 3, 1, 1)
+    assert float(((y - x) * luma).sum(1).abs().max()) < 1e-5  # brightness kept
+    assert float((chroma(y) - chroma(x)).abs().mean()) > 0.01  # colour moved
+    assert torch.equal(y, colour_blotches(x, 1.0, torch.Generator().manual_seed(1)))  # seeded
+    assert torch.equal(colour_blotches(x, 0.0, torch.Generator().manual_seed(1)), x)
+    weak = colour_blotches(x, 0.5, torch.Generator().manual_seed(1))  # the same draws, half the strength
+    assert torch.allclose(weak - x, 0.5 * (y - x), atol=1e-6)
+
+
+@pytest.mark.parametrize("model,loss", [("cyclegan", "loss_D_B"), ("cartoongan", "loss_D")])
+def test_blotch_fakes_lever_adds_a_fake_term_to_the_anime_discriminator(model, loss, tmp_path):
+    from animelib.models import spec
+
+    cfg = SMOKE[model]
+    trainer_class = spec(model).trainer_class
+    plain = trainer_class(cfg, tmp_path / "plain", progress=False)
+    blot = trainer_class(cfg.replace(blotch_fakes=1.0), tmp_path / "blot", progress=False)
+    assert plain.blotched(torch.zeros(1, 3, 8, 8)) is None
+    for name, net in plain.nets.items():  # the same weights: the steps differ by the lever's term alone
+        blot.nets[name].load_state_dict(net.state_dict())
+    for trainer in (plain, blot):
+        trainer.epoch = getattr(cfg, "pretrain_epochs", 0) + getattr(cfg, "identity_warmup_epochs", 0)
+    batch = next(iter(plain.batches()))
+    a, b = plain.train_step(batch), blot.train_step(batch)
+    assert float(b[loss]) > float(a[loss]) > 0  # one more fake term, of the same images
+    if model == "cyclegan":  # its G step comes before D's, so it is untouched (CartoonGAN's follows D's)
+        assert float(b["loss_G"]) == pytest.approx(float(a["loss_G"]), rel=1e-5)
+    assert "blotch_fakes=1.0" in " ".join(cfg.replace(blotch_fakes=1.0).levers())
+
+
 def test_edge_promoted_fakes_lever_adds_a_d_b_term_on_the_same_b_images(tmp_path):
     from animelib.data.edges import edge_promote
     from animelib.losses import gan_loss

@@ -206,12 +206,16 @@ class CartoonGANTrainer(TranslationTrainer):
         return {"loss_pixel": pixel} if "loss_pixel" in self.loss_names else {}
 
     def discriminator_step(self, real_B, fake_B, edge_B) -> torch.Tensor:
-        """B real, G(A) (detached: no generator backward here) and E fake; D sees them through ``d_view``."""
+        """B real, G(A) (detached: no generator backward here) and E fake (and B with colour blotches, when
+        ``blotch_fakes``); D sees them through ``d_view``."""
         self.optimizers["D"].zero_grad(set_to_none=True)
         with self.autocast():
             loss_D = (gan_loss(self.D(self.d_view(real_B)), True, "bce")
                       + gan_loss(self.D(self.d_view(fake_B.detach())), False, "bce")
                       + gan_loss(self.D(self.d_view(edge_B)), False, "bce"))
+            blotched_B = self.blotched(real_B)
+            if blotched_B is not None:
+                loss_D = loss_D + gan_loss(self.D(self.d_view(blotched_B)), False, "bce")
         loss_D.backward()
         self.optimizers["D"].step()
         return loss_D.detach()

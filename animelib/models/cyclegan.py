@@ -222,7 +222,8 @@ class CycleGANTrainer(TranslationTrainer):
     def discriminator_step(self, real_A, real_B, fake_A, fake_B, edge_B=None) -> dict[str, torch.Tensor]:
         """Real towards 1, fakes from the history pools towards 0; D sees everything through ``d_view``.
         ``edge_B`` (the ``edge_promoted_fakes`` lever): edge-blurred anime images, also towards 0 for D_B, as one
-        more term of the same weight (as CartoonGAN's discriminator loss has it)."""
+        more term of the same weight (as CartoonGAN's discriminator loss has it); the colour-blotched anime images
+        of ``blotch_fakes`` likewise."""
         self.optimizers["D"].zero_grad(set_to_none=True)
         pooled_B = self.pool_B.query(fake_B, self.rng)
         pooled_A = self.pool_A.query(fake_A, self.rng)
@@ -231,6 +232,9 @@ class CycleGANTrainer(TranslationTrainer):
                               + gan_loss(self.D_B(self.d_view(pooled_B)), False))
             if edge_B is not None:
                 loss_D_B = loss_D_B + 0.5 * gan_loss(self.D_B(self.d_view(edge_B)), False)
+            blotched_B = self.blotched(real_B)
+            if blotched_B is not None:
+                loss_D_B = loss_D_B + 0.5 * gan_loss(self.D_B(self.d_view(blotched_B)), False)
             loss_D_A = 0.5 * (gan_loss(self.D_A(self.d_view(real_A)), True)
                               + gan_loss(self.D_A(self.d_view(pooled_A)), False))
         (loss_D_A + loss_D_B).backward()

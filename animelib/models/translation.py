@@ -22,7 +22,7 @@ from animelib.errors import ConfigError
 from animelib.losses import chroma, total_variation
 from animelib.metrics import paired_metrics, quality_floors, quality_measures
 from animelib.nets.vgg import VGGFeatures, load_vgg19
-from animelib.recipes import AUGMENTS, apply_spectral_norm, diff_augment
+from animelib.recipes import AUGMENTS, apply_spectral_norm, colour_blotches, diff_augment
 from animelib.training import Trainer
 from animelib.utils import translate_images
 
@@ -58,6 +58,9 @@ class TranslationConfig(Config):
     tv_weight: float = 0.0  # total variation of the translations in G's loss (losses.total_variation): no speckle
     tv_chroma_weight: float = 0.0  # total variation of their colour alone (Cb, Cr): flat colours, outlines kept
     upsample: str = "transposed"  # generators' up-sampling: "transposed" convs (report) or "resize" (nearest x2, conv)
+    # anime images with random colour blotches of this strength (recipes.colour_blotches) shown to the anime
+    # discriminator as one more kind of fake, so colour noise reads as "not anime" (0: off)
+    blotch_fakes: float = 0.0
 
     DATA_FIELDS: ClassVar[tuple[str, ...]] = ("num_a", "num_b")
     LEVERS: ClassVar[dict[str, str]] = {
@@ -69,6 +72,7 @@ class TranslationConfig(Config):
         "tv_weight": "total-variation penalty on the translations",
         "tv_chroma_weight": "total-variation penalty on the translations' colour (Cb, Cr)",
         "upsample": "generator up-sampling (report: transposed convs)",
+        "blotch_fakes": "colour-blotched anime images shown to the anime discriminator as fakes",
     }
 
     def __post_init__(self):
@@ -84,7 +88,7 @@ class TranslationConfig(Config):
                 raise ConfigError(f"{name}={getattr(self, name)!r} must not be negative")
         if self.upsample not in ("transposed", "resize"):
             raise ConfigError(f"upsample={self.upsample!r} is not one of transposed, resize")
-        for name in ("tv_weight", "tv_chroma_weight"):
+        for name in ("tv_weight", "tv_chroma_weight", "blotch_fakes"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name}={getattr(self, name)!r} must not be negative")
         if self.d_lr_scale <= 0 or self.d_every < 1:
@@ -126,6 +130,14 @@ class TranslationTrainer(Trainer):
         """VGG19 features (or the allowed substitute), and a note naming which, for the run folder's captions."""
         vgg = load_vgg19(self.cfg, self.device)
         return vgg, {"vgg.txt": vgg.note}
+
+    def blotched(self, images: torch.Tensor) -> torch.Tensor | None:
+        """Real anime ``images`` with colour blotches of strength ``cfg.blotch_fakes`` (drawn from the run's
+        generator, so a resumed run draws the same), for the anime discriminator as fakes; None when it is off."""
+        if not self.cfg.blotch_fakes:
+            return None
+        return colour_blotches(images, self.cfg.blotch_fakes,
+                               self.device_rng if self.device_rng is not None else self.rng)
 
     def d_view(self, images: torch.Tensor) -> torch.Tensor:
         """What a discriminator sees of ``images``: DiffAugmented by ``cfg.diffaugment`` (drawn from the run's
