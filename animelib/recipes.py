@@ -159,23 +159,31 @@ AUGMENTS = {"color": augment_color, "translation": augment_translation, "cutout"
 
 # --- colour-noise promoted fakes --------------------------------------------------------------------------------
 
-def colour_blotches(x: torch.Tensor, amplitude: float, generator: torch.Generator | None = None) -> torch.Tensor:
-    """``x`` ((N, 3, H, W) RGB in [-1, 1]) with random colour blotches, its brightness (luma) kept.
+def colour_blotches(x: torch.Tensor, amplitude: float, generator: torch.Generator | None = None,
+                    luma: float = 0.0) -> torch.Tensor:
+    """``x`` ((N, 3, H, W) RGB in [-1, 1]) with random colour blotches; its brightness (luma) kept unless ``luma``.
 
     The blotches are the sum of four random colour (Cb, Cr) fields drawn on grids of H/8, H/4, H/2 and H cells and
     resized smoothly to the image: from blobs an eighth of the image wide down to single-pixel confetti, the colour
-    noise an undertrained translator paints. Each image gets its own strength, uniform in ``[0, amplitude]``
-    (so some are nearly clean); the result is clipped to [-1, 1]. Random draws come from ``generator``.
+    noise an undertrained translator paints. ``luma`` > 0 adds a brightness grain drawn the same way, at ``luma``
+    times the colour's strength. Each image gets its own strength, uniform in ``[0, amplitude]`` (so some are nearly
+    clean); the result is clipped to [-1, 1]. Random draws come from ``generator``.
     """
     n, _, h, w = x.shape
     luma_chroma = torch.tensor((LUMA_RGB, *CHROMA_RGB), dtype=torch.float64)
-    to_rgb = torch.linalg.inv(luma_chroma)[:, 1:].to(x.device, x.dtype)  # (3, 2): a Cb, Cr change in RGB
-    fields = []
-    for cells in (max(1, h // 8), max(1, h // 4), max(1, h // 2), h):
-        field = _rand((n, 2, cells, cells), generator, x) * 2 - 1  # (N, 2, cells, cells) in [-1, 1)
-        fields.append(F.interpolate(field, size=(h, w), mode="bilinear", align_corners=False))
-    strength = amplitude * _rand((n, 1, 1, 1), generator, x) / len(fields)
-    delta = torch.einsum("ck,nkhw->nchw", to_rgb, sum(fields)) * strength  # (N, 3, H, W), no luma
+    to_rgb = torch.linalg.inv(luma_chroma).to(x.device, x.dtype)  # (3, 3): a Y, Cb, Cr change in RGB
+
+    def noise(channels: int) -> torch.Tensor:  # (N, channels, H, W): the four scales summed
+        total = 0
+        for cells in (max(1, h // 8), max(1, h // 4), max(1, h // 2), h):
+            field = _rand((n, channels, cells, cells), generator, x) * 2 - 1  # in [-1, 1)
+            total = total + F.interpolate(field, size=(h, w), mode="bilinear", align_corners=False)
+        return total / 4
+
+    fields = noise(2)  # Cb, Cr
+    fields = torch.cat([luma * noise(1) if luma else torch.zeros_like(fields[:, :1]), fields], 1)  # Y, Cb, Cr
+    strength = amplitude * _rand((n, 1, 1, 1), generator, x)
+    delta = torch.einsum("ck,nkhw->nchw", to_rgb, fields) * strength  # (N, 3, H, W)
     return (x + delta).clamp(-1, 1)
 
 

@@ -385,7 +385,7 @@ def test_chroma_total_variation_lever_sees_colour_and_not_brightness(model, tmp_
     assert float(b["loss_G"]) == pytest.approx(float(a["loss_G"]) + 3.0 * float(b["loss_tv_chroma"]), rel=1e-4)
 
 
-def test_colour_blotches_change_colour_and_not_brightness():
+def test_colour_blotches_change_colour_and_brightness_only_when_asked():
     from animelib.losses import chroma
     from animelib.nets.blocks import LUMA_RGB
     from animelib.recipes import colour_blotches
@@ -399,6 +399,8 @@ def test_colour_blotches_change_colour_and_not_brightness():
     assert torch.equal(colour_blotches(x, 0.0, torch.Generator().manual_seed(1)), x)
     weak = colour_blotches(x, 0.5, torch.Generator().manual_seed(1))  # the same draws, half the strength
     assert torch.allclose(weak - x, 0.5 * (y - x), atol=1e-6)
+    grain = colour_blotches(x, 1.0, torch.Generator().manual_seed(1), luma=0.5)  # brightness grain as well
+    assert float(((grain - x) * luma).sum(1).abs().mean()) > 0.01
 
 
 @pytest.mark.parametrize("model,loss", [("cyclegan", "loss_D_B"), ("cartoongan", "loss_D")])

@@ -61,6 +61,7 @@ class TranslationConfig(Config):
     # anime images with random colour blotches of this strength (recipes.colour_blotches) shown to the anime
     # discriminator as one more kind of fake, so colour noise reads as "not anime" (0: off)
     blotch_fakes: float = 0.0
+    blotch_luma: float = 0.0  # those blotches also vary the brightness, at this fraction of the colour's strength
 
     DATA_FIELDS: ClassVar[tuple[str, ...]] = ("num_a", "num_b")
     LEVERS: ClassVar[dict[str, str]] = {
@@ -73,6 +74,7 @@ class TranslationConfig(Config):
         "tv_chroma_weight": "total-variation penalty on the translations' colour (Cb, Cr)",
         "upsample": "generator up-sampling (report: transposed convs)",
         "blotch_fakes": "colour-blotched anime images shown to the anime discriminator as fakes",
+        "blotch_luma": "brightness grain in those blotched fakes",
     }
 
     def __post_init__(self):
@@ -88,7 +90,7 @@ class TranslationConfig(Config):
                 raise ConfigError(f"{name}={getattr(self, name)!r} must not be negative")
         if self.upsample not in ("transposed", "resize"):
             raise ConfigError(f"upsample={self.upsample!r} is not one of transposed, resize")
-        for name in ("tv_weight", "tv_chroma_weight", "blotch_fakes"):
+        for name in ("tv_weight", "tv_chroma_weight", "blotch_fakes", "blotch_luma"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name}={getattr(self, name)!r} must not be negative")
         if self.d_lr_scale <= 0 or self.d_every < 1:
@@ -137,7 +139,7 @@ class TranslationTrainer(Trainer):
         if not self.cfg.blotch_fakes:
             return None
         return colour_blotches(images, self.cfg.blotch_fakes,
-                               self.device_rng if self.device_rng is not None else self.rng)
+                               self.device_rng if self.device_rng is not None else self.rng, self.cfg.blotch_luma)
 
     def d_view(self, images: torch.Tensor) -> torch.Tensor:
         """What a discriminator sees of ``images``: DiffAugmented by ``cfg.diffaugment`` (drawn from the run's
