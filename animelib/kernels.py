@@ -1,4 +1,5 @@
-"""Notebook kernels that end with the runner: a killed ``animelib run`` leaves no kernel behind.
+"""Notebook kernels (and training workers) that end with the runner: a killed ``animelib run`` leaves no kernel
+or worker behind.
 
 jupyter_client starts every kernel in a session of its own (so that it can be interrupted on its own), out
 of reach of a signal to the runner's process group, and ipykernel notices a dead parent only by polling
@@ -23,6 +24,19 @@ DIE_WITH_PARENT = (
     "    sys.exit('animelib: the notebook runner ended before its kernel started')\n"
     "os.execvp(sys.argv[2], sys.argv[2:])\n"
 )
+
+
+def die_with_parent(parent: int) -> None:
+    """Ask Linux to SIGKILL this process the moment its parent (pid ``parent``) dies; exit at once if it is already
+    gone. For processes started by ``animelib run`` (its training workers); elsewhere nothing happens."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:
+        sys.exit("animelib: the runner ended before this worker started")
 
 
 class RunnerKernelManager(AsyncKernelManager):

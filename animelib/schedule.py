@@ -27,6 +27,7 @@ import torch
 from animelib.ablation import PLANS, VARIANTS, fork_variant, variant_config, variant_folder
 from animelib.compare import load_evaluators
 from animelib.config import Config
+from animelib.kernels import die_with_parent
 from animelib.models import MODELS, train
 from animelib.paths import NotebookPlaces
 from animelib.utils import select_device
@@ -115,7 +116,7 @@ def train_ahead(jobs: list[Job], workers: int = 2, log_dir: str | Path | None = 
     log(f"[animelib] training ahead: {len(jobs)} jobs, {workers} at a time, {threads} thread(s) each "
         f"(logs in {log_dir})")
     with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_init_worker,
-                             initargs=(threads,)) as pool:
+                             initargs=(threads, os.getpid())) as pool:
         while pending or running:
             for job in list(pending):
                 if len(running) >= workers:
@@ -144,7 +145,8 @@ def train_ahead(jobs: list[Job], workers: int = 2, log_dir: str | Path | None = 
     return outcome
 
 
-def _init_worker(threads: int) -> None:
+def _init_worker(threads: int, runner: int) -> None:
+    die_with_parent(runner)  # a killed runner takes its workers along (they would train on, holding run locks)
     torch.set_num_threads(threads)
 
 

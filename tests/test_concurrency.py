@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -18,6 +19,7 @@ from pipeline_util import (
     kernels,
     kill_group,
     leftovers,
+    marked_processes,
     new_marker,
     start_run,
 )
@@ -169,3 +171,31 @@ def test_two_pipelines_on_the_same_folders_wait_for_the_locked_run_and_fill_the_
     assert f"is being written by pid {os.getpid()}; waiting for it to finish" in executed
     assert leftovers(figures, runs) == []
     assert kernels(marker) == []
+
+
+def test_a_runner_killed_alone_takes_its_training_workers_along(tmp_path):
+    """SIGKILL to the runner only (not its group, as an OOM killer or `kill -9 PID` sends it): its training workers,
+    one of them waiting for the run folder this test holds, end too instead of training on under the lock."""
+    figures, runs, marker, log = tmp_path / "figures", tmp_path / "runs", new_marker(), tmp_path / "log"
+    run_dir = runs / "dcgan-smoke-s0"
+
+    def workers() -> list[tuple[int, str]]:
+        return [(pid, cmd) for pid, cmd in marked_processes(marker) if "spawn_main" in cmd]
+
+    proc = None
+    try:
+        with Run.create(run_dir, DCGANConfig.from_profile("smoke")).lock():
+            proc = start_run(figures, runs, "--only", "dcgan", "--workers", "2", marker=marker, log=log)
+            assert wait_for_waiters(run_dir / ".lock", 1, [proc]), log.read_text()[-2000:]
+            assert workers(), log.read_text()[-2000:]
+            os.kill(proc.pid, signal.SIGKILL)
+            assert proc.wait(timeout=60) == -signal.SIGKILL
+            deadline = time.monotonic() + 10
+            while workers() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert workers() == []
+    finally:
+        if proc is not None:
+            kill_group(proc)
+        for pid, _ in workers():  # whatever is left, so a failure does not leave trainers behind
+            os.kill(pid, signal.SIGKILL)
