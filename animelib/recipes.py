@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from animelib.nets.blocks import CHROMA_RGB, LUMA_RGB, recalibrate_batchnorm
+from animelib.nets.blocks import recalibrate_batchnorm, rgb_from_ycbcr
 
 
 def linear_decay(start: int, epochs: int):
@@ -170,8 +170,7 @@ def colour_blotches(x: torch.Tensor, amplitude: float, generator: torch.Generato
     clean); the result is clipped to [-1, 1]. Random draws come from ``generator``.
     """
     n, _, h, w = x.shape
-    luma_chroma = torch.tensor((LUMA_RGB, *CHROMA_RGB), dtype=torch.float64)
-    to_rgb = torch.linalg.inv(luma_chroma).to(x.device, x.dtype)  # (3, 3): a Y, Cb, Cr change in RGB
+    to_rgb = rgb_from_ycbcr().to(x.device, x.dtype)  # (3, 3): a Y, Cb, Cr change in RGB
 
     def noise(channels: int) -> torch.Tensor:  # (N, channels, H, W): the four scales summed
         total = 0

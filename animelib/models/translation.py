@@ -138,8 +138,7 @@ class TranslationTrainer(Trainer):
         generator, so a resumed run draws the same), for the anime discriminator as fakes; None when it is off."""
         if not self.cfg.blotch_fakes:
             return None
-        return colour_blotches(images, self.cfg.blotch_fakes,
-                               self.device_rng if self.device_rng is not None else self.rng, self.cfg.blotch_luma)
+        return colour_blotches(images, self.cfg.blotch_fakes, self.rng, self.cfg.blotch_luma)
 
     def d_view(self, images: torch.Tensor) -> torch.Tensor:
         """What a discriminator sees of ``images``: DiffAugmented by ``cfg.diffaugment`` (drawn from the run's

@@ -65,6 +65,11 @@ LUMA_RGB = (0.299, 0.587, 0.114)
 CHROMA_RGB = ((-0.168736, -0.331264, 0.5), (0.5, -0.418688, -0.081312))
 
 
+def rgb_from_ycbcr() -> torch.Tensor:
+    """(3, 3) float64, columns Y, Cb, Cr: a change of luma or colour written as a change of R, G and B."""
+    return torch.linalg.inv(torch.tensor((LUMA_RGB, *CHROMA_RGB), dtype=torch.float64))
+
+
 class ChromaBlur(nn.Module):
     """A fixed low-pass on the colour of an RGB image, its brightness untouched: Cb and Cr are filtered by the
     separable kernel ``[a, 1 - 2a, a]`` in each direction (reflected at the borders), the luma passes as it is.
@@ -81,8 +86,7 @@ class ChromaBlur(nn.Module):
             raise ValueError(f"chroma_blur={a!r} must be above 0 and below 1/3 (the centre tap stays the largest)")
         self.a = a
         taps = torch.tensor([a, 1 - 2 * a, a], dtype=torch.float64)
-        luma_chroma = torch.tensor((LUMA_RGB, *CHROMA_RGB), dtype=torch.float64)
-        projection = torch.linalg.inv(luma_chroma)[:, 1:] @ luma_chroma[1:]  # RGB -> its colour part, in RGB
+        projection = rgb_from_ycbcr()[:, 1:] @ torch.tensor(CHROMA_RGB, dtype=torch.float64)  # RGB -> its colour part
         self.register_buffer("kernel", torch.outer(taps, taps).float().expand(3, 1, 3, 3).clone(), persistent=False)
         self.register_buffer("projection", projection.float(), persistent=False)
 
