@@ -10,7 +10,9 @@ whose runner is already gone exits at once; elsewhere ipykernel's polling remain
 
 from __future__ import annotations
 
+import ctypes
 import os
+import signal
 import sys
 
 from jupyter_client.manager import AsyncKernelManager
@@ -31,9 +33,6 @@ def die_with_parent(parent: int) -> None:
     gone. For processes started by ``animelib run`` (its training workers); elsewhere nothing happens."""
     if not sys.platform.startswith("linux"):
         return
-    import ctypes
-    import signal
-
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if os.getppid() != parent:
         sys.exit("animelib: the runner ended before this worker started")
