@@ -80,6 +80,13 @@ def chroma(images: torch.Tensor) -> torch.Tensor:
     return torch.einsum("kc,nchw->nkhw", weight, images)
 
 
+def coarse_colour_l1(x: torch.Tensor, y: torch.Tensor, cells: int = 8) -> torch.Tensor:
+    """L1 between the colours (Cb, Cr) of ``x`` and ``y`` averaged over a ``cells`` x ``cells`` grid of blocks:
+    the layout of colour (background, hair, clothes) has to agree, brightness and anything finer than a block are
+    free (outlines, shading, a drawn eye)."""
+    return pooled_l1(chroma(x), chroma(y), max(1, x.shape[-1] // cells))
+
+
 def gram_matrix(features: torch.Tensor) -> torch.Tensor:
     """(N, C, H, W) -> (N, C, C), normalised by C * H * W."""
     n, c, h, w = features.shape

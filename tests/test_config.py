@@ -87,6 +87,7 @@ def test_round_trip_through_json(tmp_path):
     (CycleGANConfig, dict(tv_chroma_weight=-1.0), "tv_chroma_weight=-1.0"),
     (CartoonGANConfig, dict(blotch_fakes=-0.5), "blotch_fakes=-0.5"),
     (CycleGANConfig, dict(blotch_luma=-1.0), "blotch_luma=-1.0"),
+    (CartoonGANConfig, dict(colour_anchor=-1.0), "colour_anchor=-1.0"),
     (DCGANConfig, dict(chroma_blur=0.5), "chroma_blur=0.5"),
     (CartoonGANConfig, dict(chroma_blur=-0.1), "chroma_blur=-0.1"),
     (CycleGANConfig, dict(identity_warmup_epochs=3, epochs=3), "identity_warmup_epochs=3"),

@@ -385,6 +385,38 @@ def test_chroma_total_variation_lever_sees_colour_and_not_brightness(model, tmp_
     assert float(b["loss_G"]) == pytest.approx(float(a["loss_G"]) + 3.0 * float(b["loss_tv_chroma"]), rel=1e-4)
 
 
+@pytest.mark.parametrize("model", ["cyclegan", "cartoongan"])
+def test_colour_anchor_lever_ties_coarse_colour_and_nothing_else(model, tmp_path):
+    from animelib.losses import coarse_colour_l1
+    from animelib.models import spec
+    from animelib.nets.blocks import rgb_from_ycbcr
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(2, 3, 16, 16, generator=g) * 1.6 - 0.8
+    to_rgb = rgb_from_ycbcr().float()
+
+    def shifted(y, cb, cr):  # x plus the luma / colour field (N, 1, H, W) each, written in RGB
+        return x + torch.einsum("ck,nkhw->nchw", to_rgb, torch.cat([y, cb, cr], 1))
+
+    zero = torch.zeros(2, 1, 16, 16)
+    grain = ((torch.arange(16)[:, None] + torch.arange(16)[None, :]) % 2 * 2.0 - 1).expand(2, 1, 16, 16) * 0.3
+    assert float(coarse_colour_l1(shifted(grain + 0.2, zero, zero), x)) < 1e-6  # brightness does not count
+    assert float(coarse_colour_l1(shifted(zero, grain, -grain), x)) < 1e-6  # nor colour finer than a block (2 px)
+    assert float(coarse_colour_l1(shifted(zero, zero + 0.1, zero), x)) == pytest.approx(0.05, abs=1e-5)  # Cb 0.1
+    cfg = SMOKE[model].replace(pretrain_epochs=0) if model == "cartoongan" else SMOKE[model]
+    trainer_class = spec(model).trainer_class
+    plain = trainer_class(cfg, tmp_path / "plain", progress=False)
+    anchored = trainer_class(cfg.replace(colour_anchor=4.0), tmp_path / "anchored", progress=False)
+    assert "loss_colour_anchor" in anchored.loss_names and "loss_colour_anchor" not in plain.loss_names
+    for name, net in plain.nets.items():  # the same weights: the steps differ by the lever's term alone
+        anchored.nets[name].load_state_dict(net.state_dict())
+    batch = next(iter(plain.batches()))
+    a, b = plain.train_step(batch), anchored.train_step(batch)
+    assert "loss_colour_anchor" not in a and float(b["loss_colour_anchor"]) > 0
+    assert float(b["loss_G"]) == pytest.approx(float(a["loss_G"]) + 4.0 * float(b["loss_colour_anchor"]), rel=1e-4)
+    assert "colour_anchor=4.0" in " ".join(cfg.replace(colour_anchor=4.0).levers())
+
+
 def test_colour_blotches_change_colour_and_brightness_only_when_asked():
     from animelib.losses import chroma
     from animelib.nets.blocks import LUMA_RGB

@@ -240,7 +240,7 @@ class CartoonGANTrainer(TranslationTrainer):
             style = style_loss(feat_fake, feat_b)
             pixel = pooled_l1(fake_B, real_A, cfg.pixel_pool)
             extra = self.extra.terms(real_A, fake_B, real_B, vgg_out=feat_fake)
-            levers = {**self.pixel_log(pixel), **self.tv_log(fake_B)}  # the switched-on ones, for the history
+            levers = {**self.pixel_log(pixel), **self.tv_log((real_A, fake_B))}  # the switched-on ones, for the history
             loss_G = (cfg.gan_weight * loss_gan + cfg.content_weight * content + cfg.style_weight * style
                       + self.extra.weighted(extra) + cfg.pixel_weight * pixel
                       + self.tv_penalty(levers))

@@ -195,7 +195,7 @@ class CycleGANTrainer(TranslationTrainer):
                 "loss_cycle_B": pooled_l1(self.G_A2B(self.noisy(fake_A)), real_B, cfg.cycle_pool),
             }
             extra = self.extra.terms(real_A, fake_B, real_B)
-            tv = self.tv_log(fake_B, fake_A)  # both translations (a lever; the report has none)
+            tv = self.tv_log((real_A, fake_B), (real_B, fake_A))  # both translations (levers; the report has none)
             warmup = self.epoch < cfg.identity_warmup_epochs
             loss_G = generator_loss(parts, cfg, warmup) + (
                 0.0 if warmup else self.extra.weighted(extra) + self.tv_penalty(tv))

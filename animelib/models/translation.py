@@ -19,7 +19,7 @@ from animelib.data import floor_set, load_translation_data
 from animelib.data.edges import edge_promoted
 from animelib.data.tensors import DeviceImages, index_batches, num_batches
 from animelib.errors import ConfigError
-from animelib.losses import chroma, total_variation
+from animelib.losses import chroma, coarse_colour_l1, total_variation
 from animelib.metrics import paired_metrics, quality_floors, quality_measures
 from animelib.nets.vgg import VGGFeatures, load_vgg19
 from animelib.recipes import AUGMENTS, apply_spectral_norm, colour_blotches, diff_augment
@@ -62,6 +62,9 @@ class TranslationConfig(Config):
     # discriminator as one more kind of fake, so colour noise reads as "not anime" (0: off)
     blotch_fakes: float = 0.0
     blotch_luma: float = 0.0  # those blotches also vary the brightness, at this fraction of the colour's strength
+    # L1 between the colours of each translation and of its input on an 8 x 8 grid of blocks (losses.coarse_colour_l1):
+    # a translation keeps where its input's colours are, and paints no colour blotches of its own there (0: off)
+    colour_anchor: float = 0.0
 
     DATA_FIELDS: ClassVar[tuple[str, ...]] = ("num_a", "num_b")
     LEVERS: ClassVar[dict[str, str]] = {
@@ -75,6 +78,7 @@ class TranslationConfig(Config):
         "upsample": "generator up-sampling (report: transposed convs)",
         "blotch_fakes": "colour-blotched anime images shown to the anime discriminator as fakes",
         "blotch_luma": "brightness grain in those blotched fakes",
+        "colour_anchor": "the translations' coarse colours tied to their inputs'",
     }
 
     def __post_init__(self):
@@ -90,7 +94,7 @@ class TranslationConfig(Config):
                 raise ConfigError(f"{name}={getattr(self, name)!r} must not be negative")
         if self.upsample not in ("transposed", "resize"):
             raise ConfigError(f"upsample={self.upsample!r} is not one of transposed, resize")
-        for name in ("tv_weight", "tv_chroma_weight", "blotch_fakes", "blotch_luma"):
+        for name in ("tv_weight", "tv_chroma_weight", "blotch_fakes", "blotch_luma", "colour_anchor"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name}={getattr(self, name)!r} must not be negative")
         if self.d_lr_scale <= 0 or self.d_every < 1:
@@ -147,26 +151,32 @@ class TranslationTrainer(Trainer):
             return images
         return diff_augment(images, self.cfg.diffaugment, self.rng)
 
-    def tv_log(self, *translations: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Total variation summed over the translations, for the switched-on levers only (nothing else computed):
-        ``loss_tv`` (RGB) when ``cfg.tv_weight``, ``loss_tv_chroma`` (their Cb and Cr) when ``cfg.tv_chroma_weight``.
-        :meth:`tv_penalty` weights them for G's loss."""
+    def tv_log(self, *pairs: tuple[torch.Tensor, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The smoothness and colour levers' terms summed over the ``(input, translation)`` pairs, for the
+        switched-on levers only (nothing else computed): ``loss_tv`` (RGB total variation) when ``cfg.tv_weight``,
+        ``loss_tv_chroma`` (that of Cb and Cr) when ``cfg.tv_chroma_weight``, ``loss_colour_anchor``
+        (:func:`~animelib.losses.coarse_colour_l1` to the input) when ``cfg.colour_anchor``. :meth:`tv_penalty`
+        weights them for G's loss."""
         log = {}
         if self.cfg.tv_weight:
-            log["loss_tv"] = sum(total_variation(t) for t in translations)
+            log["loss_tv"] = sum(total_variation(t) for _, t in pairs)
         if self.cfg.tv_chroma_weight:
-            log["loss_tv_chroma"] = sum(total_variation(chroma(t)) for t in translations)
+            log["loss_tv_chroma"] = sum(total_variation(chroma(t)) for _, t in pairs)
+        if self.cfg.colour_anchor:
+            log["loss_colour_anchor"] = sum(coarse_colour_l1(t, x) for x, t in pairs)
         return log
 
     def tv_penalty(self, log: dict[str, torch.Tensor]) -> torch.Tensor | float:
-        """The weighted total-variation terms of :meth:`tv_log` (0 when both levers are off)."""
+        """The weighted terms of :meth:`tv_log` (0 when those levers are off)."""
         return (self.cfg.tv_weight * log.get("loss_tv", 0.0)
-                + self.cfg.tv_chroma_weight * log.get("loss_tv_chroma", 0.0))
+                + self.cfg.tv_chroma_weight * log.get("loss_tv_chroma", 0.0)
+                + self.cfg.colour_anchor * log.get("loss_colour_anchor", 0.0))
 
     def tv_names(self) -> tuple[str, ...]:
         """The loss names :meth:`tv_log` logs under this config."""
-        return (("loss_tv",) if self.cfg.tv_weight else ()) + (
-            ("loss_tv_chroma",) if self.cfg.tv_chroma_weight else ())
+        return tuple(name for name, weight in (("loss_tv", self.cfg.tv_weight),
+                                                ("loss_tv_chroma", self.cfg.tv_chroma_weight),
+                                                ("loss_colour_anchor", self.cfg.colour_anchor)) if weight)
 
     def d_step_due(self) -> bool:
         """Whether this step updates the discriminators (every ``cfg.d_every``-th step, the first included)."""
