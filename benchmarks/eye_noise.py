@@ -7,7 +7,9 @@ how much the colour changes from pixel to pixel; its ratio to the truth's says w
 as busy as a drawn anime eye (1), busier (colour confetti: above 1) or flatter (below 1). The rest of the image
 (the eye squares masked out) gets the same ratio, so eye noise and background noise can be told apart. A second
 number per region is the mean absolute colour difference to the truth (a wrong iris colour raises it, confetti
-too).
+too). The last number, ``coarse_colour_diff``, compares the colour layout alone: the mean absolute difference of
+Cb and Cr averaged over an 8 x 8 grid of blocks (``animelib.losses.coarse_colour_l1``, what the ``colour_anchor``
+lever ties to the input), so a background or hair painted in a colour of its own raises it and confetti does not.
 
     ANIMELIB_OFFLINE=1 PYTHONPATH=. python benchmarks/eye_noise.py RUN_DIR [RUN_DIR ...] [--live]
 
@@ -26,7 +28,7 @@ import numpy as np
 import torch
 
 from animelib.data import load_translation_data
-from animelib.losses import chroma, total_variation
+from animelib.losses import chroma, coarse_colour_l1, total_variation
 from animelib.models import load_generator, open_trained
 from animelib.utils import to_tensor_images, translate_images
 
@@ -65,13 +67,14 @@ def colour_busyness(images: np.ndarray, truth: np.ndarray, boxes, patch: int) ->
     return {"eye_tv": float(total_variation(eyes_c)), "eye_tv_truth": float(total_variation(eyes_t)),
             "eye_diff": float((eyes_c - eyes_t).abs().mean()),
             "rest_tv": masked_tv(c, rest), "rest_tv_truth": masked_tv(t, rest),
-            "rest_diff": float(((c - t).abs() * rest).sum() / (rest.sum() * 2))}
+            "rest_diff": float(((c - t).abs() * rest).sum() / (rest.sum() * 2)),
+            "coarse_diff": float(coarse_colour_l1(to_tensor_images(images), to_tensor_images(truth)))}
 
 
 def summary(name: str, m: dict[str, float]) -> dict:
     return {"run": name, "eye_tv_ratio": round(m["eye_tv"] / m["eye_tv_truth"], 3),
             "eye_colour_diff": round(m["eye_diff"], 4), "rest_tv_ratio": round(m["rest_tv"] / m["rest_tv_truth"], 3),
-            "rest_colour_diff": round(m["rest_diff"], 4)}
+            "rest_colour_diff": round(m["rest_diff"], 4), "coarse_colour_diff": round(m["coarse_diff"], 4)}
 
 
 def main(argv=None) -> None:
