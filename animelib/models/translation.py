@@ -63,7 +63,7 @@ class TranslationConfig(Config):
     blotch_fakes: float = 0.0
     blotch_luma: float = 0.0  # those blotches also vary the brightness, at this fraction of the colour's strength
     # L1 between the colours of each translation and of its input on an 8 x 8 grid of blocks (losses.coarse_colour_l1):
-    # a translation keeps where its input's colours are, and paints no colour blotches of its own there (0: off)
+    # a translation keeps its input's colour layout (background, hair, clothes) instead of painting its own (0: off)
     colour_anchor: float = 0.0
 
     DATA_FIELDS: ClassVar[tuple[str, ...]] = ("num_a", "num_b")
