@@ -47,7 +47,8 @@ def eye_boxes(landmarks: np.ndarray, size: int, patch: int) -> list[list[tuple[i
 
 def colour_busyness(images: np.ndarray, truth: np.ndarray, boxes, patch: int) -> dict[str, float]:
     """Colour total variation in the eye squares and elsewhere, and the mean colour difference to the truth."""
-    c, t = chroma(to_tensor_images(images)), chroma(to_tensor_images(truth))
+    images, truth = to_tensor_images(images), to_tensor_images(truth)
+    c, t = chroma(images), chroma(truth)
     mask = torch.zeros(c.shape[0], 1, c.shape[2], c.shape[3])
     eyes_c, eyes_t = [], []
     for i, corners in enumerate(boxes):
@@ -68,7 +69,7 @@ def colour_busyness(images: np.ndarray, truth: np.ndarray, boxes, patch: int) ->
             "eye_diff": float((eyes_c - eyes_t).abs().mean()),
             "rest_tv": masked_tv(c, rest), "rest_tv_truth": masked_tv(t, rest),
             "rest_diff": float(((c - t).abs() * rest).sum() / (rest.sum() * 2)),
-            "coarse_diff": float(coarse_colour_l1(to_tensor_images(images), to_tensor_images(truth)))}
+            "coarse_diff": float(coarse_colour_l1(images, truth))}
 
 
 def summary(name: str, m: dict[str, float]) -> dict:

@@ -363,32 +363,40 @@ def test_total_variation_lever(tmp_path):
     assert float(b["loss_G"]) == pytest.approx(float(a["loss_G"]) + 2.0 * float(b["loss_tv"]), rel=1e-5)
 
 
+def assert_lever_adds_its_term(model: str, field: str, weight: float, loss: str, tmp_path):
+    """One adversarial step of ``model``'s smoke config with and without ``field=weight``, from the same weights and
+    batch: only the lever's run logs ``loss``, and its G loss is the plain one plus ``weight`` x that term. Returns the
+    lever's config."""
+    from animelib.models import spec
+
+    cfg = SMOKE[model].replace(pretrain_epochs=0) if model == "cartoongan" else SMOKE[model]
+    trainer_class = spec(model).trainer_class
+    plain = trainer_class(cfg, tmp_path / "plain", progress=False)
+    lever = trainer_class(cfg.replace(**{field: weight}), tmp_path / "lever", progress=False)
+    assert loss in lever.loss_names and loss not in plain.loss_names
+    for name, net in plain.nets.items():  # the same weights: the steps differ by the lever's term alone
+        lever.nets[name].load_state_dict(net.state_dict())
+    batch = next(iter(plain.batches()))
+    a, b = plain.train_step(batch), lever.train_step(batch)
+    assert loss not in a and float(b[loss]) > 0
+    assert float(b["loss_G"]) == pytest.approx(float(a["loss_G"]) + weight * float(b[loss]), rel=1e-4)
+    return lever.cfg
+
+
 @pytest.mark.parametrize("model", ["cyclegan", "cartoongan"])
 def test_chroma_total_variation_lever_sees_colour_and_not_brightness(model, tmp_path):
     from animelib.losses import chroma, total_variation
-    from animelib.models import spec
 
     gray_checker = ((torch.arange(8)[:, None] + torch.arange(8)[None, :]) % 2 * 2.0 - 1).expand(1, 3, 8, 8)
     assert float(total_variation(chroma(gray_checker))) == pytest.approx(0.0, abs=1e-5)  # brightness alone: 0
     red_green = torch.stack([gray_checker[0, 0], -gray_checker[0, 0], torch.zeros(8, 8)])[None]  # colour flips
     assert float(total_variation(chroma(red_green))) > 1.0
-    cfg = SMOKE[model].replace(pretrain_epochs=0) if model == "cartoongan" else SMOKE[model]
-    trainer_class = spec(model).trainer_class
-    plain = trainer_class(cfg, tmp_path / "plain", progress=False)
-    tv = trainer_class(cfg.replace(tv_chroma_weight=3.0), tmp_path / "tv", progress=False)
-    assert "loss_tv_chroma" in tv.loss_names and "loss_tv_chroma" not in plain.loss_names
-    for name, net in plain.nets.items():  # the same weights: the steps differ by the lever's term alone
-        tv.nets[name].load_state_dict(net.state_dict())
-    batch = next(iter(plain.batches()))
-    a, b = plain.train_step(batch), tv.train_step(batch)
-    assert "loss_tv_chroma" not in a and float(b["loss_tv_chroma"]) > 0
-    assert float(b["loss_G"]) == pytest.approx(float(a["loss_G"]) + 3.0 * float(b["loss_tv_chroma"]), rel=1e-4)
+    assert_lever_adds_its_term(model, "tv_chroma_weight", 3.0, "loss_tv_chroma", tmp_path)
 
 
 @pytest.mark.parametrize("model", ["cyclegan", "cartoongan"])
 def test_colour_anchor_lever_ties_coarse_colour_and_nothing_else(model, tmp_path):
     from animelib.losses import coarse_colour_l1
-    from animelib.models import spec
     from animelib.nets.blocks import rgb_from_ycbcr
 
     g = torch.Generator().manual_seed(0)
@@ -403,18 +411,8 @@ def test_colour_anchor_lever_ties_coarse_colour_and_nothing_else(model, tmp_path
     assert float(coarse_colour_l1(shifted(grain + 0.2, zero, zero), x)) < 1e-6  # brightness does not count
     assert float(coarse_colour_l1(shifted(zero, grain, -grain), x)) < 1e-6  # nor colour finer than a block (2 px)
     assert float(coarse_colour_l1(shifted(zero, zero + 0.1, zero), x)) == pytest.approx(0.05, abs=1e-5)  # Cb 0.1
-    cfg = SMOKE[model].replace(pretrain_epochs=0) if model == "cartoongan" else SMOKE[model]
-    trainer_class = spec(model).trainer_class
-    plain = trainer_class(cfg, tmp_path / "plain", progress=False)
-    anchored = trainer_class(cfg.replace(colour_anchor=4.0), tmp_path / "anchored", progress=False)
-    assert "loss_colour_anchor" in anchored.loss_names and "loss_colour_anchor" not in plain.loss_names
-    for name, net in plain.nets.items():  # the same weights: the steps differ by the lever's term alone
-        anchored.nets[name].load_state_dict(net.state_dict())
-    batch = next(iter(plain.batches()))
-    a, b = plain.train_step(batch), anchored.train_step(batch)
-    assert "loss_colour_anchor" not in a and float(b["loss_colour_anchor"]) > 0
-    assert float(b["loss_G"]) == pytest.approx(float(a["loss_G"]) + 4.0 * float(b["loss_colour_anchor"]), rel=1e-4)
-    assert "colour_anchor=4.0" in " ".join(cfg.replace(colour_anchor=4.0).levers())
+    cfg = assert_lever_adds_its_term(model, "colour_anchor", 4.0, "loss_colour_anchor", tmp_path)
+    assert "colour_anchor=4.0" in " ".join(cfg.levers())
 
 
 def test_colour_blotches_change_colour_and_brightness_only_when_asked():
