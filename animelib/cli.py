@@ -144,7 +144,8 @@ def cmd_train(args) -> int:
 
 
 def parse_settings(items: list[str]) -> dict[str, object]:
-    """``["lr=1e-4", "amp=true", "num_test=32"]`` to values (JSON where it parses, else the text)."""
+    """``["lr=1e-4", "amp=true", "num_test=32"]`` to values (JSON where it parses, ``True``/``False`` as booleans,
+    else the text)."""
     values = {}
     for item in items:
         name, sep, text = item.partition("=")
@@ -152,8 +153,8 @@ def parse_settings(items: list[str]) -> dict[str, object]:
             raise ConfigError(f"--set {item!r}: expected NAME=VALUE, e.g. --set lr=1e-4")
         try:
             value = json.loads(text)
-        except json.JSONDecodeError:
-            value = text
+        except json.JSONDecodeError:  # Python's spellings of the booleans count too (amp=False)
+            value = {"true": True, "false": False}.get(text.strip().lower(), text)
         values[name.strip()] = tuple(value) if isinstance(value, list) else value
     return values
 

@@ -58,6 +58,7 @@ class Config:
     beta2: float = 0.999
     num_test: int = 64  # held-out images for figures and metrics
     chroma_blur: float = 0.0  # side taps a of a fixed [a, 1-2a, a] low-pass on G's colour (Cb, Cr) output; 0: off
+    chroma_median: int = 0  # side k of a k x k median on G's colour output (after chroma_blur); 0: off
     ema: float = 0.0  # decay of a moving average of the generators' weights that samples are drawn from (0: off)
     metrics_every: int = 1  # epochs between evaluations on the held-out images (and always after the last)
     # speed switches: runtime settings that may change when a run resumes, like the device (see RUNTIME_FIELDS)
@@ -73,6 +74,7 @@ class Config:
     # levers beyond the report's recipe, named in every caption when on: field -> what it is
     LEVERS: ClassVar[dict[str, str]] = {"ema": "sampling from a moving average of the generator's weights",
                                         "chroma_blur": "a fixed low-pass on the colour of G's output",
+                                        "chroma_median": "a median on the colour of G's output",
                                         "amp": "bf16 autocast"}
 
     def __post_init__(self):
@@ -97,6 +99,8 @@ class Config:
             raise ConfigError(f"ema={self.ema!r} must be at least 0 (off) and below 1, e.g. 0.999")
         if not 0 <= self.chroma_blur < 1 / 3:
             raise ConfigError(f"chroma_blur={self.chroma_blur!r} must be at least 0 (off) and below 1/3, e.g. 1/6")
+        if self.chroma_median not in (0, 3, 5, 7):
+            raise ConfigError(f"chroma_median={self.chroma_median!r} must be 0 (off) or a median window side of 3, 5 or 7")
         crop_policies(self.crop)  # a ConfigError naming crop= when it is not a policy
         for name in ("metrics_every", "log_every"):
             if getattr(self, name) < 1:

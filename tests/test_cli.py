@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from animelib.cli import main
+from animelib.cli import main, parse_settings
+from animelib.errors import ConfigError
 
 
 @pytest.mark.parametrize("verb", ["run", "train", "report", "bench", "data"])
@@ -18,6 +19,13 @@ def test_help_for_every_verb(verb, capsys):
     out = capsys.readouterr().out
     assert "usage: animelib" in out and "example:\n  python -m animelib " in out  # one example command each
     assert "``" not in out and ":func:" not in out  # plain text, no markup
+
+
+def test_set_values_parse_as_json_or_python_booleans():
+    assert parse_settings(["lr=1e-4", "amp=true", "deterministic=False", "channels_last=True", "crop=face", "epochs=3"]) == \
+        {"lr": 1e-4, "amp": True, "deterministic": False, "channels_last": True, "crop": "face", "epochs": 3}
+    with pytest.raises(ConfigError, match="expected NAME=VALUE"):
+        parse_settings(["amp"])
 
 
 def test_train_dcgan_on_a_folder_with_broken_files(tmp_path):

@@ -90,6 +90,7 @@ def test_round_trip_through_json(tmp_path):
     (CartoonGANConfig, dict(colour_anchor=-1.0), "colour_anchor=-1.0"),
     (DCGANConfig, dict(chroma_blur=0.5), "chroma_blur=0.5"),
     (CartoonGANConfig, dict(chroma_blur=-0.1), "chroma_blur=-0.1"),
+    (CycleGANConfig, dict(chroma_median=4), "chroma_median=4"),
     (CycleGANConfig, dict(identity_warmup_epochs=3, epochs=3), "identity_warmup_epochs=3"),
     (CycleGANConfig, dict(cycle_noise=-0.1), "cycle_noise=-0.1"),
     (CycleGANConfig, dict(cycle_pool=0), "cycle_pool=0"),

@@ -1,5 +1,5 @@
 """Training levers (animelib.recipes): EMA math and resume, DiffAugment shapes/gradients/seeding, R1, spectral norm,
-and the generators' colour low-pass (ChromaBlur)."""
+and the generators' colour filters (ChromaBlur, ChromaMedian)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from torch import nn
 
 from animelib.losses import chroma, total_variation
 from animelib.models.dcgan import Discriminator, Generator
-from animelib.nets.blocks import LUMA_RGB, ChromaBlur, NearestUpsample
+from animelib.nets.blocks import LUMA_RGB, ChromaBlur, ChromaMedian, NearestUpsample, colour_filter
 from animelib.recipes import (
     EMA,
     apply_spectral_norm,
@@ -170,6 +170,31 @@ def test_chroma_blur_smooths_colour_and_keeps_brightness_and_flat_colour():
     assert x.grad is not None and x.grad.abs().sum() > 0
     with pytest.raises(ValueError, match="chroma_blur=0.4"):
         ChromaBlur(0.4)
+
+
+def test_chroma_median_removes_colour_specks_and_keeps_brightness_and_colour_edges():
+    median = ChromaMedian(3)
+    luma = torch.tensor(LUMA_RGB)
+    confetti = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    out = median(confetti)
+    assert torch.allclose(torch.einsum("c,nchw->nhw", luma, out), torch.einsum("c,nchw->nhw", luma, confetti),
+                          atol=1e-5)  # brightness passes untouched
+    assert total_variation(chroma(out)) < 0.6 * total_variation(chroma(confetti))
+    speck = torch.zeros(1, 3, 8, 8)
+    speck[:, 0, 3, 3] = 0.8  # a one-pixel red speck on grey: its colour goes, its brightness stays
+    assert chroma(median(speck)).abs().max() < 1e-6
+    assert torch.allclose(median(speck)[0, :, 3, 3], torch.full((3,), 0.8 * LUMA_RGB[0]), atol=1e-6)
+    edge = torch.zeros(1, 3, 8, 8)
+    edge[:, 0, :, 4:] = 1.0  # a red half: the colour edge stays where it is and as sharp (a blur would spread it)
+    assert torch.allclose(median(edge), edge, atol=1e-6)
+    x = confetti.clone().requires_grad_()
+    median(x).square().sum().backward()  # the generator learns through it
+    assert x.grad is not None and x.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="chroma_median=4"):
+        ChromaMedian(4)
+    both = colour_filter(1 / 6, 3)  # blur first, then the median
+    assert isinstance(both[0], ChromaBlur) and isinstance(both[1], ChromaMedian)
+    assert colour_filter(0.0, 0) is None and isinstance(colour_filter(0.0, 5), ChromaMedian)
 
 
 def test_chroma_blur_is_the_generators_last_step_and_keeps_old_checkpoints_loadable():

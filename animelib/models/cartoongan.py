@@ -23,7 +23,7 @@ from torch import nn
 from animelib.errors import ConfigError
 from animelib.losses import ExtraLosses, gan_loss, pooled_l1, style_loss
 from animelib.models.translation import TranslationConfig, TranslationTrainer
-from animelib.nets.blocks import ChromaBlur, ConvBlock, ResidualBlock
+from animelib.nets.blocks import ConvBlock, ResidualBlock, colour_filter
 from animelib.recipes import linear_decay
 from animelib.training import ModelSpec
 
@@ -107,7 +107,7 @@ class CartoonGANConfig(TranslationConfig):
 
 class Generator(nn.Module):
     def __init__(self, ngf: int = 64, n_blocks: int = 8, norm: str = "instance", upsample: str = "transposed",
-                 chroma_blur: float = 0.0):
+                 chroma_blur: float = 0.0, chroma_median: int = 0):
         super().__init__()
         self.net = nn.Sequential(
             ConvBlock(3, ngf, 7, 1, 3, norm=norm, act="relu", padding_mode="reflect"),  # (N, ngf, H, W)
@@ -124,7 +124,7 @@ class Generator(nn.Module):
             ConvBlock(ngf, ngf, 3, 1, 1, norm=norm, act="relu"),
             ConvBlock(ngf, 3, 7, 1, 3, act="tanh", padding_mode="reflect"),  # (N, 3, H, W) in (-1, 1)
         )
-        self.chroma = ChromaBlur(chroma_blur) if chroma_blur else None  # the chroma_blur lever (Config)
+        self.chroma = colour_filter(chroma_blur, chroma_median)  # the levers chroma_blur, chroma_median (Config)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.net(x)
@@ -260,7 +260,8 @@ class CartoonGANTrainer(TranslationTrainer):
 
 def build_generator(cfg: TranslationConfig) -> Generator:
     """An untrained generator with the config's widths."""
-    return Generator(cfg.ngf, cfg.n_blocks, upsample=cfg.upsample, chroma_blur=cfg.chroma_blur)
+    return Generator(cfg.ngf, cfg.n_blocks, upsample=cfg.upsample, chroma_blur=cfg.chroma_blur,
+                     chroma_median=cfg.chroma_median)
 
 
 def pretrain_end_step(history: list[dict]) -> int | None:

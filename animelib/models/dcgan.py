@@ -26,7 +26,7 @@ from animelib.data import floor_set, load_domain
 from animelib.data.tensors import DeviceImages
 from animelib.errors import ConfigError
 from animelib.metrics import fid_kid, nearest_neighbour_distance, quality_floors, quality_measures
-from animelib.nets.blocks import ChromaBlur, ConvBlock, init_dcgan_weights, recalibrate_batchnorm
+from animelib.nets.blocks import ConvBlock, colour_filter, init_dcgan_weights, recalibrate_batchnorm
 from animelib.recipes import init_upsampling_mix, linear_decay, r1_penalty
 from animelib.runs import Run
 from animelib.training import ModelSpec, Trainer
@@ -98,7 +98,8 @@ class Generator(nn.Module):
     it keeps ``ngf`` channels and the last transposed conv maps them to 3 (as DCGAN code with extra layers
     usually reads it)."""
 
-    def __init__(self, nz: int = 100, ngf: int = 64, extra_layer: str = "report", chroma_blur: float = 0.0):
+    def __init__(self, nz: int = 100, ngf: int = 64, extra_layer: str = "report", chroma_blur: float = 0.0,
+                 chroma_median: int = 0):
         super().__init__()
         self.nz = nz
         extra = 3 if extra_layer == "report" else ngf
@@ -110,7 +111,7 @@ class Generator(nn.Module):
             ConvBlock(ngf, extra, 3, 1, 1, norm="batch", act="lrelu"),  # extra layer (N, 3 or ngf, 32, 32)
             ConvBlock(extra, 3, 4, 2, 1, transposed=True, act="tanh"),  # (N, 3, 64, 64) in (-1, 1)
         )
-        self.chroma = ChromaBlur(chroma_blur) if chroma_blur else None  # the chroma_blur lever (Config)
+        self.chroma = colour_filter(chroma_blur, chroma_median)  # the levers chroma_blur, chroma_median (Config)
         init_dcgan_weights(self)
         if extra == 3:
             init_bilinear(self.net[-1][0])
@@ -274,7 +275,7 @@ class DCGANTrainer(Trainer):
 
 def build_generator(cfg: DCGANConfig) -> Generator:
     """An untrained generator with the config's widths and extra layer."""
-    return Generator(cfg.nz, cfg.ngf, cfg.extra_layer, cfg.chroma_blur)
+    return Generator(cfg.nz, cfg.ngf, cfg.extra_layer, cfg.chroma_blur, cfg.chroma_median)
 
 
 def noise(n: int, nz: int = 100, seed: int = 0) -> torch.Tensor:

@@ -98,6 +98,42 @@ class ChromaBlur(nn.Module):
         return f"a={self.a}"
 
 
+class ChromaMedian(nn.Module):
+    """A ``k`` x ``k`` median of the colour (Cb, Cr) of an RGB image, its brightness untouched (reflected at the
+    borders).
+
+    Where :class:`ChromaBlur` spreads a colour speck over its neighbours, a median removes it: a speck of colour
+    covering less than half the window takes its surroundings' colour, while a colour edge stays where it is and as
+    sharp as it was (a drawing's flat regions and outlines pass). As the generator's last step G learns through it;
+    each output pixel's gradient goes to the pixel whose colour the median picked.
+    """
+
+    def __init__(self, k: int):
+        super().__init__()
+        if k < 3 or k % 2 == 0:
+            raise ValueError(f"chroma_median={k!r} must be an odd window side of at least 3")
+        self.k = k
+        self.register_buffer("to_colour", torch.tensor(CHROMA_RGB), persistent=False)
+        self.register_buffer("from_colour", rgb_from_ycbcr()[:, 1:].float(), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        colour = torch.einsum("kc,nchw->nkhw", self.to_colour.to(x.dtype), x)
+        padded = F.pad(colour, (self.k // 2,) * 4, mode="reflect")
+        windows = padded.unfold(2, self.k, 1).unfold(3, self.k, 1)  # (N, 2, H, W, k, k)
+        median = windows.flatten(-2).median(-1).values
+        return x + torch.einsum("ck,nkhw->nchw", self.from_colour.to(x.dtype), median - colour)
+
+    def extra_repr(self) -> str:
+        return f"k={self.k}"
+
+
+def colour_filter(chroma_blur: float = 0.0, chroma_median: int = 0) -> nn.Module | None:
+    """A generator's fixed last step on its output's colour (the levers ``chroma_blur`` then ``chroma_median``),
+    or None when both are off."""
+    steps = ([ChromaBlur(chroma_blur)] if chroma_blur else []) + ([ChromaMedian(chroma_median)] if chroma_median else [])
+    return None if not steps else steps[0] if len(steps) == 1 else nn.Sequential(*steps)
+
+
 class ResidualBlock(nn.Module):
     """x + conv-norm-relu-conv-norm(x), size and channels preserved (CycleGAN and CartoonGAN generators)."""
 
