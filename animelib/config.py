@@ -100,7 +100,8 @@ class Config:
         if not 0 <= self.chroma_blur < 1 / 3:
             raise ConfigError(f"chroma_blur={self.chroma_blur!r} must be at least 0 (off) and below 1/3, e.g. 1/6")
         if self.chroma_median not in (0, 3, 5, 7):
-            raise ConfigError(f"chroma_median={self.chroma_median!r} must be 0 (off) or a median window side of 3, 5 or 7")
+            raise ConfigError(f"chroma_median={self.chroma_median!r} must be 0 (off) or a median window side of 3, 5 "
+                              "or 7")
         crop_policies(self.crop)  # a ConfigError naming crop= when it is not a policy
         for name in ("metrics_every", "log_every"):
             if getattr(self, name) < 1:

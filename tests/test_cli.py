@@ -22,8 +22,9 @@ def test_help_for_every_verb(verb, capsys):
 
 
 def test_set_values_parse_as_json_or_python_booleans():
-    assert parse_settings(["lr=1e-4", "amp=true", "deterministic=False", "channels_last=True", "crop=face", "epochs=3"]) == \
-        {"lr": 1e-4, "amp": True, "deterministic": False, "channels_last": True, "crop": "face", "epochs": 3}
+    settings = ["lr=1e-4", "amp=true", "deterministic=False", "channels_last=True", "crop=face", "epochs=3"]
+    assert parse_settings(settings) == {
+        "lr": 1e-4, "amp": True, "deterministic": False, "channels_last": True, "crop": "face", "epochs": 3}
     with pytest.raises(ConfigError, match="expected NAME=VALUE"):
         parse_settings(["amp"])
 

@@ -130,7 +130,8 @@ class ChromaMedian(nn.Module):
 def colour_filter(chroma_blur: float = 0.0, chroma_median: int = 0) -> nn.Module | None:
     """A generator's fixed last step on its output's colour (the levers ``chroma_blur`` then ``chroma_median``),
     or None when both are off."""
-    steps = ([ChromaBlur(chroma_blur)] if chroma_blur else []) + ([ChromaMedian(chroma_median)] if chroma_median else [])
+    steps = [ChromaBlur(chroma_blur)] if chroma_blur else []
+    steps += [ChromaMedian(chroma_median)] if chroma_median else []
     return None if not steps else steps[0] if len(steps) == 1 else nn.Sequential(*steps)
 
 
