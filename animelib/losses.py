@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from animelib.nets.blocks import CHROMA_RGB, LUMA_RGB
+from animelib.nets.blocks import LUMA_RGB, chroma  # chroma: Cb and Cr of RGB images (used here, re-exported)
 from animelib.nets.frozen import budget_for
 from animelib.nets.landmarks import load_regressor
 
@@ -72,12 +72,6 @@ def pooled_l1(x: torch.Tensor, y: torch.Tensor, k: int = 1) -> torch.Tensor:
     if k > 1:
         x, y = F.avg_pool2d(x, k), F.avg_pool2d(y, k)
     return F.l1_loss(x, y)
-
-
-def chroma(images: torch.Tensor) -> torch.Tensor:
-    """(N, 3, H, W) RGB -> (N, 2, H, W): the colour-difference channels Cb and Cr (no luma)."""
-    weight = torch.tensor(CHROMA_RGB, dtype=images.dtype, device=images.device)
-    return torch.einsum("kc,nchw->nkhw", weight, images)
 
 
 def coarse_colour_l1(x: torch.Tensor, y: torch.Tensor, cells: int = 8) -> torch.Tensor:

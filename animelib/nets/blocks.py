@@ -65,6 +65,12 @@ LUMA_RGB = (0.299, 0.587, 0.114)
 CHROMA_RGB = ((-0.168736, -0.331264, 0.5), (0.5, -0.418688, -0.081312))
 
 
+def chroma(images: torch.Tensor) -> torch.Tensor:
+    """(N, 3, H, W) RGB -> (N, 2, H, W): the colour-difference channels Cb and Cr (no luma)."""
+    weight = torch.tensor(CHROMA_RGB, dtype=images.dtype, device=images.device)
+    return torch.einsum("kc,nchw->nkhw", weight, images)
+
+
 def rgb_from_ycbcr() -> torch.Tensor:
     """(3, 3) float64, columns Y, Cb, Cr: a change of luma or colour written as a change of R, G and B."""
     return torch.linalg.inv(torch.tensor((LUMA_RGB, *CHROMA_RGB), dtype=torch.float64))
@@ -113,11 +119,10 @@ class ChromaMedian(nn.Module):
         if k < 3 or k % 2 == 0:
             raise ValueError(f"chroma_median={k!r} must be an odd window side of at least 3")
         self.k = k
-        self.register_buffer("to_colour", torch.tensor(CHROMA_RGB), persistent=False)
         self.register_buffer("from_colour", rgb_from_ycbcr()[:, 1:].float(), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        colour = torch.einsum("kc,nchw->nkhw", self.to_colour.to(x.dtype), x)
+        colour = chroma(x)
         padded = F.pad(colour, (self.k // 2,) * 4, mode="reflect")
         windows = padded.unfold(2, self.k, 1).unfold(3, self.k, 1)  # (N, 2, H, W, k, k)
         median = windows.flatten(-2).median(-1).values
