@@ -96,6 +96,7 @@ def test_round_trip_through_json(tmp_path):
     (CycleGANConfig, dict(cycle_pool=0), "cycle_pool=0"),
     (CartoonGANConfig, dict(pixel_pool=64), "pixel_pool=64 must be at least 1 .* at most image_size=32"),
     (CartoonGANConfig, dict(upsample="bilinear"), "upsample='bilinear' is not one of transposed, resize"),
+    (DCGANConfig, dict(upsample="resize-last"), "upsample='resize-last' is not one of transposed, resize"),
 ])
 def test_more_bad_values_are_named(cls, bad, match):
     with pytest.raises(ConfigError, match=match):

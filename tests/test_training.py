@@ -477,15 +477,21 @@ def test_edge_promoted_fakes_lever_adds_a_d_b_term_on_the_same_b_images(tmp_path
     assert float(b["loss_D_B"]) == pytest.approx(float(a["loss_D_B"]) + float(on_edges), rel=1e-4)
 
 
-@pytest.mark.parametrize("model", ["cyclegan", "cartoongan"])
+@pytest.mark.parametrize("model", ["cyclegan", "cartoongan", "dcgan"])
 def test_resize_upsampling_has_no_transposed_conv_and_keeps_the_shape(model):
     from animelib.models import MODELS
 
     cfg = SMOKE[model].replace(upsample="resize")
     build = MODELS[model].build_generator
     G, reference = build(cfg), build(SMOKE[model])
-    assert not any(isinstance(m, torch.nn.ConvTranspose2d) for m in G.modules())
-    assert any(isinstance(m, torch.nn.ConvTranspose2d) for m in reference.modules())  # the report's default
+    transposed = [m for m in G.modules() if isinstance(m, torch.nn.ConvTranspose2d)]
+    # DCGAN keeps its first layer, noise (1 x 1) to 4 x 4, a projection rather than a doubling
+    assert len(transposed) == (1 if model == "dcgan" else 0)
+    assert any(isinstance(m, torch.nn.ConvTranspose2d) and m.stride == (2, 2) for m in reference.modules())  # report
+    if model == "dcgan":
+        x = torch.randn(2, cfg.nz)
+        assert G(x).shape == reference(x).shape == (2, 3, 64, 64)
+        return
     x = torch.rand(2, 3, cfg.image_size, cfg.image_size) * 2 - 1
     assert G(x).shape == reference(x).shape == x.shape
     # a constant input stays free of a checkerboard: the four phases of every 2x2 cell of the output agree

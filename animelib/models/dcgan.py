@@ -51,12 +51,14 @@ class DCGANConfig(Config):
     extra_layer: str = "report"  # "report": the extra layer outputs 3 channels; "wide": it keeps ngf (see Generator)
     r1_gamma: float = 0.0  # R1 penalty on D at real images (Mescheder et al.), every R1_EVERY steps; 0: off
     lr_decay_start: int = 0  # epoch from which both learning rates fall linearly towards 0 at the end; 0: constant
+    upsample: str = "transposed"  # G's doubling layers: "transposed" convs (report), "resize" (nearest x2, 3x3 conv)
 
     MODEL: ClassVar[str] = "dcgan"
     LEVERS: ClassVar[dict[str, str]] = {**Config.LEVERS, "real_label": "one-sided label smoothing",
                                         "extra_layer": "the extra layer keeps ngf channels",
                                         "r1_gamma": "R1 penalty on the discriminator",
-                                        "lr_decay_start": "learning rates fall linearly from this epoch"}
+                                        "lr_decay_start": "learning rates fall linearly from this epoch",
+                                        "upsample": "generator up-sampling (report: transposed convs)"}
     DATA_FIELDS: ClassVar[tuple[str, ...]] = ("num_train",)
     PROFILES: ClassVar[dict[str, dict[str, Any]]] = {
         "smoke": dict(ngf=8, ndf=8, batch_size=16, epochs=2, num_train=64, num_fixed=16, num_test=16,
@@ -83,6 +85,8 @@ class DCGANConfig(Config):
             raise ConfigError("ngf and ndf stay 64 in the full profile (the report's widths)")
         if self.extra_layer not in ("report", "wide"):
             raise ConfigError(f"extra_layer={self.extra_layer!r} is not 'report' or 'wide'")
+        if self.upsample not in ("transposed", "resize"):
+            raise ConfigError(f"upsample={self.upsample!r} is not one of transposed, resize")
         if self.r1_gamma < 0:
             raise ConfigError(f"r1_gamma={self.r1_gamma!r} must not be negative")
         if self.lr_decay_start < 0:
@@ -99,20 +103,27 @@ class Generator(nn.Module):
     usually reads it)."""
 
     def __init__(self, nz: int = 100, ngf: int = 64, extra_layer: str = "report", chroma_blur: float = 0.0,
-                 chroma_median: int = 0):
+                 chroma_median: int = 0, upsample: str = "transposed"):
         super().__init__()
         self.nz = nz
         extra = 3 if extra_layer == "report" else ngf
+
+        def up(cin: int, cout: int, **kw) -> ConvBlock:  # one doubling layer: 4 x 4 transposed, or nearest + 3 x 3
+            resize = upsample == "resize"
+            return ConvBlock(cin, cout, 3 if resize else 4, 2, 1, transposed=True, resize=resize, **kw)
+
         self.net = nn.Sequential(
             ConvBlock(nz, ngf * 8, 4, 1, 0, transposed=True, norm="batch", act="lrelu"),  # (N, 512, 4, 4)
-            ConvBlock(ngf * 8, ngf * 4, 4, 2, 1, transposed=True, norm="batch", act="lrelu"),  # (N, 256, 8, 8)
-            ConvBlock(ngf * 4, ngf * 2, 4, 2, 1, transposed=True, norm="batch", act="lrelu"),  # (N, 128, 16, 16)
-            ConvBlock(ngf * 2, ngf, 4, 2, 1, transposed=True, norm="batch", act="lrelu"),  # (N, 64, 32, 32)
+            up(ngf * 8, ngf * 4, norm="batch", act="lrelu"),  # (N, 256, 8, 8)
+            up(ngf * 4, ngf * 2, norm="batch", act="lrelu"),  # (N, 128, 16, 16)
+            up(ngf * 2, ngf, norm="batch", act="lrelu"),  # (N, 64, 32, 32)
             ConvBlock(ngf, extra, 3, 1, 1, norm="batch", act="lrelu"),  # extra layer (N, 3 or ngf, 32, 32)
-            ConvBlock(extra, 3, 4, 2, 1, transposed=True, act="tanh"),  # (N, 3, 64, 64) in (-1, 1)
+            up(extra, 3, act="tanh"),  # (N, 3, 64, 64) in (-1, 1)
         )
         self.chroma = colour_filter(chroma_blur, chroma_median)  # the levers chroma_blur, chroma_median (Config)
         init_dcgan_weights(self)
+        if upsample == "resize":  # nearest up-sampling then a conv: no checkerboard to start from
+            return
         if extra == 3:
             init_bilinear(self.net[-1][0])
         else:  # a random channel mix, each tap tied to the bilinear kernel: no checkerboard at the start
@@ -275,7 +286,7 @@ class DCGANTrainer(Trainer):
 
 def build_generator(cfg: DCGANConfig) -> Generator:
     """An untrained generator with the config's widths and extra layer."""
-    return Generator(cfg.nz, cfg.ngf, cfg.extra_layer, cfg.chroma_blur, cfg.chroma_median)
+    return Generator(cfg.nz, cfg.ngf, cfg.extra_layer, cfg.chroma_blur, cfg.chroma_median, cfg.upsample)
 
 
 def noise(n: int, nz: int = 100, seed: int = 0) -> torch.Tensor:
