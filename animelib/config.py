@@ -59,6 +59,9 @@ class Config:
     num_test: int = 64  # held-out images for figures and metrics
     chroma_blur: float = 0.0  # side taps a of a fixed [a, 1-2a, a] low-pass on G's colour (Cb, Cr) output; 0: off
     chroma_median: int = 0  # side k of a k x k median on G's colour output (after chroma_blur); 0: off
+    # G's doubling layers: "transposed" convs (report) or "resize" (nearest x2, then a conv); a lever of each model
+    # that has it (in its LEVERS, where its place sets the captions' order)
+    upsample: str = "transposed"
     ema: float = 0.0  # decay of a moving average of the generators' weights that samples are drawn from (0: off)
     metrics_every: int = 1  # epochs between evaluations on the held-out images (and always after the last)
     # speed switches: runtime settings that may change when a run resumes, like the device (see RUNTIME_FIELDS)
@@ -102,6 +105,8 @@ class Config:
         if self.chroma_median not in (0, 3, 5, 7):
             raise ConfigError(f"chroma_median={self.chroma_median!r} must be 0 (off) or a median window side of 3, 5 "
                               "or 7")
+        if self.upsample not in ("transposed", "resize"):
+            raise ConfigError(f"upsample={self.upsample!r} is not one of transposed, resize")
         crop_policies(self.crop)  # a ConfigError naming crop= when it is not a policy
         for name in ("metrics_every", "log_every"):
             if getattr(self, name) < 1:

@@ -51,7 +51,6 @@ class DCGANConfig(Config):
     extra_layer: str = "report"  # "report": the extra layer outputs 3 channels; "wide": it keeps ngf (see Generator)
     r1_gamma: float = 0.0  # R1 penalty on D at real images (Mescheder et al.), every R1_EVERY steps; 0: off
     lr_decay_start: int = 0  # epoch from which both learning rates fall linearly towards 0 at the end; 0: constant
-    upsample: str = "transposed"  # G's doubling layers: "transposed" convs (report), "resize" (nearest x2, 3x3 conv)
 
     MODEL: ClassVar[str] = "dcgan"
     LEVERS: ClassVar[dict[str, str]] = {**Config.LEVERS, "real_label": "one-sided label smoothing",
@@ -85,8 +84,6 @@ class DCGANConfig(Config):
             raise ConfigError("ngf and ndf stay 64 in the full profile (the report's widths)")
         if self.extra_layer not in ("report", "wide"):
             raise ConfigError(f"extra_layer={self.extra_layer!r} is not 'report' or 'wide'")
-        if self.upsample not in ("transposed", "resize"):
-            raise ConfigError(f"upsample={self.upsample!r} is not one of transposed, resize")
         if self.r1_gamma < 0:
             raise ConfigError(f"r1_gamma={self.r1_gamma!r} must not be negative")
         if self.lr_decay_start < 0:

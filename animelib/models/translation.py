@@ -57,7 +57,6 @@ class TranslationConfig(Config):
     d_spectral_norm: bool = False  # spectral normalisation of every discriminator weight (layers unchanged)
     tv_weight: float = 0.0  # total variation of the translations in G's loss (losses.total_variation): no speckle
     tv_chroma_weight: float = 0.0  # total variation of their colour alone (Cb, Cr): flat colours, outlines kept
-    upsample: str = "transposed"  # generators' up-sampling: "transposed" convs (report) or "resize" (nearest x2, conv)
     # anime images with random colour blotches of this strength (recipes.colour_blotches) shown to the anime
     # discriminator as one more kind of fake, so colour noise reads as "not anime" (0: off)
     blotch_fakes: float = 0.0
@@ -92,8 +91,6 @@ class TranslationConfig(Config):
         for name in ("landmark_weight", "gray_weight", "color_weight", "vgg_width"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name}={getattr(self, name)!r} must not be negative")
-        if self.upsample not in ("transposed", "resize"):
-            raise ConfigError(f"upsample={self.upsample!r} is not one of transposed, resize")
         for name in ("tv_weight", "tv_chroma_weight", "blotch_fakes", "blotch_luma", "colour_anchor"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name}={getattr(self, name)!r} must not be negative")
