@@ -59,6 +59,7 @@ class Config:
     num_test: int = 64  # held-out images for figures and metrics
     chroma_blur: float = 0.0  # side taps a of a fixed [a, 1-2a, a] low-pass on G's colour (Cb, Cr) output; 0: off
     chroma_median: int = 0  # side k of a k x k median on G's colour output (after chroma_blur); 0: off
+    chroma_guided: int = 0  # radius r of a guided filter on G's colour output, its luma the guide (last); 0: off
     # G's doubling layers: "transposed" convs (report) or "resize" (nearest x2, then a conv); a lever of each model
     # that has it (in its LEVERS, where its place sets the captions' order)
     upsample: str = "transposed"
@@ -78,6 +79,7 @@ class Config:
     LEVERS: ClassVar[dict[str, str]] = {"ema": "sampling from a moving average of the generator's weights",
                                         "chroma_blur": "a fixed low-pass on the colour of G's output",
                                         "chroma_median": "a median on the colour of G's output",
+                                        "chroma_guided": "G's colour flattened where its brightness is flat",
                                         "amp": "bf16 autocast"}
 
     def __post_init__(self):
@@ -105,6 +107,8 @@ class Config:
         if self.chroma_median not in (0, 3, 5, 7):
             raise ConfigError(f"chroma_median={self.chroma_median!r} must be 0 (off) or a median window side of 3, 5 "
                               "or 7")
+        if not 0 <= self.chroma_guided <= 8:
+            raise ConfigError(f"chroma_guided={self.chroma_guided!r} must be 0 (off) or a window radius of 1 to 8")
         if self.upsample not in ("transposed", "resize"):
             raise ConfigError(f"upsample={self.upsample!r} is not one of transposed, resize")
         crop_policies(self.crop)  # a ConfigError naming crop= when it is not a policy

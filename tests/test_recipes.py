@@ -1,5 +1,5 @@
 """Training levers (animelib.recipes): EMA math and resume, DiffAugment shapes/gradients/seeding, R1, spectral norm,
-and the generators' colour filters (ChromaBlur, ChromaMedian)."""
+and the generators' colour filters (ChromaBlur, ChromaMedian, ChromaGuided)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from torch import nn
 
 from animelib.losses import chroma, total_variation
 from animelib.models.dcgan import Discriminator, Generator
-from animelib.nets.blocks import LUMA_RGB, ChromaBlur, ChromaMedian, NearestUpsample, colour_filter
+from animelib.nets.blocks import LUMA_RGB, ChromaBlur, ChromaGuided, ChromaMedian, NearestUpsample, colour_filter
 from animelib.recipes import (
     EMA,
     apply_spectral_norm,
@@ -195,6 +195,33 @@ def test_chroma_median_removes_colour_specks_and_keeps_brightness_and_colour_edg
     both = colour_filter(1 / 6, 3)  # blur first, then the median
     assert isinstance(both[0], ChromaBlur) and isinstance(both[1], ChromaMedian)
     assert colour_filter(0.0, 0) is None and isinstance(colour_filter(0.0, 5), ChromaMedian)
+
+
+def test_chroma_guided_flattens_colour_blotches_where_brightness_is_flat_and_keeps_colour_on_outlines():
+    guided = ChromaGuided(4)
+    luma = torch.tensor(LUMA_RGB)
+    x = torch.full((1, 3, 32, 32), 0.3)
+    x[:, 0, 8:16, 8:16] += 0.3  # a reddish blotch carried by no change of brightness ...
+    x[:, 1, 8:16, 8:16] -= 0.3 * LUMA_RGB[0] / LUMA_RGB[1]
+    x[:, :, :, 22:] -= 0.8  # ... and a dark right part whose colour changes with its brightness (an outline)
+    x[:, 2, :, 22:] += 0.4
+    out = guided(x)
+    assert torch.allclose(torch.einsum("c,nchw->nhw", luma, out), torch.einsum("c,nchw->nhw", luma, x),
+                          atol=1e-5)  # brightness passes untouched
+    before, after = chroma(x), chroma(out)
+    assert after[:, :, 4:20, 4:18].std() < 0.5 * before[:, :, 4:20, 4:18].std()  # the blotch at least halved
+    step = lambda c: (c[0, :, 26, 26] - c[0, :, 26, 17]).abs().sum()  # noqa: E731  far from the blotch
+    assert step(after) > 0.9 * step(before)  # the colour change on the brightness edge stays
+    flat = torch.tensor([0.5, -0.2, 0.1]).view(1, 3, 1, 1).expand(1, 3, 12, 12)
+    assert torch.allclose(guided(flat), flat, atol=1e-5)  # a flat colour, borders included, is left as it is
+    y = x.clone().requires_grad_()
+    guided(y).square().sum().backward()  # the generator learns through it
+    assert y.grad is not None and y.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="chroma_guided=0"):
+        ChromaGuided(0)
+    three = colour_filter(1 / 6, 5, 2)  # blur, median, then the guided filter
+    assert [type(m) for m in three] == [ChromaBlur, ChromaMedian, ChromaGuided] and three[2].r == 2
+    assert isinstance(colour_filter(0.0, 0, 3), ChromaGuided)
 
 
 def test_chroma_blur_is_the_generators_last_step_and_keeps_old_checkpoints_loadable():

@@ -108,7 +108,7 @@ class CartoonGANConfig(TranslationConfig):
 
 class Generator(nn.Module):
     def __init__(self, ngf: int = 64, n_blocks: int = 8, norm: str = "instance", upsample: str = "transposed",
-                 chroma_blur: float = 0.0, chroma_median: int = 0):
+                 chroma_blur: float = 0.0, chroma_median: int = 0, chroma_guided: int = 0):
         super().__init__()
         self.net = nn.Sequential(
             ConvBlock(3, ngf, 7, 1, 3, norm=norm, act="relu", padding_mode="reflect"),  # (N, ngf, H, W)
@@ -125,7 +125,7 @@ class Generator(nn.Module):
             ConvBlock(ngf, ngf, 3, 1, 1, norm=norm, act="relu"),
             ConvBlock(ngf, 3, 7, 1, 3, act="tanh", padding_mode="reflect"),  # (N, 3, H, W) in (-1, 1)
         )
-        self.chroma = colour_filter(chroma_blur, chroma_median)  # the levers chroma_blur, chroma_median (Config)
+        self.chroma = colour_filter(chroma_blur, chroma_median, chroma_guided)  # the colour levers (Config)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.net(x)
@@ -262,7 +262,7 @@ class CartoonGANTrainer(TranslationTrainer):
 def build_generator(cfg: TranslationConfig) -> Generator:
     """An untrained generator with the config's widths."""
     return Generator(cfg.ngf, cfg.n_blocks, upsample=cfg.upsample, chroma_blur=cfg.chroma_blur,
-                     chroma_median=cfg.chroma_median)
+                     chroma_median=cfg.chroma_median, chroma_guided=cfg.chroma_guided)
 
 
 def pretrain_end_step(history: list[dict]) -> int | None:

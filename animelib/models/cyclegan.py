@@ -98,7 +98,7 @@ class CycleGANConfig(TranslationConfig):
 
 class Generator(nn.Module):
     def __init__(self, ngf: int = 32, n_blocks: int = 4, norm: str = "instance", upsample: str = "transposed",
-                 chroma_blur: float = 0.0, chroma_median: int = 0):
+                 chroma_blur: float = 0.0, chroma_median: int = 0, chroma_guided: int = 0):
         super().__init__()
         self.net = nn.Sequential(
             ConvBlock(3, ngf, 7, 1, 3, norm=norm, act="relu", padding_mode="reflect"),  # (N, ngf, H, W)
@@ -111,7 +111,7 @@ class Generator(nn.Module):
                       resize=upsample == "resize"),
             ConvBlock(ngf, 3, 7, 1, 3, act="tanh", padding_mode="reflect"),  # (N, 3, H, W) in (-1, 1)
         )
-        self.chroma = colour_filter(chroma_blur, chroma_median)  # the levers chroma_blur, chroma_median (Config)
+        self.chroma = colour_filter(chroma_blur, chroma_median, chroma_guided)  # the colour levers (Config)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.net(x)
@@ -256,7 +256,7 @@ class CycleGANTrainer(TranslationTrainer):
 def build_generator(cfg: TranslationConfig) -> Generator:
     """An untrained generator with the config's widths."""
     return Generator(cfg.ngf, cfg.n_blocks, upsample=cfg.upsample, chroma_blur=cfg.chroma_blur,
-                     chroma_median=cfg.chroma_median)
+                     chroma_median=cfg.chroma_median, chroma_guided=cfg.chroma_guided)
 
 
 def cycle_rows(images: np.ndarray, forward: nn.Module, backward: nn.Module,

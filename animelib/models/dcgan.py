@@ -101,7 +101,7 @@ class Generator(nn.Module):
     usually reads it)."""
 
     def __init__(self, nz: int = 100, ngf: int = 64, extra_layer: str = "report", chroma_blur: float = 0.0,
-                 chroma_median: int = 0, upsample: str = "transposed"):
+                 chroma_median: int = 0, chroma_guided: int = 0, upsample: str = "transposed"):
         super().__init__()
         self.nz = nz
         extra = 3 if extra_layer == "report" else ngf
@@ -118,7 +118,7 @@ class Generator(nn.Module):
             ConvBlock(ngf, extra, 3, 1, 1, norm="batch", act="lrelu"),  # extra layer (N, 3 or ngf, 32, 32)
             up(extra, 3, act="tanh"),  # (N, 3, 64, 64) in (-1, 1)
         )
-        self.chroma = colour_filter(chroma_blur, chroma_median)  # the levers chroma_blur, chroma_median (Config)
+        self.chroma = colour_filter(chroma_blur, chroma_median, chroma_guided)  # the colour levers (Config)
         init_dcgan_weights(self)
         if upsample == "resize":  # nearest up-sampling then a conv: no checkerboard to start from
             return
@@ -284,7 +284,8 @@ class DCGANTrainer(Trainer):
 
 def build_generator(cfg: DCGANConfig) -> Generator:
     """An untrained generator with the config's widths and extra layer."""
-    return Generator(cfg.nz, cfg.ngf, cfg.extra_layer, cfg.chroma_blur, cfg.chroma_median, cfg.upsample)
+    return Generator(cfg.nz, cfg.ngf, cfg.extra_layer, cfg.chroma_blur, cfg.chroma_median, cfg.chroma_guided,
+                     cfg.upsample)
 
 
 def noise(n: int, nz: int = 100, seed: int = 0) -> torch.Tensor:
