@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from animelib.nets.blocks import LUMA_RGB, chroma  # chroma: Cb and Cr of RGB images (used here, re-exported)
+from animelib.nets.blocks import chroma, luma  # chroma: Cb and Cr of RGB images (used here, re-exported)
 from animelib.nets.frozen import budget_for
 from animelib.nets.landmarks import load_regressor
 
@@ -95,8 +95,7 @@ def style_loss(features_out: torch.Tensor, features_style: torch.Tensor) -> torc
 
 def grayscale(images: torch.Tensor) -> torch.Tensor:
     """RGB (N, 3, H, W) -> the luminance repeated in three channels (ITU-R BT.601 weights)."""
-    w = images.new_tensor(LUMA_RGB).view(1, 3, 1, 1)
-    return (images * w).sum(1, keepdim=True).expand(-1, 3, -1, -1)
+    return luma(images).expand(-1, 3, -1, -1)
 
 
 def rgb_to_yuv(images: torch.Tensor) -> torch.Tensor:

@@ -65,6 +65,11 @@ LUMA_RGB = (0.299, 0.587, 0.114)
 CHROMA_RGB = ((-0.168736, -0.331264, 0.5), (0.5, -0.418688, -0.081312))
 
 
+def luma(images: torch.Tensor) -> torch.Tensor:
+    """(N, 3, H, W) RGB -> (N, 1, H, W): the brightness (BT.601 luma)."""
+    return (images * images.new_tensor(LUMA_RGB).view(1, 3, 1, 1)).sum(1, keepdim=True)
+
+
 def chroma(images: torch.Tensor) -> torch.Tensor:
     """(N, 3, H, W) RGB -> (N, 2, H, W): the colour-difference channels Cb and Cr (no luma)."""
     weight = torch.tensor(CHROMA_RGB, dtype=images.dtype, device=images.device)
@@ -104,7 +109,20 @@ class ChromaBlur(nn.Module):
         return f"a={self.a}"
 
 
-class ChromaMedian(nn.Module):
+class ColourStep(nn.Module):
+    """Base of the filters that change only the colour (Cb, Cr) of an RGB image: :meth:`recolour` writes a new
+    colour back into the image, its brightness as it was."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("from_colour", rgb_from_ycbcr()[:, 1:].float(), persistent=False)
+
+    def recolour(self, x: torch.Tensor, colour: torch.Tensor, new: torch.Tensor) -> torch.Tensor:
+        """``x`` (RGB) with its colour ``colour`` (``chroma(x)``) replaced by ``new``."""
+        return x + torch.einsum("ck,nkhw->nchw", self.from_colour.to(x.dtype), new - colour)
+
+
+class ChromaMedian(ColourStep):
     """A ``k`` x ``k`` median of the colour (Cb, Cr) of an RGB image, its brightness untouched (reflected at the
     borders).
 
@@ -119,20 +137,18 @@ class ChromaMedian(nn.Module):
         if k < 3 or k % 2 == 0:
             raise ValueError(f"chroma_median={k!r} must be an odd window side of at least 3")
         self.k = k
-        self.register_buffer("from_colour", rgb_from_ycbcr()[:, 1:].float(), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         colour = chroma(x)
         padded = F.pad(colour, (self.k // 2,) * 4, mode="reflect")
         windows = padded.unfold(2, self.k, 1).unfold(3, self.k, 1)  # (N, 2, H, W, k, k)
-        median = windows.flatten(-2).median(-1).values
-        return x + torch.einsum("ck,nkhw->nchw", self.from_colour.to(x.dtype), median - colour)
+        return self.recolour(x, colour, windows.flatten(-2).median(-1).values)
 
     def extra_repr(self) -> str:
         return f"k={self.k}"
 
 
-class ChromaGuided(nn.Module):
+class ChromaGuided(ColourStep):
     """The colour (Cb, Cr) of an RGB image smoothed by a guided filter with its own brightness as the guide (He, Sun
     and Tang, 2013), the brightness untouched: in each ``(2r + 1)``-wide window the colour is fitted as a linear
     function of the luma, ``a * Y + b``, and each pixel takes the average of its windows' fits.
@@ -149,19 +165,16 @@ class ChromaGuided(nn.Module):
         if r < 1:
             raise ValueError(f"chroma_guided={r!r} must be a window radius of at least 1")
         self.r, self.eps = r, eps
-        self.register_buffer("luma", torch.tensor(LUMA_RGB), persistent=False)
-        self.register_buffer("from_colour", rgb_from_ycbcr()[:, 1:].float(), persistent=False)
 
     def _box(self, t: torch.Tensor) -> torch.Tensor:
         return F.avg_pool2d(F.pad(t, (self.r,) * 4, mode="reflect"), 2 * self.r + 1, stride=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = torch.einsum("c,nchw->nhw", self.luma.to(x.dtype), x)[:, None]
-        colour = chroma(x)
+        y, colour = luma(x), chroma(x)
         mean_y, mean_c = self._box(y), self._box(colour)
         slope = (self._box(y * colour) - mean_y * mean_c) / (self._box(y * y) - mean_y * mean_y + self.eps)
         fitted = self._box(slope) * y + self._box(mean_c - slope * mean_y)
-        return x + torch.einsum("ck,nkhw->nchw", self.from_colour.to(x.dtype), fitted - colour)
+        return self.recolour(x, colour, fitted)
 
     def extra_repr(self) -> str:
         return f"r={self.r}, eps={self.eps}"
