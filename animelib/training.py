@@ -291,7 +291,7 @@ class ModelSpec:
     label: str  # "DCGAN": in tables and verdicts
     config_class: type[Config]
     trainer_class: type[Trainer]
-    build_generator: Callable[[Config], nn.Module]  # an untrained generator with the config's widths
+    build_generator: Callable[[Config, str], nn.Module]  # an untrained generator (by name) with the config's widths
     notebook: str  # the notebook that trains it and draws its figures
     # by profile: the epochs after which the notebook's run stops and a new session resumes it (Figure 7)
     interrupt_at: dict[str, tuple[int, ...]] = field(default_factory=dict)

@@ -92,6 +92,8 @@ def test_round_trip_through_json(tmp_path):
     (CartoonGANConfig, dict(chroma_blur=-0.1), "chroma_blur=-0.1"),
     (CycleGANConfig, dict(chroma_median=4), "chroma_median=4"),
     (CartoonGANConfig, dict(chroma_guided=9), "chroma_guided=9 must be 0 .* radius of 1 to 8"),
+    (CartoonGANConfig, dict(input_colour=2.5), "input_colour=2.5 must be 0 .* at most 2"),
+    (CycleGANConfig, dict(input_colour=-1.0), "input_colour=-1.0 must be 0"),
     (CycleGANConfig, dict(identity_warmup_epochs=3, epochs=3), "identity_warmup_epochs=3"),
     (CycleGANConfig, dict(cycle_noise=-0.1), "cycle_noise=-0.1"),
     (CycleGANConfig, dict(cycle_pool=0), "cycle_pool=0"),

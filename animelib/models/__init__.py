@@ -93,6 +93,6 @@ def load_generator(run_dir: str | Path, name: str | None = None, device: str = "
     if name not in entry.generators:
         raise ConfigError(f"{entry.label} has no generator {name!r}; it has {', '.join(entry.generators)}")
     key = f"{name}_ema" if ema and f"{name}_ema" in state["nets"] else name
-    net = entry.build_generator(cfg)
+    net = entry.build_generator(cfg, name)
     net.load_state_dict(state["nets"][key])
     return net.to(dev).eval()

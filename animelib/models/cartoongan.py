@@ -23,7 +23,7 @@ from torch import nn
 from animelib.errors import ConfigError
 from animelib.losses import ExtraLosses, gan_loss, pooled_l1, style_loss
 from animelib.models.translation import TranslationConfig, TranslationTrainer
-from animelib.nets.blocks import ConvBlock, ResidualBlock, colour_filter
+from animelib.nets.blocks import ConvBlock, InputColour, ResidualBlock, colour_filter
 from animelib.recipes import linear_decay
 from animelib.training import ModelSpec
 
@@ -108,7 +108,8 @@ class CartoonGANConfig(TranslationConfig):
 
 class Generator(nn.Module):
     def __init__(self, ngf: int = 64, n_blocks: int = 8, norm: str = "instance", upsample: str = "transposed",
-                 chroma_blur: float = 0.0, chroma_median: int = 0, chroma_guided: int = 0):
+                 chroma_blur: float = 0.0, chroma_median: int = 0, chroma_guided: int = 0,
+                 input_colour: float = 0.0):
         super().__init__()
         self.net = nn.Sequential(
             ConvBlock(3, ngf, 7, 1, 3, norm=norm, act="relu", padding_mode="reflect"),  # (N, ngf, H, W)
@@ -126,10 +127,12 @@ class Generator(nn.Module):
             ConvBlock(ngf, 3, 7, 1, 3, act="tanh", padding_mode="reflect"),  # (N, 3, H, W) in (-1, 1)
         )
         self.chroma = colour_filter(chroma_blur, chroma_median, chroma_guided)  # the colour levers (Config)
+        self.input_colour = InputColour(input_colour) if input_colour else None  # at sampling: the input's colour
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.net(x)
-        return out if self.chroma is None else self.chroma(out)
+        out = out if self.chroma is None else self.chroma(out)
+        return out if self.input_colour is None or self.training else self.input_colour(out, x)
 
 
 class Discriminator(nn.Module):
@@ -259,10 +262,11 @@ class CartoonGANTrainer(TranslationTrainer):
         self.last_loss_D = None if loss is None else loss.to(self.device)
 
 
-def build_generator(cfg: TranslationConfig) -> Generator:
-    """An untrained generator with the config's widths."""
+def build_generator(cfg: TranslationConfig, name: str = "G") -> Generator:
+    """An untrained generator with the config's widths (``name``: its only one, G)."""
     return Generator(cfg.ngf, cfg.n_blocks, upsample=cfg.upsample, chroma_blur=cfg.chroma_blur,
-                     chroma_median=cfg.chroma_median, chroma_guided=cfg.chroma_guided)
+                     chroma_median=cfg.chroma_median, chroma_guided=cfg.chroma_guided,
+                     input_colour=cfg.input_colour)
 
 
 def pretrain_end_step(history: list[dict]) -> int | None:

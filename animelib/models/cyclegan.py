@@ -19,7 +19,7 @@ from torch import nn
 from animelib.errors import ConfigError
 from animelib.losses import ExtraLosses, ImagePool, gan_loss, pooled_l1
 from animelib.models.translation import TranslationConfig, TranslationTrainer
-from animelib.nets.blocks import ConvBlock, ResidualBlock, colour_filter
+from animelib.nets.blocks import ConvBlock, InputColour, ResidualBlock, colour_filter
 from animelib.training import ModelSpec
 from animelib.utils import translate_images
 
@@ -98,7 +98,8 @@ class CycleGANConfig(TranslationConfig):
 
 class Generator(nn.Module):
     def __init__(self, ngf: int = 32, n_blocks: int = 4, norm: str = "instance", upsample: str = "transposed",
-                 chroma_blur: float = 0.0, chroma_median: int = 0, chroma_guided: int = 0):
+                 chroma_blur: float = 0.0, chroma_median: int = 0, chroma_guided: int = 0,
+                 input_colour: float = 0.0):
         super().__init__()
         self.net = nn.Sequential(
             ConvBlock(3, ngf, 7, 1, 3, norm=norm, act="relu", padding_mode="reflect"),  # (N, ngf, H, W)
@@ -112,10 +113,12 @@ class Generator(nn.Module):
             ConvBlock(ngf, 3, 7, 1, 3, act="tanh", padding_mode="reflect"),  # (N, 3, H, W) in (-1, 1)
         )
         self.chroma = colour_filter(chroma_blur, chroma_median, chroma_guided)  # the colour levers (Config)
+        self.input_colour = InputColour(input_colour) if input_colour else None  # at sampling: the input's colour
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.net(x)
-        return out if self.chroma is None else self.chroma(out)
+        out = out if self.chroma is None else self.chroma(out)
+        return out if self.input_colour is None or self.training else self.input_colour(out, x)
 
 
 class Discriminator(nn.Module):
@@ -155,8 +158,8 @@ class CycleGANTrainer(TranslationTrainer):
     def build(self) -> dict[str, str]:
         cfg = self.cfg
         notes = self.load_data()
-        self.G_A2B = build_generator(cfg).to(self.device)
-        self.G_B2A = build_generator(cfg).to(self.device)
+        self.G_A2B = build_generator(cfg, "G_A2B").to(self.device)
+        self.G_B2A = build_generator(cfg, "G_B2A").to(self.device)
         self.D_A = self.discriminator(Discriminator(cfg.ndf))
         self.D_B = self.discriminator(Discriminator(cfg.ndf))
         self.nets = {"G_A2B": self.G_A2B, "G_B2A": self.G_B2A, "D_A": self.D_A, "D_B": self.D_B}
@@ -253,10 +256,12 @@ class CycleGANTrainer(TranslationTrainer):
         self.last_d_losses = {k: v.to(self.device) for k, v in state.get("last_d_losses", {}).items()}
 
 
-def build_generator(cfg: TranslationConfig) -> Generator:
-    """An untrained generator with the config's widths."""
+def build_generator(cfg: TranslationConfig, name: str = "G_A2B") -> Generator:
+    """An untrained generator ``name`` with the config's widths; ``cfg.input_colour`` applies to the photo-to-anime
+    direction (G_A2B) alone: the anime-to-photo direction keeps its own colour."""
     return Generator(cfg.ngf, cfg.n_blocks, upsample=cfg.upsample, chroma_blur=cfg.chroma_blur,
-                     chroma_median=cfg.chroma_median, chroma_guided=cfg.chroma_guided)
+                     chroma_median=cfg.chroma_median, chroma_guided=cfg.chroma_guided,
+                     input_colour=cfg.input_colour if name == "G_A2B" else 0.0)
 
 
 def cycle_rows(images: np.ndarray, forward: nn.Module, backward: nn.Module,

@@ -282,8 +282,8 @@ class DCGANTrainer(Trainer):
             tqdm.write(f"[animelib] dcgan epoch {self.epoch}: {text}")
 
 
-def build_generator(cfg: DCGANConfig) -> Generator:
-    """An untrained generator with the config's widths and extra layer."""
+def build_generator(cfg: DCGANConfig, name: str = "G") -> Generator:
+    """An untrained generator with the config's widths and extra layer (``name``: its only one, G)."""
     return Generator(cfg.nz, cfg.ngf, cfg.extra_layer, cfg.chroma_blur, cfg.chroma_median, cfg.chroma_guided,
                      cfg.upsample)
 

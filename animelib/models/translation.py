@@ -64,6 +64,9 @@ class TranslationConfig(Config):
     # L1 between the colours of each translation and of its input on an 8 x 8 grid of blocks (losses.coarse_colour_l1):
     # a translation keeps its input's colour layout (background, hair, clothes) instead of painting its own (0: off)
     colour_anchor: float = 0.0
+    # when sampling (not in training), each photo's anime translation gets its colour (Cb, Cr) as this multiple of
+    # the photo's (nets.blocks.InputColour): G's brightness, the photo's colour layout, no colour blotches (0: off)
+    input_colour: float = 0.0
 
     DATA_FIELDS: ClassVar[tuple[str, ...]] = ("num_a", "num_b")
     LEVERS: ClassVar[dict[str, str]] = {
@@ -78,6 +81,7 @@ class TranslationConfig(Config):
         "blotch_fakes": "colour-blotched anime images shown to the anime discriminator as fakes",
         "blotch_luma": "brightness grain in those blotched fakes",
         "colour_anchor": "the translations' coarse colours tied to their inputs'",
+        "input_colour": "at sampling, the translations' colour replaced by their inputs' colour times this",
     }
 
     def __post_init__(self):
@@ -91,6 +95,9 @@ class TranslationConfig(Config):
         for name in ("landmark_weight", "gray_weight", "color_weight", "vgg_width"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name}={getattr(self, name)!r} must not be negative")
+        if not 0 <= self.input_colour <= 2:
+            raise ConfigError(f"input_colour={self.input_colour!r} must be 0 (off) or a factor above 0 and at most 2 "
+                              "on the input's colour")
         for name in ("tv_weight", "tv_chroma_weight", "blotch_fakes", "blotch_luma", "colour_anchor"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name}={getattr(self, name)!r} must not be negative")
