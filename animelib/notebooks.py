@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import difflib
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
@@ -112,8 +111,7 @@ def run_notebooks(profile: str = "quick", only: list[str] | None = None, data_di
 
     ``workers``: before the notebooks start, train what they will train in this many processes at once
     (:mod:`animelib.schedule`; the default, :func:`~animelib.schedule.default_workers`, is two on a CPU, one on a
-    GPU); 1 leaves the training to the notebooks, one after another. When every run trained ahead, the notebooks
-    then run this many at a time as well (they only measure and draw); otherwise one after another.
+    GPU); 1 leaves the training to the notebooks, one after another.
 
     ``parameters``: extra values to inject into every notebook; each name must be one its ``parameters`` cell
     defines, other than the injected ones (:data:`INJECTED`). Everything is checked before a notebook starts.
@@ -131,36 +129,19 @@ def run_notebooks(profile: str = "quick", only: list[str] | None = None, data_di
     params = {**(parameters or {}), "PROFILE": profile, "SEED": seed, "SEEDS": seeds, "DATA_DIR": data_dir,
               "CROP": crop, "FIG_DIR": str(figures_dir), "RUN_DIR": str(runs_dir), "DEVICE": device}
     record_last_run(runs_dir, profile, figures_dir, seed=seed, seeds=seeds, data_dir=data_dir, crop=crop)
-    trained = {}
     if workers > 1:
         where = notebook_places(profile, seed, data_dir, str(figures_dir), str(runs_dir), seeds, crop)
-        trained = train_ahead(plan(where, device, [b.stem for b in books]), workers, runs_dir / "logs", log)
-    # with every run trained, the notebooks only reopen runs, measure and draw: they may run side by side (the
-    # manifest is written under a lock); when a job failed, its notebook trains it again, so they run one at a time
-    at_once = workers if trained and all(v == "done" for v in trained.values()) else 1
-    return execute_notebooks(books, out_dir, params, at_once, progress=progress, log=log, stream=stream)
-
-
-def execute_notebooks(books: list[Path], out_dir: Path, params: dict[str, Any], at_once: int = 1,
-                      progress: bool = True, log=print, stream: bool = True) -> list[Path]:
-    """Execute ``books`` with papermill, ``at_once`` at a time (in list order), each into ``out_dir/<its name>``;
-    the executed copies, in list order.
-
-    The first notebook that fails raises :class:`NotebookFailed` naming it and its failing cell, once the notebooks
-    already running have ended; those not yet started are not run. ``progress``: papermill's cell counter (one
-    notebook at a time only: two counters would overwrite each other's line).
-    """
+        train_ahead(plan(where, device, [b.stem for b in books]), workers, runs_dir / "logs", log)
     engine = register() if stream else None
-    profile = params.get("PROFILE", "?")
-
-    def one(i: int, book: Path) -> Path:
+    outputs = []
+    for i, book in enumerate(books, 1):
         out = out_dir / book.name  # a notebook's own file name: the executed copy stays in out_dir
         start = time.perf_counter()
         log(f"[animelib] notebook {i}/{len(books)}: {book.name} (profile {profile}) -> {out}")
         try:
-            pm.execute_notebook(str(book), str(out), parameters=params, cwd=str(book.parent),
-                                progress_bar=progress and at_once == 1, kernel_name="python3", log_output=False,
-                                engine_name=engine, kernel_manager_class=RunnerKernelManager)  # end with the runner
+            pm.execute_notebook(str(book), str(out), parameters=params, cwd=str(book.parent), progress_bar=progress,
+                                kernel_name="python3", log_output=False, engine_name=engine,
+                                kernel_manager_class=RunnerKernelManager)  # kernels end with the runner
         except DeadKernelError as e:
             raise NotebookFailed(f"{book.name}: the kernel died ({e}); out of memory? The executed notebook is "
                                  f"{out}") from None
@@ -168,21 +149,8 @@ def execute_notebooks(books: list[Path], out_dir: Path, params: dict[str, Any], 
             raise NotebookFailed(f"{book.name} failed in cell [{e.exec_count}] ({_first_line(out, e.exec_count)}) "
                                  f"with {e.ename}: {e.evalue}; the executed notebook is {out}") from None
         log(f"[animelib] {book.name} done in {time.perf_counter() - start:.0f} s")
-        return out
-
-    if at_once <= 1:
-        return [one(i, book) for i, book in enumerate(books, 1)]
-    log(f"[animelib] every run is trained: the notebooks run {at_once} at a time")
-    with ThreadPoolExecutor(at_once) as pool:
-        futures = [pool.submit(one, i, book) for i, book in enumerate(books, 1)]
-        for future in as_completed(futures):
-            if future.exception() is not None:
-                pool.shutdown(wait=True, cancel_futures=True)  # the running ones end, the waiting ones are dropped
-                break
-    failed = [f.exception() for f in futures if not f.cancelled() and f.exception() is not None]
-    if failed:
-        raise failed[0]
-    return [f.result() for f in futures]
+        outputs.append(out)
+    return outputs
 
 
 def _check_arguments(profile: str, seed: int, seeds: int, workers: int, crop: str, data_dir: str | None) -> None:

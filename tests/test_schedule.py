@@ -3,17 +3,15 @@ it as the notebooks would (same folders, same interrupted session), and a failed
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-import nbformat
 import pytest
 
 from animelib.errors import ConfigError
 from animelib.models import train
 from animelib.models.cyclegan import CycleGANConfig
 from animelib.models.dcgan import DCGANConfig
-from animelib.notebooks import NotebookFailed, execute_notebooks, run_notebooks
+from animelib.notebooks import run_notebooks
 from animelib.paths import notebook_places
 from animelib.runs import read_history
 from animelib.schedule import Job, default_workers, plan, train_ahead
@@ -81,35 +79,3 @@ def test_a_failed_job_is_reported_and_its_dependants_skipped(tmp_path):
 def test_run_notebooks_names_a_bad_workers_count(tmp_path):
     with pytest.raises(ConfigError, match="workers=0 must be an integer of at least 1"):
         run_notebooks("smoke", figures_dir=tmp_path / "f", runs_dir=tmp_path / "r", workers=0, log=lambda *_: None)
-
-
-def _timed_book(folder: Path, name: str, body: str) -> Path:
-    """A notebook that records when it ran (and then runs ``body``)."""
-    book = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_code_cell('PROFILE = "smoke"\nOUT = None', metadata={"tags": ["parameters"]}),
-        nbformat.v4.new_code_cell(f"import time, json\nstart = time.time()\n{body}\n"
-                                  f"open(OUT + '/{name}.json', 'w').write(json.dumps([start, time.time()]))"),
-    ])
-    book.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    folder.mkdir(exist_ok=True)
-    nbformat.write(book, folder / f"{name}.ipynb")
-    return folder / f"{name}.ipynb"
-
-
-def test_notebooks_run_side_by_side_and_a_failure_names_its_notebook(tmp_path):
-    books = [_timed_book(tmp_path / "nb", name, "time.sleep(3)") for name in ("a", "b", "c")]
-    params, out = {"PROFILE": "smoke", "OUT": str(tmp_path)}, tmp_path / "executed"
-    out.mkdir()
-    lines = []
-    executed = execute_notebooks(books, out, params, at_once=2, progress=False, log=lines.append, stream=False)
-    assert executed == [out / "a.ipynb", out / "b.ipynb", out / "c.ipynb"] and all(p.is_file() for p in executed)
-    spans = {n: json.loads((tmp_path / f"{n}.json").read_text()) for n in "abc"}
-    assert spans["a"][0] < spans["b"][1] and spans["b"][0] < spans["a"][1]  # a and b overlapped
-    assert spans["c"][0] >= min(spans["a"][1], spans["b"][1]) - 0.5  # c waited for a free place
-    assert "2 at a time" in lines[0] and sum("done in" in line for line in lines) == 3
-    bad = _timed_book(tmp_path / "nb", "bad", "raise RuntimeError('drawing failed')")
-    late = _timed_book(tmp_path / "nb", "late", "pass")
-    with pytest.raises(NotebookFailed, match=r"bad.ipynb failed in cell \[\d+\] .* RuntimeError: drawing failed"):
-        execute_notebooks([books[0], bad, late], out, params, at_once=2, progress=False, log=lambda *_: None,
-                          stream=False)
-    assert (out / "a.ipynb").is_file()  # the one running beside the failure finished
