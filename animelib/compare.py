@@ -174,16 +174,21 @@ def reconstruction_finding(images: np.ndarray, reconstructed: np.ndarray) -> Fin
                    verdict(iv.low, iv.high, 0.0, True))
 
 
-def colourful_finding(cycle: Translations, data) -> Finding:
-    """'Translations of photos get a little cartoon style but too colourful': colourfulness above the truth's."""
+def colourful_finding(cycle: Translations, data, own_colour: np.ndarray | None = None) -> Finding:
+    """'Translations of photos get a little cartoon style but too colourful': colourfulness above the truth's.
+
+    ``own_colour``: the same translations in the generator's own colour, when ``cycle`` was sampled with the photo's
+    (``input_colour``): the claim is about the colour CycleGAN learned, which that lever would replace."""
     claim = "CycleGAN's translations of photos are too colourful"
+    values = colourfulness(own_colour) if own_colour is not None else cycle.per_image["colourfulness"]
+    which = "G_A2B(A) in its own colour (not the photo's, as sampled)" if own_colour is not None else "G_A2B(A)"
     real_b = colourfulness(data.test_b.images).mean()
     if not data.paired:
-        return Finding(claim, f"colourfulness {cycle.summary['colourfulness']:.1f} against real anime {real_b:.1f}; "
+        return Finding(claim, f"colourfulness of {which} {values.mean():.1f} against real anime {real_b:.1f}; "
                               "no paired truth to compare image by image", INCONCLUSIVE)
-    v, text = paired_finding(cycle.per_image["colourfulness"], colourfulness(data.test_b_true), True)
-    return Finding(claim, f"colourfulness (Hasler-Suesstrunk) of G_A2B(A) - the anime truth {text}; "
-                          f"G_A2B(A) {cycle.summary['colourfulness']:.1f}, real anime B {real_b:.1f}", v)
+    v, text = paired_finding(values, colourfulness(data.test_b_true), True)
+    return Finding(claim, f"colourfulness (Hasler-Suesstrunk) of {which} - the anime truth {text}; "
+                          f"{which} {values.mean():.1f}, real anime B {real_b:.1f}", v)
 
 
 def direction_finding(anime: np.ndarray, true_marks: np.ndarray, translated: np.ndarray, photo_truth: np.ndarray,

@@ -55,6 +55,8 @@ def test_colourful_claim_pairs_each_translation_with_its_truth():
     quiet = compare.measure_translations("CycleGAN", grey, SimpleNamespace(**vars(data), test_a=SimpleNamespace(
         images=grey), test_landmarks=None))
     assert compare.colourful_finding(quiet, data).verdict == INCONCLUSIVE  # the same colourfulness: zero difference
+    own = compare.colourful_finding(quiet, data, own_colour=vivid)  # sampled grey, the generator's own colour vivid
+    assert own.verdict == SUPPORTED and "in its own colour" in own.measured
 
 
 def history_of(**series):
