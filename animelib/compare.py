@@ -154,14 +154,21 @@ def detail_finding(cycle: Translations, cartoon: Translations) -> Finding:
                    combine([keeps, worse]))
 
 
-def identity_map_finding(cycle: Translations, data) -> Finding:
-    """'The generator behaves like an identity map': G_A2B(A) closer to its input than to the anime truth (L1)."""
+def identity_map_finding(cycle: Translations, data, own_colour: np.ndarray | None = None) -> Finding:
+    """'The generator behaves like an identity map': G_A2B(A) closer to its input than to the anime truth (L1).
+
+    ``own_colour``: as in :func:`colourful_finding` (the photo's colour, put in by sampling, would pull the
+    translations towards their inputs)."""
     claim = "CycleGAN's generator behaves like an identity map"
     if "l1" not in cycle.per_image:
         return Finding(claim, "no ground truth on real data", INCONCLUSIVE)
-    to_input = per_image_paired(cycle.outputs, data.test_a.images)["l1"]
-    v, text = paired_finding(cycle.per_image["l1"], to_input, higher_is_better=True)
-    return Finding(claim, f"L1 to the anime truth - L1 to the input photo {text} (positive: closer to the input)", v)
+    outputs = cycle.outputs if own_colour is None else own_colour
+    to_truth = cycle.per_image["l1"] if own_colour is None else per_image_paired(outputs, data.test_b_true)["l1"]
+    to_input = per_image_paired(outputs, data.test_a.images)["l1"]
+    v, text = paired_finding(to_truth, to_input, higher_is_better=True)
+    which = "" if own_colour is None else " (G_A2B(A) in its own colour, not the photo's, as sampled)"
+    return Finding(claim, f"L1 to the anime truth - L1 to the input photo {text} (positive: closer to the input)"
+                          f"{which}", v)
 
 
 def reconstruction_finding(images: np.ndarray, reconstructed: np.ndarray) -> Finding:

@@ -59,6 +59,17 @@ def test_colourful_claim_pairs_each_translation_with_its_truth():
     assert own.verdict == SUPPORTED and "in its own colour" in own.measured
 
 
+def test_identity_claim_reads_the_generators_own_colour_when_given():
+    photo = RNG.integers(0, 256, (N, 16, 16, 3), dtype=np.uint8)
+    truth = RNG.integers(0, 256, (N, 16, 16, 3), dtype=np.uint8)
+    data = SimpleNamespace(paired=True, test_a=SimpleNamespace(images=photo), test_b_true=truth,
+                           test_b=SimpleNamespace(images=truth), test_landmarks=None)
+    copies = compare.measure_translations("CycleGAN", photo.copy(), data)  # G_A2B(A) = A, as sampled
+    assert compare.identity_map_finding(copies, data).verdict == SUPPORTED
+    own = compare.identity_map_finding(copies, data, own_colour=truth.copy())  # what the generator itself drew
+    assert own.verdict == NOT_SUPPORTED and "in its own colour" in own.measured
+
+
 def history_of(**series):
     n = len(next(iter(series.values())))
     return [{"step": i + 1, **{k: float(v[i]) for k, v in series.items()}} for i in range(n)]
