@@ -195,7 +195,7 @@ def colourful_finding(cycle: Translations, data, own_colour: np.ndarray | None =
                               "no paired truth to compare image by image", INCONCLUSIVE)
     v, text = paired_finding(values, colourfulness(data.test_b_true), True)
     return Finding(claim, f"colourfulness (Hasler-Suesstrunk) of {which} - the anime truth {text}; "
-                          f"{which} {values.mean():.1f}, real anime B {real_b:.1f}", v)
+                          f"G_A2B(A) {values.mean():.1f}, real anime B {real_b:.1f}", v)
 
 
 def direction_finding(anime: np.ndarray, true_marks: np.ndarray, translated: np.ndarray, photo_truth: np.ndarray,
