@@ -18,8 +18,8 @@ from torch import nn
 
 from animelib.errors import ConfigError
 from animelib.losses import ExtraLosses, ImagePool, gan_loss, pooled_l1
-from animelib.models.translation import TranslationConfig, TranslationTrainer
-from animelib.nets.blocks import ConvBlock, InputColour, ResidualBlock, colour_filter
+from animelib.models.translation import TranslationConfig, TranslationGenerator, TranslationTrainer
+from animelib.nets.blocks import ConvBlock, ResidualBlock
 from animelib.training import ModelSpec
 from animelib.utils import translate_images
 
@@ -98,11 +98,11 @@ class CycleGANConfig(TranslationConfig):
                               f"cycle_noise={self.cycle_noise} must not be negative")
 
 
-class Generator(nn.Module):
+class Generator(TranslationGenerator):
     def __init__(self, ngf: int = 32, n_blocks: int = 4, norm: str = "instance", upsample: str = "transposed",
                  chroma_blur: float = 0.0, chroma_median: int = 0, chroma_guided: int = 0,
                  input_colour: float = 0.0):
-        super().__init__()
+        super().__init__(chroma_blur, chroma_median, chroma_guided, input_colour)  # the colour steps after self.net
         self.net = nn.Sequential(
             ConvBlock(3, ngf, 7, 1, 3, norm=norm, act="relu", padding_mode="reflect"),  # (N, ngf, H, W)
             ConvBlock(ngf, ngf * 2, 3, 2, 1, norm=norm, act="relu"),  # (N, 2ngf, H/2, W/2)
@@ -114,13 +114,6 @@ class Generator(nn.Module):
                       resize=upsample == "resize"),
             ConvBlock(ngf, 3, 7, 1, 3, act="tanh", padding_mode="reflect"),  # (N, 3, H, W) in (-1, 1)
         )
-        self.chroma = colour_filter(chroma_blur, chroma_median, chroma_guided)  # the colour levers (Config)
-        self.input_colour = InputColour(input_colour) if input_colour else None  # at sampling: the input's colour
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.net(x)
-        out = out if self.chroma is None else self.chroma(out)
-        return out if self.input_colour is None or self.training else self.input_colour(out, x)
 
 
 class Discriminator(nn.Module):

@@ -21,6 +21,7 @@ from animelib.data.tensors import DeviceImages, index_batches, num_batches
 from animelib.errors import ConfigError
 from animelib.losses import chroma, coarse_colour_l1, total_variation
 from animelib.metrics import paired_metrics, quality_floors, quality_measures
+from animelib.nets.blocks import InputColour, colour_filter
 from animelib.nets.vgg import VGGFeatures, load_vgg19
 from animelib.recipes import AUGMENTS, apply_spectral_norm, colour_blotches, diff_augment
 from animelib.training import Trainer
@@ -111,6 +112,23 @@ class TranslationConfig(Config):
     @property
     def extra_losses(self) -> tuple[str, ...]:
         return tuple(n for n in EXTRA_LOSSES if getattr(self, f"{n}_loss"))
+
+
+class TranslationGenerator(nn.Module):
+    """What CycleGAN's and CartoonGAN's generators share after their own layers (``self.net``, set by the subclass):
+    the colour levers as fixed last steps (:func:`~animelib.nets.blocks.colour_filter`), then, when sampling (eval
+    mode) only, the input's colour (:class:`~animelib.nets.blocks.InputColour`)."""
+
+    def __init__(self, chroma_blur: float = 0.0, chroma_median: int = 0, chroma_guided: int = 0,
+                 input_colour: float = 0.0):
+        super().__init__()
+        self.chroma = colour_filter(chroma_blur, chroma_median, chroma_guided)
+        self.input_colour = InputColour(input_colour) if input_colour else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.net(x)
+        out = out if self.chroma is None else self.chroma(out)
+        return out if self.input_colour is None or self.training else self.input_colour(out, x)
 
 
 class TranslationTrainer(Trainer):
