@@ -15,6 +15,8 @@ FIGURES_DIR ?= figures
 RUNS_DIR ?= runs
 PYTEST_ARGS ?=
 STAMP := $(VENV)/.animelib-installed
+TEST_STAMP := $(VENV)/.animelib-test-installed
+PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 
 .PHONY: figures test test-slow lab clean install lint strip
 
@@ -24,12 +26,19 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	@echo "[make] setting up $(VENV): torch 2.14.1 + torchvision 0.29.1 first, then animelib and its dependencies"
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
-	@$(PY) -m pip install --quiet --disable-pip-version-check torch==2.14.1 torchvision==0.29.1 2>&1 | grep -v "^WARNING: Location" || true
-	@$(PY) -m pip install --quiet --disable-pip-version-check -e . 2>&1 | grep -v "^WARNING: Location" || true
-	@$(PY) -c "import torch, torchvision, animelib, cv2, papermill, nbval" || (echo "[make] install failed"; exit 1)
+	@$(PIP) --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
+	@$(PIP) torch==2.14.1 torchvision==0.29.1 2>&1 | grep -v "^WARNING: Location" || true
+	@$(PIP) -e . 2>&1 | grep -v "^WARNING: Location" || true
+	@$(PY) -c "import torch, torchvision, animelib, cv2, papermill" || (echo "[make] install failed"; exit 1)
 	@touch $(STAMP)
 	@echo "[make] $(VENV) ready"
+
+# The test tools (pytest, nbval, ruff, playwright, nbstripout): the `test` extra, on top of the above.
+$(TEST_STAMP): $(STAMP)
+	@echo "[make] adding the test tools to $(VENV) (pip install -e .[test])"
+	@$(PIP) -e ".[test]" 2>&1 | grep -v "^WARNING: Location" || true
+	@$(PY) -c "import pytest, nbval" || (echo "[make] install of the test extra failed"; exit 1)
+	@touch $(TEST_STAMP)
 
 figures: $(STAMP)
 	@echo "[make] running every notebook on the $(PROFILE) profile (figures -> $(FIGURES_DIR)/, runs -> $(RUNS_DIR)/)"
@@ -37,7 +46,7 @@ figures: $(STAMP)
 	$(PY) -m animelib report --figures-dir $(FIGURES_DIR) --out $(RUNS_DIR)/report
 	@echo "[make] open $(RUNS_DIR)/report/index.html"
 
-test: $(STAMP)
+test: $(TEST_STAMP)
 	@echo "[make] unit tests, notebooks through papermill, then nbval on the notebooks (smoke profile)"
 	@rm -rf runs/smoke
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -45,17 +54,17 @@ test: $(STAMP)
 		$(PY) -m pytest --nbval-lax -p no:cacheprovider notebooks $(PYTEST_ARGS)
 
 # The tests marked slow (long and covered in part by the default set); CI runs them after `make test`.
-test-slow: $(STAMP)
+test-slow: $(TEST_STAMP)
 	$(PY) -m pytest --run-slow -m slow $(PYTEST_ARGS)
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
 # Before committing a notebook you ran in JupyterLab: outputs go, the parameters tag stays.
-strip: $(STAMP)
+strip: $(TEST_STAMP)
 	$(VENV)/bin/nbstripout --keep-id --extra-keys "metadata.widgets metadata.papermill" notebooks/*.ipynb
 
-lint: $(STAMP)
+lint: $(TEST_STAMP)
 	$(VENV)/bin/ruff check animelib tests
 
 clean:

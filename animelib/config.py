@@ -59,7 +59,6 @@ class Config:
     num_test: int = 64  # held-out images for figures and metrics
     chroma_blur: float = 0.0  # side taps a of a fixed [a, 1-2a, a] low-pass on G's colour (Cb, Cr) output; 0: off
     chroma_median: int = 0  # side k of a k x k median on G's colour output (after chroma_blur); 0: off
-    chroma_guided: int = 0  # radius r of a guided filter on G's colour output, its luma the guide (last); 0: off
     # G's doubling layers: "transposed" convs (report) or "resize" (nearest x2, then a conv); a lever of each model
     # that has it (in its LEVERS, where its place sets the captions' order)
     upsample: str = "transposed"
@@ -79,8 +78,10 @@ class Config:
     LEVERS: ClassVar[dict[str, str]] = {"ema": "sampling from a moving average of the generator's weights",
                                         "chroma_blur": "a fixed low-pass on the colour of G's output",
                                         "chroma_median": "a median on the colour of G's output",
-                                        "chroma_guided": "G's colour flattened where its brightness is flat",
                                         "amp": "bf16 autocast"}
+    # levers that are no longer in the code, each at the value it had when off: a run folder's config.json that
+    # names one at that value still loads (from_dict drops it), one that turned it on is refused by name
+    REMOVED_LEVERS: ClassVar[dict[str, Any]] = {"chroma_guided": 0}
 
     def __post_init__(self):
         if self.profile not in PROFILES:
@@ -107,8 +108,6 @@ class Config:
         if self.chroma_median not in (0, 3, 5, 7):
             raise ConfigError(f"chroma_median={self.chroma_median!r} must be 0 (off) or a median window side of 3, 5 "
                               "or 7")
-        if not 0 <= self.chroma_guided <= 8:
-            raise ConfigError(f"chroma_guided={self.chroma_guided!r} must be 0 (off) or a window radius of 1 to 8")
         if self.upsample not in ("transposed", "resize"):
             raise ConfigError(f"upsample={self.upsample!r} is not one of transposed, resize")
         crop_policies(self.crop)  # a ConfigError naming crop= when it is not a policy
@@ -151,8 +150,21 @@ class Config:
         return {"model": self.MODEL, **dataclasses.asdict(self)}
 
     @classmethod
+    def default_settings(cls) -> dict[str, Any]:
+        """The defaults as :meth:`to_dict` writes them, with the removed levers at their off values: what a field
+        missing from one of two compared settings counts as (``runs.config_diff``)."""
+        return {**cls.REMOVED_LEVERS, **cls().to_dict()}
+
+    @classmethod
     def from_dict(cls, values: dict[str, Any]) -> Config:
+        """The config a ``to_dict`` (a run folder's config.json) describes; a removed lever at its off value is
+        dropped, one switched on is a ConfigError naming it."""
         values = {k: v for k, v in values.items() if k != "model"}
+        for name, off in cls.REMOVED_LEVERS.items():
+            value = values.pop(name, off)
+            if value != off:
+                raise ConfigError(f"{name}={value!r}: the {name} lever has been removed from animelib (only its off "
+                                  f"value {off!r} can be read); this run cannot be loaded or resumed")
         cls._check_names(values)
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
 

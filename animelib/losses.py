@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from animelib.nets.blocks import chroma, luma  # chroma: Cb and Cr of RGB images (used here, re-exported)
+from animelib.nets.blocks import luma
 from animelib.nets.frozen import budget_for
 from animelib.nets.landmarks import load_regressor
 
@@ -64,21 +64,6 @@ def total_variation(images: torch.Tensor) -> torch.Tensor:
     colours with outlines are what it favours); the synthetic anime faces score about 0.25 on [-1, 1] images."""
     return ((images[:, :, 1:] - images[:, :, :-1]).abs().mean()
             + (images[:, :, :, 1:] - images[:, :, :, :-1]).abs().mean())
-
-
-def pooled_l1(x: torch.Tensor, y: torch.Tensor, k: int = 1) -> torch.Tensor:
-    """L1 between ``x`` and ``y`` after k x k average pooling of both (k = 1: the plain L1): only their coarse
-    layout and colours have to agree, not the texture finer than k pixels."""
-    if k > 1:
-        x, y = F.avg_pool2d(x, k), F.avg_pool2d(y, k)
-    return F.l1_loss(x, y)
-
-
-def coarse_colour_l1(x: torch.Tensor, y: torch.Tensor, cells: int = 8) -> torch.Tensor:
-    """L1 between the colours (Cb, Cr) of ``x`` and ``y`` averaged over a ``cells`` x ``cells`` grid of blocks:
-    the layout of colour (background, hair, clothes) has to agree, brightness and anything finer than a block are
-    free (outlines, shading, a drawn eye)."""
-    return pooled_l1(chroma(x), chroma(y), max(1, x.shape[-1] // cells))
 
 
 def gram_matrix(features: torch.Tensor) -> torch.Tensor:

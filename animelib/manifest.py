@@ -13,22 +13,14 @@ Notebooks save through a :class:`FigureBook`::
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import re
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-try:
-    import fcntl
-except ImportError:  # Windows: no advisory locks, concurrent notebooks are not guarded
-    fcntl = None
-
 from animelib.errors import AnimelibError, ConfigError
-from animelib.files import atomic_write, remove_stale_temporaries
+from animelib.files import atomic_write, file_lock, remove_stale_temporaries
 from animelib.paths import REPO_ROOT
 from animelib.speed import amp_skipped_here
 from animelib.utils import select_device
@@ -131,18 +123,6 @@ def read_manifest(fig_dir: str | Path, missing_ok: bool = False) -> dict[str, An
     return manifest
 
 
-@contextlib.contextmanager
-def _locked(fig_dir: Path) -> Iterator[None]:
-    """Hold the figures folder's manifest lock (waits for another writer: each holds it for milliseconds)."""
-    fd = os.open(fig_dir / ".manifest.lock", os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        if fcntl is not None:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # releases the lock
-
-
 def register(fig_dir: str | Path, fig_id: str, file: str, caption: str, notebook: str | None = None,
              run: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
     """Add or replace the entry ``fig_id`` in the manifest; ``file`` is a name inside ``fig_dir``.
@@ -161,14 +141,17 @@ def register(fig_dir: str | Path, fig_id: str, file: str, caption: str, notebook
     entry = {"id": fig_id, "file": file, "notebook": notebook or FIGURES.get(fig_id, (None,))[0],
              "caption": caption, "run": run or {}, **extra}
     order = list(FIGURES)
-    with _locked(fig_dir):
+    # The lock is taken on the figures folder itself: it outlives every rename of the manifest (a lock on
+    # manifest.json would stay on the replaced file) and leaves no lock file behind. Writers wait for each
+    # other; each holds it for milliseconds.
+    with file_lock(fig_dir, create=False):
         manifest = read_manifest(fig_dir, missing_ok=True)
         figures = [f for f in manifest["figures"] if f["id"] != fig_id] + [entry]
         figures.sort(key=lambda f: (order.index(f["id"]) if f["id"] in order else len(order), f["id"]))
         manifest["figures"] = figures
         if run and run.get("profile"):
             manifest["profile"] = run["profile"]
-        atomic_write(fig_dir / MANIFEST, lambda f: f.write(json.dumps(manifest, indent=2).encode() + b"\n"))
+        atomic_write(fig_dir / MANIFEST, json.dumps(manifest, indent=2) + "\n")
         remove_stale_temporaries(fig_dir)  # figures and manifests that killed writers left half-written
     return entry
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import difflib
+import os
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ from animelib.data import check_data_dir
 from animelib.errors import AnimelibError, ConfigError
 from animelib.kernels import RunnerKernelManager
 from animelib.nbstream import register
+from animelib.nets.vgg import NOTES_DIR_ENV
 from animelib.paths import NOTEBOOKS_DIR, notebook_places, record_last_run
 from animelib.schedule import default_workers, plan, train_ahead
 
@@ -94,6 +97,14 @@ def _is_literal(value: Any) -> bool:
     return False
 
 
+def _notes_once(folder: Path) -> None:
+    """The training workers and notebook kernels of this run say each note (the offline VGG19, ...) once between
+    them: :func:`animelib.nets.vgg.say_once` marks what was said in ``folder``, emptied here."""
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    os.environ[NOTES_DIR_ENV] = str(folder)
+
+
 def run_notebooks(profile: str = "quick", only: list[str] | None = None, data_dir: str | None = None,
                   figures_dir: str | Path = "figures", runs_dir: str | Path = "runs", device: str = "auto",
                   seed: int = 0, progress: bool = True, log=print, folder: Path = NOTEBOOKS_DIR,
@@ -129,6 +140,7 @@ def run_notebooks(profile: str = "quick", only: list[str] | None = None, data_di
     params = {**(parameters or {}), "PROFILE": profile, "SEED": seed, "SEEDS": seeds, "DATA_DIR": data_dir,
               "CROP": crop, "FIG_DIR": str(figures_dir), "RUN_DIR": str(runs_dir), "DEVICE": device}
     record_last_run(runs_dir, profile, figures_dir, seed=seed, seeds=seeds, data_dir=data_dir, crop=crop)
+    _notes_once(runs_dir / "logs" / "notes")
     if workers > 1:
         where = notebook_places(profile, seed, data_dir, str(figures_dir), str(runs_dir), seeds, crop)
         train_ahead(plan(where, device, [b.stem for b in books]), workers, runs_dir / "logs", log)

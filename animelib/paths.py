@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from animelib.files import atomic_write
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
@@ -74,10 +75,7 @@ def record_last_run(runs_dir: Path, profile: str, fig_dir: Path, **settings: Any
     record["last"] = profile
     record["profiles"][profile] = {**settings, "fig_dir": str(Path(fig_dir).resolve()), "run_dir": str(runs_dir)}
     runs_dir.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=runs_dir, prefix=".last-run.", suffix=".json")
-    with os.fdopen(fd, "w") as f:
-        json.dump(record, f, indent=2)
-    os.replace(tmp, runs_dir / LAST_RUN)
+    atomic_write(runs_dir / LAST_RUN, json.dumps(record, indent=2))
 
 
 def notebook_places(profile: str | None = None, seed: int | None = None, data_dir: str | None = None,

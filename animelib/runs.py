@@ -26,15 +26,10 @@ from typing import Any
 import numpy as np
 import torch
 
-try:
-    import fcntl
-except ImportError:  # Windows: no advisory locks, folders are not guarded
-    fcntl = None
-
 from animelib import faults
 from animelib.config import RUNTIME_FIELDS, Config
 from animelib.errors import AnimelibError, ConfigError
-from animelib.files import atomic_write, remove_stale_temporaries
+from animelib.files import atomic_write, file_lock, remove_stale_temporaries
 
 CHECKPOINT_FORMAT = 1
 CONFIG_FILE = "config.json"
@@ -68,7 +63,7 @@ class Run:
         """Make (or reopen for training) the run folder of ``config``; one with other settings is refused."""
         path = Path(path)
         cls.check_settings(path, config)
-        run = cls(path, config.to_dict(), type(config)().to_dict())
+        run = cls(path, config.to_dict(), type(config).default_settings())
         for folder in (run.path, run.checkpoint_file.parent, run.samples_dir):
             try:
                 folder.mkdir(parents=True, exist_ok=True)
@@ -98,7 +93,7 @@ class Run:
         path = Path(path)
         config_file = path / CONFIG_FILE
         if config_file.exists() and (path / CHECKPOINT_FILE).exists():
-            diff = config_diff(json.loads(config_file.read_text()), config.to_dict(), type(config)().to_dict())
+            diff = config_diff(json.loads(config_file.read_text()), config.to_dict(), type(config).default_settings())
             if diff:
                 raise ConfigError(f"run folder {path} holds a run with other settings ({diff}); "
                                   "use another run folder, or delete this one to start again")
@@ -137,24 +132,21 @@ class Run:
         Whoever takes the lock removes what killed writers left in the folder: half-written checkpoints and other
         temporary files.
         """
-        lock_file = self.path / ".lock"
-        fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            if not _try_lock(fd):
-                message = f"run folder {self.path} is being written by {_holder(fd)}"
-                if not wait:
-                    raise RunLockedError(f"{message}; wait for it to finish, or use another run folder")
-                log(f"[animelib] {message}; waiting for it to finish (interrupt to stop waiting)")
-                fcntl.flock(fd, fcntl.LOCK_EX)
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, f"pid {os.getpid()}\n".encode(), 0)
+        def busy(fd: int) -> None:
+            message = f"run folder {self.path} is being written by {_holder(fd)}"
+            if not wait:
+                raise RunLockedError(f"{message}; wait for it to finish, or use another run folder")
+            log(f"[animelib] {message}; waiting for it to finish (interrupt to stop waiting)")
+
+        with file_lock(self.path / ".lock", on_busy=busy) as fd:
+            if fd is not None:
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, f"pid {os.getpid()}\n".encode(), 0)
             for stale in self.checkpoint_file.parent.glob(f".{self.checkpoint_file.name}.*"):
                 stale.unlink(missing_ok=True)  # half-written checkpoints of a killed run
             for folder in (self.path, self.samples_dir):
                 remove_stale_temporaries(folder)  # config, notes and samples a killed process left half-written
             yield
-        finally:
-            os.close(fd)  # closing the descriptor releases the lock
 
     # --- history -------------------------------------------------------------------------------
     @property
@@ -296,23 +288,13 @@ def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value))
 
 
-def _try_lock(fd: int) -> bool:
-    if fcntl is None:
-        return True
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return False
-    return True
-
-
 def _append_text(path: Path, text: str) -> None:
     with path.open("a") as f:
         f.write(text)
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
-    _atomic_write_bytes(path, text.encode())
+    atomic_write(path, text, sync=True)
 
 
 def _atomic_save(path: Path, obj: Any, epoch: int = 0) -> None:
@@ -344,18 +326,17 @@ def _atomic_write_bytes(path: Path, data: bytes | memoryview, fault: tuple[str, 
 def wait_while_locked(path: str | Path, log: Callable[[str], object] = print) -> bool:
     """Block while another process writes to the run folder ``path`` (holds its lock); True if it waited."""
     lock_file = Path(path) / ".lock"
-    if fcntl is None or not lock_file.is_file():
+    if not lock_file.is_file():
         return False
-    fd = os.open(lock_file, os.O_RDONLY)  # flock needs no write permission
-    try:
-        if _try_lock(fd):
-            return False
+    waited = []
+
+    def busy(fd: int) -> None:
+        waited.append(fd)
         log(f"[animelib] run folder {path} is being written by {_holder(fd)}; waiting for it to finish "
             "(interrupt to stop waiting)")
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        return True
-    finally:
-        os.close(fd)
+
+    with file_lock(lock_file, on_busy=busy, create=False):  # read-only: flock needs no write permission
+        return bool(waited)
 
 
 def _holder(fd: int) -> str:

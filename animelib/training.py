@@ -29,8 +29,9 @@ from tqdm.auto import tqdm
 from animelib import faults
 from animelib.config import Config
 from animelib.errors import AnimelibError
+from animelib.formatting import format_duration
 from animelib.recipes import EMA
-from animelib.runs import Run
+from animelib.runs import CHECKPOINT_FILE, CONFIG_FILE, Run
 from animelib.speed import adam, amp_note, apply_speed_switches, autocast, say_once
 from animelib.utils import rng_state, seed_everything, select_device, set_rng_state
 
@@ -45,8 +46,12 @@ class Trainer:
     loss_names: ClassVar[tuple[str, ...]] = ()  # what train_step returns, in plotting order
     generators: ClassVar[tuple[str, ...]] = ()  # nets sampled from a moving average of their weights when cfg.ema
 
-    def __init__(self, config: Config, run_dir: str | Path, progress: bool = True):
-        self.cfg, self.progress = config, progress
+    def __init__(self, config: Config, run_dir: str | Path, progress: bool = True,
+                 report: Callable[[Progress], object] | None = None):
+        # report: called with a Progress as each session of fit() starts, every REPORT_EVERY seconds and after
+        # each epoch (the lines of a training worker's log); progress: the progress bar
+        self.cfg, self.progress, self.report = config, progress, report
+        self._progress_lines: ProgressLines | None = None
         self.device = select_device(config.device)
         Run.check_settings(run_dir, config)  # a run folder with other settings fails before any work
         seed_everything(config.seed)
@@ -151,6 +156,8 @@ class Trainer:
             if self.resumed:
                 self.run.log({"event": "resume", "epoch": self.epoch, "step": self.step})
                 self.resumed = False
+            if self.report is not None:
+                self._progress_lines = ProgressLines(self, self.report)
             if self.step == 0:  # the untrained nets' samples and metrics: the reference the epochs improve on
                 self._end_epoch()
             with tqdm(total=self.cfg.epochs * self.steps_per_epoch(), initial=self.step, disable=not self.progress,
@@ -158,6 +165,7 @@ class Trainer:
                 while self.epoch < end:
                     self._train_epoch(bar)
             self._checkpoint_seen = self._checkpoint_stamp()
+            self._progress_lines = None
         return self
 
     def _train_epoch(self, bar) -> None:
@@ -179,6 +187,8 @@ class Trainer:
                 scheduler.step()
         self._end_epoch()
         self.run.save_checkpoint(self.state_dict())
+        if self._progress_lines is not None:
+            self._progress_lines.tell(epoch_done=True)
 
     def _end_epoch(self) -> None:
         for net in self.nets.values():
@@ -199,6 +209,8 @@ class Trainer:
             self.step += 1
             if bar is not None:
                 bar.update()
+            if self._progress_lines is not None:
+                self._progress_lines.tick()
             faults.point("step", self.step)
             if len(log) == self.cfg.log_every:
                 log.flush()
@@ -241,7 +253,9 @@ class LossLog:
         return len(self.pending)
 
     def add(self, losses: dict[str, Any]) -> None:
-        self.pending.append(losses)
+        # detached: a loss no backward pass went through (CycleGAN's GAN and cycle terms in its identity warm-up)
+        # would keep its whole graph, activations included, until the read-back (about 150 MB a step)
+        self.pending.append({k: v.detach() if torch.is_tensor(v) else v for k, v in losses.items()})
 
     def flush(self) -> None:
         """Append the pending steps to the history; stop on a non-finite loss (the checkpoint stays the last good)."""
@@ -281,6 +295,109 @@ class LossLog:
 def _checkpoint_label(run: Run) -> str:
     state = run.load_checkpoint() if run.has_checkpoint() else None
     return f"epoch {state['epoch']}, step {state['step']}" if state else "none yet: the run starts again"
+
+
+REPORT_EVERY = 15.0  # seconds between a session's progress reports (and one after each epoch)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far a training session is: one line of a training worker's log, read by the runner's status line."""
+
+    run: str  # the run folder's name
+    epoch: int  # the epoch being trained, or with ``epoch_done`` the one just finished
+    epochs: int
+    step: int  # optimisation steps done
+    steps: int  # steps of the whole run
+    rate: float | None = None  # steps per second in this session, end-of-epoch work included (None: none yet)
+    epoch_done: bool = False
+
+    @property
+    def fraction(self) -> float:
+        return self.step / self.steps if self.steps else 1.0
+
+    @property
+    def seconds_left(self) -> float | None:
+        """The rest of the run at this session's rate (None before a rate is known)."""
+        return max(self.steps - self.step, 0) / self.rate if self.rate else None
+
+    def short(self, since: float = 0.0) -> str:
+        """``epoch 3/10, 31%, 3 min 41 s left``, the time left less ``since`` (seconds since this was reported)."""
+        left = self.seconds_left
+        return f"epoch {self.epoch}/{self.epochs}, {self.fraction:.0%}" + \
+            (f", {format_duration(max(left - since, 0.0))} left" if left is not None else "")
+
+    def __str__(self) -> str:
+        """``dcgan-quick-s0: epoch 3/10, step 1,234/4,000 (31%), 12.5 steps/s, 3 min 41 s left``."""
+        epoch = f"epoch {self.epoch}/{self.epochs}" + (" done" if self.epoch_done else "")
+        text = f"{self.run}: {epoch}, step {self.step:,}/{self.steps:,} ({self.fraction:.0%})"
+        left = self.seconds_left
+        if self.rate is None or left is None:
+            return text
+        return f"{text}, {self.rate:.3g} steps/s, {format_duration(left)} left"
+
+
+class ProgressLines:
+    """A session's reports: one as it starts, one every ``every`` seconds of training, one after each epoch.
+
+    It only reads the trainer's step and epoch counters and the clock, so training is the same with it or without.
+    """
+
+    def __init__(self, trainer: Trainer, report: Callable[[Progress], object], every: float | None = None):
+        self.trainer, self.report = trainer, report
+        self.every = REPORT_EVERY if every is None else every
+        self.steps = trainer.cfg.epochs * trainer.steps_per_epoch()
+        self.start = self.last = time.monotonic()
+        self.first_step = trainer.step
+        self.tell()
+
+    def tick(self) -> None:
+        """After a step: a report when ``every`` seconds have passed since the last."""
+        if time.monotonic() - self.last >= self.every:
+            self.tell()
+
+    def tell(self, epoch_done: bool = False) -> None:
+        now = time.monotonic()
+        t = self.trainer
+        done, seconds = t.step - self.first_step, now - self.start
+        self.last = now
+        self.report(Progress(t.run.path.name, t.epoch if epoch_done else min(t.epoch + 1, t.cfg.epochs),
+                             t.cfg.epochs, t.step, self.steps, done / seconds if done and seconds > 0 else None,
+                             epoch_done))
+
+
+@dataclass
+class FinishedRun:
+    """A run trained to its last epoch, as :func:`animelib.models.train` returns it: its config, folder (only read),
+    counters and notes. No trainer is built for it (no data, nets or lock): the figures read the folder."""
+
+    cfg: Config
+    run: Run
+    epoch: int
+    step: int
+    notes: dict[str, str]  # the notes its training wrote in the folder (data.txt, vgg.txt, ...), by file name
+    finished: ClassVar[bool] = True
+
+
+def open_finished(config: Config, run_dir: str | Path) -> FinishedRun | None:
+    """The run in ``run_dir`` when its last checkpoint has reached ``config.epochs``; None when it still has epochs
+    to train (or no checkpoint). Only reads the folder, so a run shared read-only opens.
+
+    A folder with other settings, or a damaged or foreign checkpoint, is the same clear error a trainer gives; a
+    history that does not end where the checkpoint does is left to a trainer, which cuts it back or refuses it.
+    The global RNGs are set as the checkpoint saved them: where the training left them, as after training here.
+    """
+    path = Path(run_dir)
+    if not (path / CONFIG_FILE).is_file() or not (path / CHECKPOINT_FILE).is_file():
+        return None
+    Run.check_settings(path, config)
+    run = Run(path, config.to_dict(), type(config).default_settings())
+    state = run.load_checkpoint(map_location="cpu")  # RNG states stay CPU tensors
+    if state is None or state["epoch"] < config.epochs or run.history_size() != state["history_size"]:
+        return None
+    set_rng_state(state["rng"])
+    notes = {p.name: p.read_text().rstrip("\n") for p in sorted(path.glob("*.txt")) if p.is_file()}
+    return FinishedRun(config, run, state["epoch"], state["step"], notes)
 
 
 @dataclass(frozen=True)

@@ -6,26 +6,26 @@ many more cores than a training step needs, so the GPU check renders its data se
 :func:`render_set_parallel`, which renders the same images in chunks and writes the same cache file, so a
 trainer built afterwards finds its data cached. The images are the same as a one-core render (each avatar
 depends only on its seed and index); :func:`check_same_as_serial` checks that on a few of them.
+
+Run as a script, it checks that and prints how many images per second the pool renders (``matrix.py
+--parallel-render`` and ``gpu_epoch.py`` import it)::
+
+    python benchmarks/fast_render.py [--size 64] [--no-check]
 """
 
 from __future__ import annotations
 
+import argparse
 import multiprocessing
 import os
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
-import torch
 
-import animelib.data.synthetic as synthetic
-import animelib.nets.landmarks as landmarks
-
-# The cache layout is the renderer's own (private there): the GPU check must write exactly the file a trainer
-# reads. The CPU path of the GPU check (tests/test_gpu_check.py) runs this, so a change there fails a test.
-from animelib.data.synthetic import _cache_file, _load_cached, _save_atomically  # noqa: PLC2701
-
-SERIAL_RENDER_SET = synthetic.render_set
+# torch and animelib are imported where they are used, so that --help answers at once
+_serial = None  # the one-core render_set, kept by install() before it replaces it
 _pool: ProcessPoolExecutor | None = None
 STATS = {"images": 0, "seconds": 0.0}  # what this process rendered in parallel, for the report
 
@@ -41,16 +41,29 @@ def _get_pool() -> ProcessPoolExecutor:
     return _pool
 
 
+def serial_render_set(*args, **kwargs) -> tuple[np.ndarray, np.ndarray]:
+    """``animelib.data.synthetic.render_set`` as it was before :func:`install` (in a worker: as it is)."""
+    from animelib.data import synthetic
+
+    return (_serial or synthetic.render_set)(*args, **kwargs)
+
+
 def _render_chunk(style: str, n: int, size: int, seed: int, start: int) -> tuple[np.ndarray, np.ndarray]:
+    import torch
+
     torch.set_num_threads(1)  # a worker renders on its one core
-    return SERIAL_RENDER_SET(style, n, size, seed=seed, start=start, cache=False, progress=False)
+    return serial_render_set(style, n, size, seed=seed, start=start, cache=False, progress=False)
 
 
 def render_set_parallel(style: str, n: int, size: int = 64, seed: int = 0, start: int = 0, cache: bool = True,
                         progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """``render_set`` with the same arguments, images and cache file, rendered by a pool of processes."""
+    # The cache layout is the renderer's own (private there): the GPU check must write exactly the file a trainer
+    # reads. The CPU path of the GPU check (tests/test_gpu_check.py) runs this, so a change there fails a test.
+    from animelib.data.synthetic import _cache_file, _load_cached, _save_atomically  # noqa: PLC2701
+
     if n < 512:  # not worth a pool
-        return SERIAL_RENDER_SET(style, n, size, seed=seed, start=start, cache=cache, progress=False)
+        return serial_render_set(style, n, size, seed=seed, start=start, cache=cache, progress=False)
     path = _cache_file(style, n, size, seed, start) if cache else None
     cached = _load_cached(path, n, size) if path is not None else None
     if cached is not None:
@@ -74,6 +87,12 @@ def render_set_parallel(style: str, n: int, size: int = 64, seed: int = 0, start
 
 def install() -> None:
     """Make every later ``render_set`` of this process render in parallel (the data sets and the landmark net's)."""
+    global _serial
+    import animelib.data.synthetic as synthetic
+    import animelib.nets.landmarks as landmarks
+
+    if synthetic.render_set is not render_set_parallel:
+        _serial = synthetic.render_set
     synthetic.render_set = render_set_parallel
     landmarks.render_set = render_set_parallel
 
@@ -82,7 +101,7 @@ def check_same_as_serial(size: int = 64) -> None:
     """The parallel render equals the one-core render (raises AssertionError otherwise)."""
     n = 512 + 3  # just enough for the pool, not a multiple of its chunks
     fast = render_set_parallel("anime", n, size, seed=3, start=1000, cache=False, progress=False)
-    slow = SERIAL_RENDER_SET("anime", n, size, seed=3, start=1000, cache=False, progress=False)
+    slow = serial_render_set("anime", n, size, seed=3, start=1000, cache=False, progress=False)
     assert np.array_equal(fast[0], slow[0]) and np.array_equal(fast[1], slow[1]), "parallel render differs"
 
 
@@ -93,3 +112,21 @@ def rate_per_second(size: int = 64) -> float:
     begin = time.perf_counter()
     render_set_parallel("anime", 2 * n, size, seed=1, start=20_000_000, cache=False, progress=False)
     return 2 * n / (time.perf_counter() - begin)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", type=int, default=64, help="image side in px (default 64)")
+    parser.add_argument("--check", action=argparse.BooleanOptionalAction, default=True,
+                        help="first compare the pool's images with a one-core render (default on)")
+    args = parser.parse_args(argv)
+    if args.check:
+        check_same_as_serial(args.size)
+        print(f"[render] the pool's images equal the one-core render's ({args.size} px)")
+    rate = rate_per_second(args.size)
+    print(f"[render] {rate:,.0f} images/s at {args.size} px on {workers()} cores")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -4,7 +4,7 @@ Writes folders shaped like the report's real sets from the synthetic renderer, t
 them with one core and with all cores (the process's CPU affinity is narrowed for the one-core rows, so the
 same code runs either way)::
 
-    python benchmarks/folders.py                  # the sizes: 20,000 64-px JPEGs, 3,400 256-px PNGs...
+    python benchmarks/folders.py                  # full size: 20,000 64-px JPEGs, 3,400 256-px PNGs...
     python benchmarks/folders.py --scale 0.1      # a tenth of that, for a quick look
     python benchmarks/folders.py --detector 200   # photo face detector: detection rate and false positives
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU path, checked in one command on a lent GPU (issue 18), in at most 8 minutes on an H200:
+# The GPU path, checked in one command on a CUDA machine, in at most 8 minutes on an H200:
 #   1. the CUDA tests (pytest --run-gpu tests/test_gpu.py)
 #   2. the speed matrix: the three models at the full profile's widths (128 px for the translation models),
 #      batch 64-512, base / amp / amp+channels-last / compile, with the fraction of the card's bf16 peak
@@ -8,10 +8,22 @@
 #
 #   bash benchmarks/gpu_check.sh              # from the repository root, on a CUDA machine
 #   bash benchmarks/gpu_check.sh --dry-run    # every part at a tiny size on the CPU (also: DEVICE=cpu)
+#   bash benchmarks/gpu_check.sh --help       # this text
 #
 # Uses the machine's python3 (PYTHON=... to change) with PYTHONPATH=. and no network; wheels in .whl/ are
 # installed first (pip --no-deps). Everything goes to $OUT (default ./gpu-check): summary.md, log.txt, pytest.txt,
-# matrix.md, matrix.jsonl, epoch.json, resume.json, parts.tsv (8 files at most, what the device tool returns).
+# matrix.md, matrix.jsonl, epoch.json, resume.json, parts.tsv (8 files, no folders). GPU_CHECK_SECONDS (default
+# 470) is the time the parts share; PEAK_TFLOPS=... gives the card's dense bf16 peak where its name is not known.
+USAGE="usage: bash benchmarks/gpu_check.sh [--dry-run | --help]"
+if [[ "${1:-}" == "--help" || "${1:-}" == "-h" ]]; then  # the usage line, then the comment above
+  echo "$USAGE"; echo
+  awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"
+  exit 0
+fi
+if (( $# > 1 )) || [[ -n "${1:-}" && "$1" != "--dry-run" ]]; then
+  echo "$USAGE" >&2
+  exit 2
+fi
 set -uo pipefail
 cd "$(dirname "$0")/.."
 DRY=0
@@ -39,7 +51,7 @@ else
   [[ -n "$CARD" ]] || CARD="$("$PY" -c 'import torch; print(torch.cuda.get_device_name())' 2>/dev/null || echo '?')"
 fi
 case "$CARD" in  # dense bf16 TFLOP/s, for the matrix's fraction of peak (PEAK_TFLOPS=... for another card)
-  *H200*) PEAK=790 ;;  # as the device tool states it for the H200 lent here
+  *H200*) PEAK=790 ;;
   *H100*) PEAK=989 ;;
   *A100*) PEAK=312 ;;
   *L4*) PEAK=121 ;;
@@ -61,14 +73,14 @@ part() {  # name, seconds, command...: run it under a time limit, record its exi
   printf '%s\t%s\t%s\n' "$name" "$code" "$(( SECONDS - start ))" >> "$OUT/parts.tsv"
 }
 
-if (( DRY )); then
+if (( DRY )); then  # limits that a shared, busy CPU still meets (the parts take about a quarter of them idle)
   part "1 CUDA tests" 120 "$PY" -m pytest --run-gpu tests/test_gpu.py -q -p no:cacheprovider -rs \
     > "$OUT/pytest.txt" 2>&1
-  part "2 matrix" 120 "$PY" benchmarks/matrix.py --device cpu --preset tiny --steps 2 --warmup 1 --repeats 1 \
+  part "2 matrix" 240 "$PY" benchmarks/matrix.py --device cpu --preset tiny --steps 2 --warmup 1 --repeats 1 \
     --no-plain --parallel-render --out "$OUT/matrix.jsonl" --table "$OUT/matrix.md"
-  part "3 full DCGAN epoch" 120 "$PY" benchmarks/gpu_epoch.py --device cpu --profile smoke --images 128 \
+  part "3 full DCGAN epoch" 240 "$PY" benchmarks/gpu_epoch.py --device cpu --profile smoke --images 128 \
     --out "$OUT/epoch.json"
-  part "4 resume" 180 "$PY" benchmarks/gpu_resume.py --device cpu --epochs 2 --out "$OUT/resume.json"
+  part "4 resume" 420 "$PY" benchmarks/gpu_resume.py --device cpu --epochs 2 --out "$OUT/resume.json"
 else
   part "1 CUDA tests" "$(share 170 270)" "$PY" -m pytest --run-gpu tests/test_gpu.py -q -p no:cacheprovider -rs \
     --durations=0 > "$OUT/pytest.txt" 2>&1

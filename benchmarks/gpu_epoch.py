@@ -18,23 +18,31 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import fast_render
-import torch
+# torch, animelib and fast_render (beside this script) are imported where they are used, so that --help answers
+# at once
+if TYPE_CHECKING:
+    import torch
 
-from animelib.models import spec
-from animelib.models.dcgan import DCGANConfig
+    from animelib.models.dcgan import DCGANConfig
 
 REPORT_IMAGES, REPORT_EPOCHS = 115_087, 100
 
 
 def synchronize(device: torch.device) -> None:
+    import torch
+
     if device.type == "cuda":
         torch.cuda.synchronize(device)
 
 
 def timed_epochs(cfg: DCGANConfig, run_dir: Path, epochs: int) -> dict:
     """Build the trainer and time each of ``epochs`` epochs (seconds per epoch, peak device memory)."""
+    import torch
+
+    from animelib.models import spec
+
     begin = time.perf_counter()
     trainer = spec("dcgan").trainer_class(cfg, run_dir, progress=False)
     device = trainer.device
@@ -57,15 +65,19 @@ def timed_epochs(cfg: DCGANConfig, run_dir: Path, epochs: int) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--device", default="cuda")
+    parser.add_argument("--device", default="cuda", help="cuda (default) or cpu")
     parser.add_argument("--profile", default="full", help="whose widths, batch size and switches (default full)")
     parser.add_argument("--images", type=int, default=None,
                         help=f"training images (default: as many as render in --render-seconds, at most "
                              f"{REPORT_IMAGES:,})")
     parser.add_argument("--render-seconds", type=float, default=60.0)
     parser.add_argument("--epochs", type=int, default=2, help="epochs timed; the last is the warm one")
-    parser.add_argument("--out", default="epoch.json")
+    parser.add_argument("--out", default="epoch.json", help="the result as JSON (default epoch.json)")
     args = parser.parse_args(argv)
+    import fast_render
+
+    from animelib.models.dcgan import DCGANConfig
+
     fast_render.install()
     rate = None
     if args.images is None:  # as many as render in --render-seconds (the parallel render checked first)

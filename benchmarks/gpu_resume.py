@@ -30,8 +30,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-from animelib.runs import read_checkpoint, read_history
-
 RTOL, ATOL = 2e-2, 1e-3
 TRAIN = ["-m", "animelib", "train", "dcgan", "--profile", "smoke", "--set", "amp=true", "--set", "channels_last=true"]
 
@@ -56,6 +54,8 @@ def train_together(jobs: dict[str, tuple[Path, str, str | None]], epochs: int) -
 
 
 def steps(run_dir: Path) -> list[dict]:
+    from animelib.runs import read_history
+
     return [r for r in read_history(run_dir) if "event" not in r]
 
 
@@ -72,12 +72,16 @@ def loss_distance(got: list[dict], want: list[dict]) -> tuple[float, bool]:
 
 def weight_distance(run_a: Path, run_b: Path) -> float:
     """The largest difference of any weight, relative to that tensor's largest magnitude."""
+    from animelib.runs import read_checkpoint
+
     a, b = read_checkpoint(run_a / "checkpoints" / "last.pt"), read_checkpoint(run_b / "checkpoints" / "last.pt")
     return max(((a["nets"][n][k].float() - v.float()).abs().max() / v.float().abs().max().clamp_min(1e-12)).item()
                for n, net in b["nets"].items() for k, v in net.items() if v.is_floating_point())
 
 
 def check(work: Path, device: str, epochs: int) -> dict:
+    from animelib.runs import read_history  # imported here, so that --help answers at once
+
     reference, killed, cpu = work / "uninterrupted", work / "resumed", work / "resumed-on-cpu"
     codes = train_together({"uninterrupted": (reference, device, None), "killed": (killed, device, "checkpoint:1")},
                            epochs)
@@ -103,9 +107,9 @@ def check(work: Path, device: str, epochs: int) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--device", default="cuda")
+    parser.add_argument("--device", default="cuda", help="cuda (default) or cpu")
     parser.add_argument("--epochs", type=int, default=3, help="of the smoke run (killed after the first)")
-    parser.add_argument("--out", default="resume.json")
+    parser.add_argument("--out", default="resume.json", help="the result as JSON (default resume.json)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as work:
         result = check(Path(work), args.device, args.epochs)

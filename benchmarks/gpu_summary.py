@@ -1,10 +1,15 @@
-"""The summary of benchmarks/gpu_check.sh: each part's outcome and the issue's targets, from the files in OUT.
+"""The summary of benchmarks/gpu_check.sh: each part's outcome and its targets, from the files in OUT.
 
     python benchmarks/gpu_summary.py OUT "CARD"       # writes OUT/summary.md and prints it
+
+Reads what the parts wrote into OUT (parts.tsv, pytest.txt, matrix.jsonl, matrix.md, epoch.json, resume.json);
+a missing file is reported as "no result". Targets: 30,000 images/s for the full DCGAN at batch 128 with amp and
+channels-last, and the report's 100 epochs of 115,087 images in 10 minutes.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import sys
@@ -38,7 +43,7 @@ def pytest_line(out: Path) -> str:
 
 
 def matrix_lines(out: Path) -> list[str]:
-    """The issue's rows: DCGAN batch 128 amp+cl against the target, and each model's largest batch that fits."""
+    """The targeted row (DCGAN batch 128 amp+cl) against its target, and each model's largest batch that fits."""
     rows = [json.loads(line) for line in (out / "matrix.jsonl").read_text().splitlines()
             if line.strip()] if (out / "matrix.jsonl").exists() else []
     lines = []
@@ -81,9 +86,14 @@ def resume_lines(out: Path) -> list[str]:
             f"on the CPU: {r.get('resumed on cpu')}"]
 
 
-def main(argv: list[str]) -> int:
-    out = Path(argv[0] if argv else "gpu-check")
-    card = argv[1] if len(argv) > 1 else "?"
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("out", nargs="?", default="gpu-check", metavar="OUT",
+                        help="the folder the GPU check's parts wrote into (default gpu-check)")
+    parser.add_argument("card", nargs="?", default="?", metavar="CARD",
+                        help="the device's name, for the summary's title")
+    args = parser.parse_args(argv)
+    out, card = Path(args.out), args.card
     lines = [f"# GPU check: {card}", "", *part_lines(out), "", pytest_line(out), *matrix_lines(out),
              *epoch_lines(out), *resume_lines(out)]
     if (out / "matrix.md").exists():
@@ -95,4 +105,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main())

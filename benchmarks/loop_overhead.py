@@ -17,21 +17,21 @@ import sys
 import tempfile
 import time
 
-import torch
-
-from animelib.bench import bench_config, plain_dcgan_step
-from animelib.models import spec
-from animelib.utils import select_device
-
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--profile", default="quick")
+    parser.add_argument("--profile", default="quick", help="whose network widths and batch size (default quick)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--rounds", type=int, default=12)
     parser.add_argument("--steps", type=int, default=5)
     args = parser.parse_args(argv)
+    import torch  # after parsing, so that --help answers at once
+
+    from animelib.bench import bench_config, plain_dcgan_step
+    from animelib.models import spec
+    from animelib.utils import select_device
+
     cfg = bench_config("dcgan", args.profile, args.device, args.batch_size, amp=False, channels_last=False,
                        compile=False)
     dev = select_device(args.device)

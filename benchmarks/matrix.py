@@ -24,11 +24,7 @@ import sys
 import time
 from pathlib import Path
 
-import fast_render
-import torch
-
-from animelib.bench import bench, plain_dcgan
-
+# torch, animelib and fast_render are imported where they are used, so that --help answers at once
 SWITCHES = ("amp", "channels_last", "compile")
 OPTIONS = {  # every switch is set, so a profile's own defaults (full: amp + channels_last) never leak into "base"
     name: {k: k in on for k in SWITCHES}
@@ -47,7 +43,7 @@ PRESETS = {  # (model, profile, batch sizes, image sizes, options)
         ("cyclegan", "full", [8, 32], [128], ["base", "amp+cl", "amp+cl+compile"]),
         ("cartoongan", "full", [16, 64], [128], ["base", "amp+cl", "amp+cl+compile"]),
     ],
-    "gpu-check": [  # benchmarks/gpu_check.sh on a lent GPU: the issue's targets first, then the batch sweep
+    "gpu-check": [  # benchmarks/gpu_check.sh on a GPU: the targeted rows first, then the batch sweep
         ("dcgan", "full", [128], [None], ["amp+cl", "base", "amp", "amp+cl+compile"]),
         ("cyclegan", "full", [128], [128], ["amp+cl", "base", "amp"]),
         ("cartoongan", "full", [128], [128], ["amp+cl", "base", "amp"]),
@@ -68,6 +64,8 @@ FULL_DCGAN_IMAGES = 100 * 115_087  # the report's DCGAN: 100 epochs of the Anime
 
 def matmul_tflops(device: str, n: int = 2048, repeats: int = 5) -> float:
     """The device's float32 matmul rate, the CPU's practical peak for comparison."""
+    import torch
+
     a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
     best = float("inf")
     for _ in range(3):  # the best of three rounds, the first of which warms up
@@ -117,7 +115,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     if args.parallel_render:
+        import fast_render  # benchmarks/fast_render.py, beside this script
+
         fast_render.install()
+    from animelib.bench import plain_dcgan
+
     rows = cells(args)
     reference = matmul_tflops(args.device)
     print(f"[matrix] {len(rows)} cells x {args.repeats} repeats on {args.device}; "
@@ -145,6 +147,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def time_cell(cell: tuple, args, repeat: int) -> dict:
     """One timing of one cell; running out of device memory is a result too (the batch does not fit)."""
+    import torch
+
+    from animelib.bench import bench
+
     model, profile, batch, size, option = cell
     try:
         result = bench(model, profile, args.device, batch, size, steps=args.steps, warmup=args.warmup,
@@ -162,6 +168,8 @@ def time_cell(cell: tuple, args, repeat: int) -> dict:
 
 def write(timings: dict[tuple, list[dict]], args, reference: float) -> str:
     """Append the raw results to ``--out`` and write the Markdown table to ``--table``; returns the table."""
+    import torch
+
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("a") as f:

@@ -13,18 +13,18 @@ import argparse
 import statistics
 import time
 
-import cv2
-
-from animelib.data import synthetic
-
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", type=int, nargs="+", default=[32, 64, 128])
-    parser.add_argument("--count", type=int, default=60)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[32, 64, 128], help="image sides in px")
+    parser.add_argument("--count", type=int, default=60, help="avatars per style and size")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=1, help="OpenCV threads (default 1: one core)")
     args = parser.parse_args(argv)
+    import cv2  # after parsing, so that --help answers at once
+
+    from animelib.data import synthetic
+
     cv2.setNumThreads(args.threads)
     attrs = [synthetic.sample_attributes(9, i) for i in range(args.count)]
     for style in synthetic.STYLES:  # warm-up: imports, lru caches

@@ -18,7 +18,7 @@ from animelib.runs import read_history
 
 STORED_HISTORIES = Path(__file__).parent / "fixtures" / "histories"  # see make_history_fixtures.py
 MARKER = "ANIMELIB_TEST_MARK"  # an environment variable that the runner and its kernels inherit
-LOCK_FILES = {".lock", ".manifest.lock"}
+LOCK_FILES = {".lock"}
 
 
 def start_run(figures: Path, runs: Path, *options: str, marker: str, log: Path) -> subprocess.Popen:

@@ -14,10 +14,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from animelib.data import folders
+from animelib import files
+from animelib.data import decode, folders
 from animelib.data.folders import load_folder
 
-pytestmark = pytest.mark.skipif(folders.fcntl is None, reason="file locks (fcntl) are POSIX only")
+pytestmark = pytest.mark.skipif(files.fcntl is None, reason="file locks (fcntl) are POSIX only")
 
 # Waits for a start file, so that both processes call load_folder at the same moment, then reports.
 CHILD = textwrap.dedent("""
@@ -100,8 +101,8 @@ def test_a_truncated_face_box_file_is_rebuilt(tmp_path, monkeypatch):
     assert sorted(stored) == [f"{i:03d}.png" for i in range(4)]
     boxes.write_text(boxes.read_text()[:20])
     calls = []
-    real = folders._find_face
-    monkeypatch.setattr(folders, "_find_face", lambda *a: calls.append(1) or real(*a))
+    real = decode._find_face
+    monkeypatch.setattr(decode, "_find_face", lambda *a: calls.append(1) or real(*a))
     load_folder(root, 48, crop="face", detector="anime", progress=False, workers=1)
     assert len(calls) == 4  # found again, and written whole
     assert json.loads(boxes.read_text()) == stored

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from animelib.config import crop_policies
-from animelib.data import dataset_table, example_images, faces, folders, load_domain
+from animelib.data import dataset_table, decode, example_images, faces, folders, load_domain
 from animelib.data.folders import load_folder
 from animelib.data.synthetic import render_set
 from animelib.errors import ConfigError
@@ -129,7 +129,7 @@ def test_parallel_decode_equals_serial(tmp_path, monkeypatch):
     (root / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
     serial = load_folder(root, 32, crop="auto", detector="anime", progress=False, workers=1, cache=False)
     monkeypatch.setattr(folders, "MIN_PARALLEL", {"decode": 1, "detect": 1})
-    pools = count_calls(monkeypatch, folders, "ProcessPoolExecutor")
+    pools = count_calls(monkeypatch, decode, "ProcessPoolExecutor")
     parallel = load_folder(root, 32, crop="auto", detector="anime", progress=False, workers=2, cache=False)
     assert pools, "no process pool was used"
     assert np.array_equal(parallel.images, serial.images)
@@ -141,7 +141,7 @@ def test_seeded_partial_decode_is_deterministic(tmp_path, monkeypatch):
     root = tmp_path / "anime"
     random_folder(root, 40)
     (root / "zz_empty.png").write_bytes(b"")
-    decoded = count_calls(monkeypatch, folders, "_decode")
+    decoded = count_calls(monkeypatch, decode, "_decode")
     first = load_folder(root, 8, max_images=10, seed=3, progress=False, cache=False)
     assert len(first) == 10 and first.limited and len(decoded) <= 11  # about N files, not 41
     assert first.files != sorted(first.files)  # the seed's order, not the names'
@@ -160,7 +160,7 @@ def test_load_domain_decodes_about_n_plus_held_out(tmp_path, monkeypatch):
     random_folder(folder, 40, side=32)
     for i in range(10):  # copies under other names: never on both sides of the split
         (folder / f"copy{i}.png").write_bytes((folder / f"{i % 2:03d}.png").read_bytes())
-    decoded = count_calls(monkeypatch, folders, "_decode")
+    decoded = count_calls(monkeypatch, decode, "_decode")
     train, test = load_domain("anime", 16, 12, data_dir=tmp_path, num_test=3, progress=False, crop="center")
     assert len(decoded) == 15 and len(train) + len(test) == 15
     assert not {im.tobytes() for im in train.images} & {im.tobytes() for im in test.images}
@@ -171,8 +171,8 @@ def test_load_domain_decodes_about_n_plus_held_out(tmp_path, monkeypatch):
 
 def test_auto_looks_at_a_sample_then_decodes_about_n(tmp_path, monkeypatch):
     random_folder(tmp_path / "anime", 150, side=32)
-    decoded = count_calls(monkeypatch, folders, "_decode")
-    monkeypatch.setattr(folders, "_can_spawn", lambda: False)  # one process: every decode is counted here
+    decoded = count_calls(monkeypatch, decode, "_decode")
+    monkeypatch.setattr(decode, "_can_spawn", lambda: False)  # one process: every decode is counted here
     train, test = load_domain("anime", 16, 10, data_dir=tmp_path, num_test=2, progress=False)
     assert len(train) + len(test) == 12
     assert len(decoded) == folders.PROBE + 12  # the sample for crop="auto", then the pick
@@ -193,14 +193,14 @@ def test_table_counts_files_and_figure_decodes_only_its_examples(tmp_path, monke
     def boom(*args, **kwargs):
         raise AssertionError("decoded for Table 1")
 
-    monkeypatch.setattr(folders, "_decode", boom)
+    monkeypatch.setattr(decode, "_decode", boom)
     columns, rows = dataset_table(dc, cg)
     here = {row[0]: row[3] for row in rows}
     assert here == {"Anime": 30, "Thumbs": min(30, cg.num_a + cg.num_test), "Faces": min(30, cg.num_b + cg.num_test)}
     assert "(30 image files)" in rows[1][4]
     monkeypatch.undo()
     monkeypatch.setenv("ANIMELIB_CACHE", str(tmp_path / "cache"))
-    decoded = count_calls(monkeypatch, folders, "_decode")
+    decoded = count_calls(monkeypatch, decode, "_decode")
     photos, anime = example_images(cg, n=4, size=32)
     assert photos.shape == anime.shape == (4, 32, 32, 3)
     assert len(decoded) == 8  # four files per folder, not the whole folders

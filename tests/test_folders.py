@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from animelib.data import faces, folders
+from animelib.data import decode, faces
 from animelib.data.folders import load_folder
 from animelib.errors import AnimelibError, ConfigError, DataError
 
@@ -202,8 +202,8 @@ def test_cache_is_reused_without_decoding(mixed, monkeypatch):
     def boom(*args, **kwargs):
         raise AssertionError("decoded again")
 
-    real = folders._decode
-    monkeypatch.setattr(folders, "_decode", boom)
+    real = decode._decode
+    monkeypatch.setattr(decode, "_decode", boom)
     second = load_folder(root, SIZE, progress=False)
     assert second.from_cache
     assert np.array_equal(first.images, second.images)
@@ -212,10 +212,10 @@ def test_cache_is_reused_without_decoding(mixed, monkeypatch):
     # Another size is another cache entry, hence decoded; both entries are kept.
     with pytest.raises(AssertionError, match="decoded again"):
         load_folder(root, SIZE * 2, progress=False)
-    monkeypatch.setattr(folders, "_decode", real)
+    monkeypatch.setattr(decode, "_decode", real)
     load_folder(root, SIZE * 2, progress=False)
     assert len(list(Path(os.environ["ANIMELIB_CACHE"], "folders").glob("*.npy"))) == 2
-    monkeypatch.setattr(folders, "_decode", boom)
+    monkeypatch.setattr(decode, "_decode", boom)
     assert load_folder(root, SIZE, progress=False).from_cache
 
 
@@ -223,13 +223,13 @@ def test_cache_invalidated_by_touched_or_added_file(mixed, monkeypatch):
     root, _ = mixed
     first = load_folder(root, SIZE, progress=False)
     calls = []
-    real = folders._decode
+    real = decode._decode
 
     def counting(*args, **kwargs):
         calls.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(folders, "_decode", counting)
+    monkeypatch.setattr(decode, "_decode", counting)
     st = (root / "good2.png").stat()
     os.utime(root / "good2.png", ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))
     again = load_folder(root, SIZE, progress=False)

@@ -26,12 +26,13 @@ def test_the_gpu_check_runs_every_part_on_the_cpu_and_writes_its_summary(tmp_pat
     env = {**os.environ, "OUT": str(out), "PYTHON": sys.executable}
     start = time.monotonic()
     done = subprocess.run(["bash", "benchmarks/gpu_check.sh", "--dry-run"], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=900)
+                          text=True, timeout=1200)
     seconds = time.monotonic() - start
     with capsys.disabled():
         print(f"\ngpu_check.sh --dry-run: {seconds:.0f} s")
-    assert done.returncode == 0, (done.stdout[-3000:], done.stderr[-3000:])
-    parts = [line.split("\t") for line in (out / "parts.tsv").read_text().splitlines()]
+    parts_tsv = (out / "parts.tsv").read_text() if (out / "parts.tsv").exists() else ""
+    assert done.returncode == 0, (parts_tsv, done.stdout[-3000:], done.stderr[-3000:])  # exit code 124: time limit
+    parts = [line.split("\t") for line in parts_tsv.splitlines()]
     assert [(name[0], code) for name, code, _ in parts] == [("1", "0"), ("2", "0"), ("3", "0"), ("4", "0")]
     assert "skipped" in (out / "pytest.txt").read_text()  # no CUDA here: the GPU tests are collected, then skipped
     matrix = [json.loads(line) for line in (out / "matrix.jsonl").read_text().splitlines()]

@@ -9,12 +9,12 @@ import pytest
 import torch
 from torch import nn
 
-from animelib import metrics
 from animelib.formatting import format_value
 from animelib.metrics import (
     NA,
     evaluate_translation,
     fid_kid,
+    inception,
     inception_available,
     nearest_neighbour_distance,
     nearest_neighbours,
@@ -61,10 +61,10 @@ def test_fid_equals_torchmetrics_compute():
 
     torch.manual_seed(0)
     for d, n in ((8, 40), (64, 30)):  # n < d: singular covariances too
-        fid = FrechetInceptionDistance(feature=metrics._Features(d))
+        fid = FrechetInceptionDistance(feature=inception._Features(d))
         fid.update(torch.randn(n, d), real=True)
         fid.update(torch.randn(n, d) * 1.3 + 0.2, real=False)
-        assert metrics._fid(fid) == pytest.approx(float(fid.compute()), rel=1e-5)
+        assert inception._fid(fid) == pytest.approx(float(fid.compute()), rel=1e-5)
 
 
 def test_kid_subset_size_adapts_to_small_sets(feature):
@@ -83,12 +83,12 @@ def test_images_of_other_sizes_pass_to_the_injected_net_as_they_are(feature):
 
 def test_offline_reports_na_and_says_so_once(fresh_memo, monkeypatch, capsys):
     monkeypatch.setenv("ANIMELIB_OFFLINE", "1")
-    monkeypatch.setattr(metrics, "_cached_inception", lambda: None)
+    monkeypatch.setattr(inception, "_cached_inception", lambda: None)
 
     def no_network():
         raise AssertionError("offline: no download may be tried")
 
-    monkeypatch.setattr(metrics, "_download_inception", no_network)
+    monkeypatch.setattr(inception, "_download_inception", no_network)
     ok, why = inception_available()
     assert not ok and "offline" in why
     for _ in range(3):
@@ -101,12 +101,12 @@ def test_offline_reports_na_and_says_so_once(fresh_memo, monkeypatch, capsys):
 
 def test_failed_download_is_caught(fresh_memo, monkeypatch, capsys):
     monkeypatch.setenv("ANIMELIB_OFFLINE", "0")
-    monkeypatch.setattr(metrics, "_cached_inception", lambda: None)
+    monkeypatch.setattr(inception, "_cached_inception", lambda: None)
 
     def refused():
         raise urllib.error.URLError("connection refused")
 
-    monkeypatch.setattr(metrics, "_download_inception", refused)
+    monkeypatch.setattr(inception, "_download_inception", refused)
     ok, why = inception_available()
     assert not ok and "could not be downloaded" in why and "connection refused" in why
     assert "n/a" in capsys.readouterr().err
@@ -188,7 +188,7 @@ def test_evaluate_translation_scores_a_wrong_translation_worse(feature):
 
 def test_evaluate_translation_offline_fid_is_na(fresh_memo, monkeypatch):
     monkeypatch.setenv("ANIMELIB_OFFLINE", "1")
-    monkeypatch.setattr(metrics, "_cached_inception", lambda: None)
+    monkeypatch.setattr(inception, "_cached_inception", lambda: None)
     result = evaluate_translation(lambda x: x, images(4), real_b=images(4, seed=1))
     assert result["fid"] is None and result["note"] == NA
 

@@ -6,16 +6,18 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CONDA_TO_PIP = {"pytorch": "torch"}
-NOT_PACKAGES = {"python", "pip", "-e ."}
+NOT_PACKAGES = {"python", "pip", "-e .", "-e .[test]"}
 
 
 def _name(requirement: str) -> str:
     return re.split(r"[<>=!~\[; ]", requirement.strip(), maxsplit=1)[0].lower().replace("_", "-")
 
 
-def pyproject_packages() -> set[str]:
-    data = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    return {_name(r) for r in data["project"]["dependencies"]}
+def pyproject_packages(extras: bool = True) -> set[str]:
+    """The runtime dependencies, and with ``extras`` those of the optional groups too."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    groups = project.get("optional-dependencies", {}).values() if extras else []
+    return {_name(r) for r in [*project["dependencies"], *(r for g in groups for r in g)]}
 
 
 def environment_packages() -> set[str]:
@@ -40,6 +42,8 @@ def test_environment_matches_pyproject():
     py, env = pyproject_packages(), environment_packages()
     assert {"torch", "torchvision", "jupyterlab", "ipywidgets", "matplotlib", "seaborn", "nbconvert",
             "papermill", "pytest", "nbval"} <= py
+    # the test tools are an extra (`pip install -e .[test]`, which `make test` runs), not what a user needs
+    assert {"pytest", "nbval", "ruff", "playwright"}.isdisjoint(pyproject_packages(extras=False))
     assert py - env == set(), f"in pyproject.toml but not environment.yml: {sorted(py - env)}"
     assert env - py == set(), f"in environment.yml but not pyproject.toml: {sorted(env - py)}"
 

@@ -34,14 +34,15 @@ from pipeline_util import (
     start_run,
 )
 
-from animelib import plots
+from animelib import compare, plots
 from animelib.errors import ConfigError
 from animelib.kernels import DIE_WITH_PARENT
 from animelib.manifest import FIGURES, FigureBook, read_manifest, save_figure
 from animelib.models import config_class, dcgan, load_generator, spec, train
 from animelib.nets.landmarks import load_regressor
-from animelib.runs import CheckpointError, Run, RunLockedError, read_checkpoint, read_history
-from animelib.training import TrainingDiverged
+from animelib.plan import PlannedRun
+from animelib.runs import CheckpointError, Run, RunLockedError, history_summary, read_checkpoint, read_history
+from animelib.training import FinishedRun, TrainingDiverged
 from animelib.widgets import latent_explorer
 
 matplotlib.use("Agg")
@@ -412,6 +413,51 @@ def test_a_read_only_run_folder_opens_loads_draws_and_drives_the_widgets_without
         assert explorer.controls["image"].value != first
         assert snapshot(shared) == before  # nothing inside it was written, created or touched
         assert {f["id"] for f in read_manifest(tmp_path / "figures")["figures"]} == {"fig5", "fig6c"}
+    finally:
+        if how == "bind-mount":
+            subprocess.run(["umount", str(shared)], capture_output=True)
+        for path in [shared, *shared.rglob("*")]:
+            path.chmod(path.stat().st_mode | 0o200)  # so that pytest can remove it
+
+
+@pytest.fixture(scope="module")
+def finished_runs(tmp_path_factory):
+    """A runs folder with one small DCGAN run, trained to its end in two sessions (as a notebook's plan has it)."""
+    runs = tmp_path_factory.mktemp("finished-runs")
+    cfg = smoke("dcgan", num_train=32, batch_size=8, epochs=2)
+    planned = PlannedRun("dcgan", cfg, runs / cfg.run_name, interrupt_at=(1,))
+    return runs, planned, planned.train(progress=False)
+
+
+@pytest.mark.parametrize("how", ["chmod", "bind-mount"])
+def test_a_notebook_run_again_on_a_read_only_copy_of_its_runs_trains_nothing_and_writes_nothing(
+        tmp_path, finished_runs, how):
+    """Run All of a notebook whose runs are finished, on a read-only copy of runs/: ``train()`` builds no trainer and
+    writes nothing (no lock, config, notes or history), and the notebook's loading and measuring read the folder."""
+    runs, planned, trained = finished_runs
+    shared = tmp_path / "runs"
+    shutil.copytree(runs, shared)
+    make_read_only(shared, how)
+    try:
+        before = snapshot(shared)
+        cfg, run_dir = planned.config, shared / planned.name
+        for again in (PlannedRun("dcgan", cfg, run_dir, interrupt_at=(1,)).train(progress=False),
+                      train(cfg, run_dir, progress=False), train(cfg, run_dir, progress=False, wait=False)):
+            assert type(again) is FinishedRun
+            assert (again.epoch, again.step, again.notes) == (2, trained.step, trained.notes)
+        # what notebook 01 reads and measures next
+        history = read_history(run_dir)
+        assert history_summary(history).startswith("2 epochs, 8 steps") and "resumed after epoch 1" in \
+            history_summary(history)
+        G = load_generator(run_dir, device="cpu")
+        held_out = dcgan.load_data(cfg, progress=False)[1].images
+        samples = dcgan.generate(G, dcgan.noise(len(held_out), cfg.nz, seed=300))
+        findings = [compare.loss_trend_finding(history), compare.dcgan_finding(samples, held_out, n_boot=20),
+                    compare.early_finding(run_dir, held_out, [0, 1, 2], n_boot=20)]
+        images = dcgan.epoch_samples(run_dir, [0, 1, 2], rows=2)
+        book = FigureBook(tmp_path / "figures", cfg, "01_dcgan.ipynb")
+        book.save("fig6c", plots.image_grid(images, nrow=3), "Figure 6c", text="\n".join(map(str, findings)))
+        assert snapshot(shared) == before  # nothing inside it was written, created or touched
     finally:
         if how == "bind-mount":
             subprocess.run(["umount", str(shared)], capture_output=True)

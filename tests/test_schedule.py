@@ -8,13 +8,16 @@ from pathlib import Path
 import pytest
 
 from animelib.errors import ConfigError
-from animelib.models import train
+from animelib.formatting import format_duration
+from animelib.models import MODELS, train
 from animelib.models.cyclegan import CycleGANConfig
 from animelib.models.dcgan import DCGANConfig
 from animelib.notebooks import run_notebooks
 from animelib.paths import notebook_places
+from animelib.plan import model_config, plan_for
 from animelib.runs import read_history
-from animelib.schedule import Job, default_workers, plan, train_ahead
+from animelib.schedule import Job, default_workers, plan, status_line, train_ahead
+from animelib.training import FinishedRun, Progress
 
 
 def _places(tmp_path: Path, **kw):
@@ -41,6 +44,65 @@ def test_plan_lists_what_the_notebooks_train(tmp_path):
     assert [j.kind for j in real] == ["train"]  # real folders: no ground truth, no evaluators
 
 
+BOOKS = ["00_datasets", "01_dcgan", "02_cyclegan", "03_cartoongan", "04_comparison"]
+
+
+@pytest.mark.parametrize("profile", ["smoke", "quick"])
+def test_the_scheduler_trains_what_each_notebooks_plan_lists(tmp_path, profile):
+    where = notebook_places(profile, 2, fig_dir=str(tmp_path / "f"), run_dir=str(tmp_path / "r"), seeds=3)
+    listed = {}
+    for book in BOOKS:
+        runs = plan_for(book, where, "cpu").runs
+        jobs = [j for j in plan(where, "cpu", [book]) if j.kind != "evaluators"]
+        assert sorted((j.name, j.config, j.interrupt_at) for j in jobs) == \
+            sorted((r.name, r.config, r.interrupt_at) for r in runs), book  # the same runs, trained the same way
+        for r in runs:
+            assert listed.setdefault(r.name, r) == r  # a run two notebooks train: the same config and sessions
+    assert {j.name for j in plan(where, "cpu")} == set(listed) | {"evaluators"}
+    assert plan_for("00_datasets", where).runs == () and not plan_for("01_dcgan", where).evaluators
+
+
+def test_each_notebooks_plan(tmp_path):
+    where = notebook_places("smoke", 0, fig_dir=str(tmp_path / "f"), run_dir=str(tmp_path / "r"), seeds=2)
+    cyc = plan_for("02_cyclegan.ipynb", where, "cpu").run("cyclegan")
+    assert cyc.config == model_config("cyclegan", where, "cpu") == CycleGANConfig.from_profile("smoke", device="cpu")
+    assert (cyc.run_dir, cyc.interrupt_at) == (tmp_path / "r" / "cyclegan-smoke-s0", (1,))  # Figure 7's sessions
+    ablation = plan_for("03_cartoongan", where, "cpu")
+    assert [r.model for r in ablation.runs if r.variant is None] == ["cartoongan", "cyclegan"]
+    assert ablation.run("cyclegan") == cyc  # it reuses notebook 02's run, trained the same way
+    variants = ablation.ablation(cyc)
+    assert list(variants) == ["baseline", "+landmark", "+gray", "+color"]
+    assert variants["+gray"].config.gray_loss and variants["+gray"].config.epochs == cyc.config.epochs + 1
+    assert variants["+gray"].run_dir == tmp_path / "r" / "cyclegan-smoke-s0-ablation-gray"
+    comparison = plan_for("04_comparison", where, "cpu")
+    assert comparison.seeds == [0, 1] and len(comparison.runs) == 2 * len(MODELS)
+    assert comparison.run("dcgan", 1).config == DCGANConfig.from_profile("smoke", device="cpu", seed=1)
+    assert comparison.run("dcgan", 1).interrupt_at == () and comparison.run("cyclegan", 0).interrupt_at == (1,)
+    with pytest.raises(ConfigError, match="01_dcgan trains no cyclegan run"):
+        plan_for("01_dcgan", where).run("cyclegan")
+
+
+def test_progress_lines_read_plainly():
+    assert [format_duration(s) for s in (0, 45.4, 221.3, 3600, 7500)] == ["0 s", "45 s", "3 min 41 s", "1 h 00 min",
+                                                                        "2 h 05 min"]
+    going = Progress("dcgan-quick-s0", 3, 10, 1234, 4000, rate=12.5)
+    assert str(going) == "dcgan-quick-s0: epoch 3/10, step 1,234/4,000 (31%), 12.5 steps/s, 3 min 41 s left"
+    assert going.short() == "epoch 3/10, 31%, 3 min 41 s left"
+    assert going.short(since=21.3) == "epoch 3/10, 31%, 3 min 20 s left"  # the time left, as of now
+    assert str(Progress("x", 1, 10, 0, 4000)) == "x: epoch 1/10, step 0/4,000 (0%)"  # as the session starts
+    assert str(Progress("x", 10, 10, 4000, 4000, 20.0, epoch_done=True)) == \
+        "x: epoch 10/10 done, step 4,000/4,000 (100%), 20 steps/s, 0 s left"
+
+
+def test_the_status_line_names_each_running_job_and_how_far_it_is():
+    running = {"cyclegan-quick-s0": 100.0, "evaluators": 150.0}
+    latest = {"cyclegan-quick-s0": (Progress("cyclegan-quick-s0", 3, 10, 1234, 4000, rate=12.5), 200.0)}
+    assert status_line(running, latest, now=215.0, finished=2, total=7, elapsed=250.0) == (
+        "[animelib]   running: cyclegan-quick-s0 (epoch 3/10, 31%, 3 min 26 s left), evaluators (1 min 05 s in); "
+        "2/7 done, 4 min 10 s so far")
+    assert "\r" not in status_line(running, {}, 101.0, 0, 7, 1.0)
+
+
 def test_default_workers():
     assert default_workers("cpu", "smoke") == 1  # runs of seconds: starting workers would cost more
     assert default_workers("cpu", "quick") in (1, 2)  # 2 with two cores or more
@@ -52,15 +114,21 @@ def test_workers_train_the_runs_the_notebooks_then_reopen(tmp_path):
     jobs = [Job(cyclegan.run_name, "train", cyclegan, tmp_path / "cyc", interrupt_at=(1,)),
             Job(dcgan.run_name, "train", dcgan, tmp_path / "dc")]
     lines = []
-    outcome = train_ahead(jobs, workers=2, log_dir=tmp_path / "logs", log=lines.append)
+    outcome = train_ahead(jobs, workers=2, log_dir=tmp_path / "logs", log=lines.append, status_every=0.2)
     assert outcome == {cyclegan.run_name: "done", dcgan.run_name: "done"}
-    assert any("2 at a time" in line for line in lines) and len(lines) == 3
-    assert (tmp_path / "logs" / f"{dcgan.run_name}.log").is_file()
+    status = [line for line in lines if line.startswith("[animelib]   running: ")]
+    others = [line for line in lines if line not in status]
+    assert any("2 at a time" in line for line in others) and len(others) == 3
+    assert status and any(f"{cyclegan.run_name} (epoch " in line for line in status)  # from the workers' reports
+    for job in jobs:  # each job's log: its progress as it trains, one plain line each, and the last epoch done
+        log, run = (tmp_path / "logs" / f"{job.name}.log").read_text(), job.run_dir.name
+        assert f"{run}: epoch 1/{job.config.epochs}, step 0/" in log and "\r" not in log
+        assert f"{run}: epoch {job.config.epochs}/{job.config.epochs} done, step " in log
     history = read_history(tmp_path / "cyc")
     assert any(r.get("event") == "resume" for r in history)  # the interrupted session, as notebook 02 has it
     before = (tmp_path / "dc" / "history.jsonl").read_text()
-    trainer = train(dcgan, tmp_path / "dc", progress=False)  # what the notebook does: reopens, trains nothing
-    assert trainer.epoch == dcgan.epochs
+    trainer = train(dcgan, tmp_path / "dc", progress=False)  # what the notebook does: opens, trains nothing
+    assert type(trainer) is FinishedRun and trainer.epoch == dcgan.epochs
     assert (tmp_path / "dc" / "history.jsonl").read_text() == before
 
 

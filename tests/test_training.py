@@ -7,11 +7,14 @@ import numpy as np
 import pytest
 import torch
 
+from animelib.errors import ConfigError
 from animelib.models import train
 from animelib.models.cartoongan import CartoonGANConfig
 from animelib.models.cyclegan import CycleGANConfig, CycleGANTrainer, lr_factor
 from animelib.models.dcgan import DCGANConfig, DCGANTrainer, noise
 from animelib.runs import read_history
+from animelib.training import FinishedRun
+from animelib.utils import rng_state, seed_everything
 
 SMOKE = {
     "dcgan": DCGANConfig.from_profile("smoke", num_train=32, batch_size=8, epochs=3),
@@ -20,11 +23,9 @@ SMOKE = {
     "cartoongan": CartoonGANConfig.from_profile("smoke", num_a=8, num_b=8, batch_size=4, epochs=3,
                                                 pretrain_epochs=1),
 }
-# the issue-20 levers that change a training step, all on (a D step every other step, DiffAugment, EMA)
-SMOKE["cyclegan-levers"] = SMOKE["cyclegan"].replace(d_every=2, d_lr_scale=0.5, diffaugment="translation,cutout",
-                                                     ema=0.9, lambda_identity=2.0)
-SMOKE["cartoongan-levers"] = SMOKE["cartoongan"].replace(d_every=2, diffaugment="translation", ema=0.9,
-                                                         pretrain_pixel_weight=10.0, pixel_weight=1.0,
+# levers that change a training step, several on at once (the discriminator's own learning rate, EMA, ...)
+SMOKE["cyclegan-levers"] = SMOKE["cyclegan"].replace(d_lr_scale=0.5, ema=0.9, lambda_identity=2.0)
+SMOKE["cartoongan-levers"] = SMOKE["cartoongan"].replace(ema=0.9, pretrain_pixel_weight=10.0, pixel_weight=1.0,
                                                          content_layer="relu3_4")
 
 
@@ -49,8 +50,7 @@ def test_one_dcgan_step_changes_both_nets(tmp_path):
 @pytest.mark.parametrize("model", ["dcgan", "cyclegan", "cartoongan", "cyclegan-levers", "cartoongan-levers"])
 def test_resume_equals_uninterrupted(tmp_path, model):
     cfg = SMOKE[model]
-    train(cfg, tmp_path / "straight", progress=False)
-    cls = type(train(cfg, tmp_path / "straight", progress=False))  # reopening a finished run trains nothing
+    cls = type(train(cfg, tmp_path / "straight", progress=False))  # the model's trainer class
     # interrupted after every epoch: a new trainer object resumes from the checkpoint on disk each time
     for stop in range(1, cfg.epochs + 1):
         trainer = cls(cfg, tmp_path / "resumed", progress=False)
@@ -83,13 +83,46 @@ def test_killed_run_does_not_count_steps_twice(tmp_path):
 
 def test_finished_run_is_not_trained_again(tmp_path):
     cfg = SMOKE["dcgan"].replace(epochs=1)
-    train(cfg, tmp_path, progress=False)
-    size = (tmp_path / "history.jsonl").stat().st_size
-    mtime = (tmp_path / "checkpoints" / "last.pt").stat().st_mtime_ns
-    trainer = train(cfg, tmp_path, progress=False)
-    assert trainer.finished and trainer.epoch == 1
-    assert (tmp_path / "history.jsonl").stat().st_size == size
-    assert (tmp_path / "checkpoints" / "last.pt").stat().st_mtime_ns == mtime
+    trained = train(cfg, tmp_path, progress=False)
+    trained.run.write_note("data.txt", "a note of the data")  # as a trainer's build() leaves one
+    files = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in tmp_path.rglob("*") if p.is_file()}
+    state = rng_state()
+    for interrupt_at in ((), (1,)):
+        seed_everything(123)  # a finished run leaves the global RNGs where its training left them
+        finished = train(cfg, tmp_path, progress=False, interrupt_at=interrupt_at)
+        assert type(finished) is FinishedRun and finished.finished
+        assert (finished.epoch, finished.step) == (1, trained.step)
+        assert finished.notes == {**trained.notes, "data.txt": "a note of the data"}
+        assert torch.equal(rng_state()["torch"], state["torch"])
+    # no trainer, no lock, nothing written: every file as it was, none added
+    assert {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in tmp_path.rglob("*") if p.is_file()} == files
+    with pytest.raises(ConfigError, match="other settings.*lr"):  # other settings: refused as by a trainer
+        train(cfg.replace(lr=1e-4), tmp_path, progress=False)
+    (tmp_path / "history.jsonl").write_text("")  # a history that does not match the checkpoint: left to a trainer
+    with pytest.raises(ConfigError, match="shorter than when the checkpoint was written"):
+        train(cfg, tmp_path, progress=False)
+
+
+def test_a_session_reports_its_progress_and_trains_the_same(tmp_path, monkeypatch):
+    import animelib.training
+
+    cfg = SMOKE["dcgan"].replace(epochs=2)
+    plain = train(cfg, tmp_path / "plain", progress=False)
+    monkeypatch.setattr(animelib.training, "REPORT_EVERY", 0.0)  # a report after every step
+    reports = []
+    reported = train(cfg, tmp_path / "reported", progress=False, report=reports.append, interrupt_at=(1,))
+    assert losses_of(tmp_path / "reported") == losses_of(tmp_path / "plain")  # the same numbers, bit for bit
+    steps = plain.step
+    assert reported.step == steps and steps % 2 == 0
+    # per session: a report as it starts, after each step and after its epoch
+    first, second = reports[:steps // 2 + 2], reports[steps // 2 + 2:]
+    assert [(p.epoch, p.step, p.epoch_done) for p in first] == \
+        [(1, 0, False), *((1, s, False) for s in range(1, steps // 2 + 1)), (1, steps // 2, True)]
+    assert [(p.epoch, p.step, p.epoch_done) for p in second] == \
+        [(2, steps // 2, False), *((2, s, False) for s in range(steps // 2 + 1, steps + 1)), (2, steps, True)]
+    assert all(p.run == "reported" and p.epochs == 2 and p.steps == steps for p in reports)
+    assert first[0].rate is None and all(p.rate > 0 for p in reports if p.step > (0 if p in first else steps // 2))
+    assert reports[-1].seconds_left == 0 and str(reports[-1]).startswith(f"reported: epoch 2/2 done, step {steps}/")
 
 
 def test_other_settings_in_same_run_folder_are_refused(tmp_path):
@@ -204,48 +237,12 @@ def changed(before, net) -> bool:
     return any(not torch.equal(a, b) for a, b in zip(before, net.parameters(), strict=True))
 
 
-@pytest.mark.parametrize("model", ["cyclegan", "cartoongan"])
-def test_d_every_skips_the_discriminator_step(tmp_path, model):
-    from animelib.models import spec
-
-    cfg = SMOKE[model].replace(d_every=2, pretrain_epochs=0) if model == "cartoongan" else SMOKE[model].replace(
-        d_every=2)
-    trainer = spec(model).trainer_class(cfg, tmp_path, progress=False)
-    d_name = "D_B" if model == "cyclegan" else "D"
-    batches = trainer.endless_batches()
-    seen = []
-    for _ in range(3):
-        before, g_before = params(trainer.nets[d_name]), params(trainer.nets[spec(model).generators[0]])
-        losses = trainer.train_step(next(batches))
-        trainer.step += 1
-        seen.append(changed(before, trainer.nets[d_name]))
-        assert changed(g_before, trainer.nets[spec(model).generators[0]])  # G learns on every step
-        assert all(k in losses for k in trainer.loss_names)  # the skipped step logs the last D loss again
-    assert seen == [True, False, True]
-
-
 def test_discriminator_learning_rate_is_scaled(tmp_path):
     trainer = CycleGANTrainer(SMOKE["cyclegan"].replace(d_lr_scale=0.25), tmp_path, progress=False)
     assert trainer.optimizers["G"].param_groups[0]["lr"] == pytest.approx(3e-4)
     assert trainer.optimizers["D"].param_groups[0]["lr"] == pytest.approx(3e-4 * 0.25)
     trainer.fit(stop_at_epoch=2)  # the decay after lr_decay_epoch scales both
     assert trainer.optimizers["D"].param_groups[0]["lr"] == pytest.approx(3e-5 * 0.25)
-
-
-def test_diffaugment_changes_what_the_discriminator_sees(tmp_path):
-    plain = CycleGANTrainer(SMOKE["cyclegan"], tmp_path / "plain", progress=False)
-    augmented = CycleGANTrainer(SMOKE["cyclegan"].replace(diffaugment="translation,cutout"), tmp_path / "aug",
-                                progress=False)
-    images = next(iter(plain.batches()))[1]
-    assert plain.d_view(images) is images
-    seen = augmented.d_view(images)
-    assert seen.shape == images.shape and not torch.equal(seen, images)
-    assert (seen == 0).float().mean() > 0.1  # cutout zeroes a quarter of each image (less where it hits the border)
-    a, b = (CycleGANTrainer(SMOKE["cyclegan"].replace(diffaugment="translation,cutout"), tmp_path / f"r{i}",
-                            progress=False) for i in range(2))
-    losses_a, losses_b = a.train_step(next(iter(a.batches()))), b.train_step(next(iter(b.batches())))
-    losses_plain = plain.train_step(next(iter(plain.batches())))
-    assert losses_a["loss_D_B"] == losses_b["loss_D_B"] != losses_plain["loss_D_B"]  # seeded, and it changes D's loss
 
 
 def test_cartoongan_pixel_lever_pulls_pretraining_towards_the_input(tmp_path):
@@ -315,44 +312,6 @@ def test_cyclegan_identity_warmup_trains_generators_alone(tmp_path):
     assert changed(d_before, trainer.D_B)  # after the warm-up, the adversarial steps
 
 
-def test_cycle_noise_and_spectral_norm_change_the_step(tmp_path):
-    from torch.nn.utils import parametrize
-
-    plain = CycleGANTrainer(SMOKE["cyclegan"], tmp_path / "plain", progress=False)
-    noisy = CycleGANTrainer(SMOKE["cyclegan"].replace(cycle_noise=0.5), tmp_path / "noisy", progress=False)
-    batch = next(iter(plain.batches()))
-    a, b = plain.train_step(batch), noisy.train_step(batch)
-    assert a["loss_idt_A"] == b["loss_idt_A"] and a["loss_cycle_A"] != b["loss_cycle_A"]
-    sn = CycleGANTrainer(SMOKE["cyclegan"].replace(d_spectral_norm=True), tmp_path / "sn", progress=False)
-    convs = [m for m in sn.D_A.modules() if isinstance(m, torch.nn.Conv2d)]
-    assert convs and all(parametrize.is_parametrized(m, "weight") for m in convs)
-    assert not any(parametrize.is_parametrized(m) for m in plain.D_A.modules())
-
-
-def test_pooled_reconstruction_levers_ignore_fine_texture(tmp_path):
-    import torch.nn.functional as F
-
-    from animelib.losses import pooled_l1
-    from animelib.models import spec
-
-    g = torch.Generator().manual_seed(0)
-    x = torch.rand(2, 3, 8, 8, generator=g) * 2 - 1
-    checker = ((torch.arange(8)[:, None] + torch.arange(8)[None, :]) % 2 * 2.0 - 1) * 0.5
-    assert torch.equal(pooled_l1(x, x + checker), F.l1_loss(x, x + checker))  # k = 1: the plain L1
-    assert float(pooled_l1(x, x + checker, 2)) < 1e-6  # texture finer than k pixels does not count ...
-    assert float(pooled_l1(x, x + 0.5, 4)) == pytest.approx(0.5)  # ... a shift of the coarse colour does
-    for model, field, loss in (("cyclegan", "cycle_pool", "loss_cycle_A"), ("cartoongan", "pixel_pool", "loss_pixel")):
-        cfg = SMOKE[model].replace(pixel_weight=1.0) if model == "cartoongan" else SMOKE[model]
-        plain = spec(model).trainer_class(cfg, tmp_path / f"{model}-plain", progress=False)
-        pooled = spec(model).trainer_class(cfg.replace(**{field: 4}), tmp_path / f"{model}-pooled", progress=False)
-        for trainer in (plain, pooled):
-            trainer.epoch = getattr(cfg, "pretrain_epochs", 0)  # CartoonGAN: an adversarial step
-        batch = next(iter(plain.batches()))
-        a, b = plain.train_step(batch), pooled.train_step(batch)
-        assert 0 < float(b[loss]) < float(a[loss])  # the same images, only their coarse difference counted
-        assert f"{field}=4" in " ".join(cfg.replace(**{field: 4}).levers())
-
-
 def test_total_variation_lever(tmp_path):
     from animelib.losses import total_variation
 
@@ -366,6 +325,7 @@ def test_total_variation_lever(tmp_path):
     a, b = plain.train_step(batch), tv.train_step(batch)
     assert "loss_tv" not in a and float(b["loss_tv"]) > 0
     assert float(b["loss_G"]) == pytest.approx(float(a["loss_G"]) + 2.0 * float(b["loss_tv"]), rel=1e-5)
+    assert_lever_adds_its_term("cartoongan", "tv_weight", 3.0, "loss_tv", tmp_path / "cartoongan")
 
 
 def assert_lever_adds_its_term(model: str, field: str, weight: float, loss: str, tmp_path):
@@ -386,77 +346,6 @@ def assert_lever_adds_its_term(model: str, field: str, weight: float, loss: str,
     assert loss not in a and float(b[loss]) > 0
     assert float(b["loss_G"]) == pytest.approx(float(a["loss_G"]) + weight * float(b[loss]), rel=1e-4)
     return lever.cfg
-
-
-@pytest.mark.parametrize("model", ["cyclegan", "cartoongan"])
-def test_chroma_total_variation_lever_sees_colour_and_not_brightness(model, tmp_path):
-    from animelib.losses import chroma, total_variation
-
-    gray_checker = ((torch.arange(8)[:, None] + torch.arange(8)[None, :]) % 2 * 2.0 - 1).expand(1, 3, 8, 8)
-    assert float(total_variation(chroma(gray_checker))) == pytest.approx(0.0, abs=1e-5)  # brightness alone: 0
-    red_green = torch.stack([gray_checker[0, 0], -gray_checker[0, 0], torch.zeros(8, 8)])[None]  # colour flips
-    assert float(total_variation(chroma(red_green))) > 1.0
-    assert_lever_adds_its_term(model, "tv_chroma_weight", 3.0, "loss_tv_chroma", tmp_path)
-
-
-@pytest.mark.parametrize("model", ["cyclegan", "cartoongan"])
-def test_colour_anchor_lever_ties_coarse_colour_and_nothing_else(model, tmp_path):
-    from animelib.losses import coarse_colour_l1
-    from animelib.nets.blocks import rgb_from_ycbcr
-
-    g = torch.Generator().manual_seed(0)
-    x = torch.rand(2, 3, 16, 16, generator=g) * 1.6 - 0.8
-    to_rgb = rgb_from_ycbcr().float()
-
-    def shifted(y, cb, cr):  # x plus the luma / colour field (N, 1, H, W) each, written in RGB
-        return x + torch.einsum("ck,nkhw->nchw", to_rgb, torch.cat([y, cb, cr], 1))
-
-    zero = torch.zeros(2, 1, 16, 16)
-    grain = ((torch.arange(16)[:, None] + torch.arange(16)[None, :]) % 2 * 2.0 - 1).expand(2, 1, 16, 16) * 0.3
-    assert float(coarse_colour_l1(shifted(grain + 0.2, zero, zero), x)) < 1e-6  # brightness does not count
-    assert float(coarse_colour_l1(shifted(zero, grain, -grain), x)) < 1e-6  # nor colour finer than a block (2 px)
-    assert float(coarse_colour_l1(shifted(zero, zero + 0.1, zero), x)) == pytest.approx(0.05, abs=1e-5)  # Cb 0.1
-    cfg = assert_lever_adds_its_term(model, "colour_anchor", 4.0, "loss_colour_anchor", tmp_path)
-    assert "colour_anchor=4.0" in " ".join(cfg.levers())
-
-
-def test_colour_blotches_change_colour_and_brightness_only_when_asked():
-    from animelib.losses import chroma
-    from animelib.nets.blocks import LUMA_RGB
-    from animelib.recipes import colour_blotches
-
-    x = torch.rand(4, 3, 16, 16, generator=torch.Generator().manual_seed(0)) * 0.4 - 0.2  # far from the clip
-    y = colour_blotches(x, 1.0, torch.Generator().manual_seed(1))
-    luma = torch.tensor(LUMA_RGB).view(1, 3, 1, 1)
-    assert float(((y - x) * luma).sum(1).abs().max()) < 1e-5  # brightness kept
-    assert float((chroma(y) - chroma(x)).abs().mean()) > 0.01  # colour moved
-    assert torch.equal(y, colour_blotches(x, 1.0, torch.Generator().manual_seed(1)))  # seeded
-    assert torch.equal(colour_blotches(x, 0.0, torch.Generator().manual_seed(1)), x)
-    weak = colour_blotches(x, 0.5, torch.Generator().manual_seed(1))  # the same draws, half the strength
-    assert torch.allclose(weak - x, 0.5 * (y - x), atol=1e-6)
-    grain = colour_blotches(x, 1.0, torch.Generator().manual_seed(1), luma=0.5)  # brightness grain as well
-    assert float(((grain - x) * luma).sum(1).abs().mean()) > 0.01
-
-
-@pytest.mark.parametrize("model,loss", [("cyclegan", "loss_D_B"), ("cartoongan", "loss_D")])
-def test_blotch_fakes_lever_adds_a_fake_term_to_the_anime_discriminator(model, loss, tmp_path):
-    from animelib.models import spec
-
-    cfg = SMOKE[model]
-    trainer_class = spec(model).trainer_class
-    plain = trainer_class(cfg, tmp_path / "plain", progress=False)
-    blot = trainer_class(cfg.replace(blotch_fakes=1.0), tmp_path / "blot", progress=False)
-    assert plain.blotched(torch.zeros(1, 3, 8, 8)) is None
-    for name, net in plain.nets.items():  # the same weights: the steps differ by the lever's term alone
-        blot.nets[name].load_state_dict(net.state_dict())
-    for trainer in (plain, blot):
-        trainer.epoch = getattr(cfg, "pretrain_epochs", 0) + getattr(cfg, "identity_warmup_epochs", 0)
-    batch = next(iter(plain.batches()))
-    a, b = plain.train_step(batch), blot.train_step(batch)
-    assert float(b[loss]) > float(a[loss]) > 0  # one more fake term, of the same images
-    if model == "cyclegan":  # its G step comes before D's, so it is untouched (CartoonGAN's follows D's)
-        assert float(b["loss_G"]) == pytest.approx(float(a["loss_G"]), rel=1e-5)
-    assert "blotch_fakes=1.0" in " ".join(cfg.replace(blotch_fakes=1.0).levers())
 
 
 def test_edge_promoted_fakes_lever_adds_a_d_b_term_on_the_same_b_images(tmp_path):

@@ -38,12 +38,15 @@ def test_vgg_synthetic_network_when_allowed_is_loud_cached_and_keeps_content(tmp
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     cfg = CartoonGANConfig.from_profile("smoke")
     state = torch.get_rng_state()
-    with pytest.warns(UserWarning, match="VGG19-shaped network trained on synthetic avatars"):
-        a = vgg.load_vgg19(cfg)
+    monkeypatch.setattr(vgg, "_said", set())
+    monkeypatch.setenv("ANIMELIB_OFFLINE", "1")
+    a = vgg.load_vgg19(cfg)
     assert torch.equal(state, torch.get_rng_state())  # the caller's RNG is untouched, even when it trains
-    assert "!!!!" in capsys.readouterr().err
-    with pytest.warns(UserWarning):
-        b = vgg.load_vgg19(cfg)  # from the cache this time: the same file and weights
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "VGG19-shaped network trained on synthetic avatars" in err
+    assert "downloads are switched off" in err and "urlopen" not in err
+    b = vgg.load_vgg19(cfg)  # from the cache this time: the same file and weights, and the note not again
+    assert capsys.readouterr().err == ""
     assert a.synthetic and a.note == vgg.SYNTHETIC_NOTE and "ImageNet VGG19" in a.note
     assert a.weights_file == b.weights_file and "content-networks" in a.weights_file
     assert torch.equal(a.layers[0].weight, b.layers[0].weight)
@@ -85,8 +88,7 @@ def test_extra_losses_on_hand_made_inputs(monkeypatch, tmp_path):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     cfg = CycleGANConfig.from_profile("smoke", landmark_loss=True, color_loss=True, gray_loss=True,
                                       landmark_weight=2.0, color_weight=3.0, gray_weight=0.5)
-    with pytest.warns(UserWarning):
-        feats = vgg.load_vgg19(cfg)
+    feats = vgg.load_vgg19(cfg)
     extra = ExtraLosses(cfg, torch.device("cpu"), feats, progress=False)
     x = torch.rand(2, 3, 32, 32) * 2 - 1
     same = extra.terms(x, x, x)
@@ -99,3 +101,21 @@ def test_extra_losses_on_hand_made_inputs(monkeypatch, tmp_path):
     assert float(shifted["loss_landmark"]) > 0.5  # moved features: the landmarks move
     terms = {"loss_landmark": torch.tensor(1.0), "loss_gray": torch.tensor(1.0), "loss_color": torch.tensor(1.0)}
     assert float(extra.weighted(terms)) == pytest.approx(2.0 + 0.5 + 3.0)
+
+
+def test_a_note_is_said_once_across_the_processes_of_one_run(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(vgg, "_said", set())
+    monkeypatch.setenv(vgg.NOTES_DIR_ENV, str(tmp_path))
+    assert vgg.say_once("k", "first")
+    monkeypatch.setattr(vgg, "_said", set())  # another process of the same run: the marker is there
+    assert not vgg.say_once("k", "again")
+    assert capsys.readouterr().err == "first\n"
+
+
+def test_the_offline_reason_is_plain_words(monkeypatch):
+    import urllib.error
+
+    monkeypatch.delenv("ANIMELIB_OFFLINE", raising=False)
+
+    reason = vgg._plain_reason(urllib.error.URLError("[Errno -3] Temporary failure in name resolution"))
+    assert "could not be downloaded" in reason and "Errno" not in reason

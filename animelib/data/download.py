@@ -16,6 +16,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from animelib.errors import DataError
+from animelib.files import atomic_write
 
 
 @dataclass(frozen=True)
@@ -148,9 +149,7 @@ def _png_bytes(value) -> bytes | None:
 
 def _write(path: Path, data: bytes) -> None:
     """Write atomically, so that an interrupted download never leaves a half file that resuming would keep."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    atomic_write(path, data)
 
 
 def download(name: str, to: str | Path, source: str | None = None, limit: int | None = None,

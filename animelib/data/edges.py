@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 
 import cv2
 import numpy as np
 from tqdm.auto import tqdm
 
+from animelib.files import atomic_write
 from animelib.paths import cache_dir
 
 EDGES_VERSION = 1
@@ -92,14 +92,11 @@ def edge_promoted(images: np.ndarray, key: str, cache: bool = True, progress: bo
         except (OSError, ValueError):
             pass  # unreadable: compute again
     out = edge_promote(images, low, high, dilate, sigma, progress=progress)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     try:
-        with open(tmp, "wb") as f:
-            np.save(f, out)
-        os.replace(tmp, path)
+        atomic_write(path, lambda f: np.save(f, out))
         for old in folder.glob(f"{slug}-*.npy"):
             if old != path and re.fullmatch(rf"{re.escape(slug)}-[0-9a-f]{{20}}\.npy", old.name):
                 old.unlink(missing_ok=True)
-    except OSError:
-        tmp.unlink(missing_ok=True)  # no cache (full or read-only disk): the result is still right
+    except OSError:  # no cache (full or read-only disk): the result is still right
+        pass
     return out

@@ -20,7 +20,7 @@ from animelib.config import Config
 from animelib.errors import AnimelibError, ConfigError
 from animelib.models import cartoongan, cyclegan, dcgan
 from animelib.runs import Run, RunLockedError, wait_while_locked
-from animelib.training import ModelSpec, Trainer
+from animelib.training import FinishedRun, ModelSpec, Progress, Trainer, open_finished
 from animelib.utils import select_device
 
 MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (dcgan.SPEC, cyclegan.SPEC, cartoongan.SPEC)}
@@ -39,18 +39,29 @@ def config_class(model: str) -> type[Config]:
 
 
 def train(config: Config, run_dir: str | Path, progress: bool = True, interrupt_at: tuple[int, ...] = (),
-          wait: bool = True) -> Trainer:
-    """Train (or resume, or just reopen a finished run) the config's model in ``run_dir``.
+          wait: bool = True, report: Callable[[Progress], object] | None = None) -> Trainer | FinishedRun:
+    """Train (or resume) the config's model in ``run_dir``; a finished run is only opened.
+
+    A run whose last checkpoint has reached ``config.epochs`` builds no trainer and writes nothing (no lock, config
+    or notes): the :class:`~animelib.training.FinishedRun` returned has its config, epoch, step and notes, so a run
+    folder shared read-only works. Otherwise the trainer that trained it is returned.
 
     Each epoch in ``interrupt_at`` ends a training session there: the trainer is thrown away and a new one
     resumes from the checkpoint on disk, as the report's CycleGAN run was (Figure 7). While another process
     trains the same run folder (two notebooks side by side), ``wait`` waits for it with a message and then
-    continues from what it saved; ``wait=False`` raises :class:`~animelib.runs.RunLockedError` at once.
+    continues from what it saved; ``wait=False`` raises :class:`~animelib.runs.RunLockedError` at once (unless
+    the run is finished). ``report``: called with the training's :class:`~animelib.training.Progress` as each
+    session starts, every few seconds and after each epoch (a training worker's log lines).
     """
     if any(e < 1 for e in interrupt_at):
         raise ConfigError(f"interrupt_at={interrupt_at!r}: epochs to interrupt after must be positive")
+    if wait:
+        wait_while_locked(run_dir)  # a run another process trains: finished, or not, once that process is done
+    finished = open_finished(config, run_dir)
+    if finished is not None:
+        return finished
     cls = spec(config.MODEL).trainer_class
-    new_session = functools.partial(cls, config, run_dir, progress=progress)
+    new_session = functools.partial(cls, config, run_dir, progress=progress, report=report)
     session = _when_free(new_session, run_dir, wait)
     for epoch in sorted(interrupt_at):
         if session.epoch < epoch < config.epochs:
@@ -74,7 +85,7 @@ def _when_free(action: Callable[[], Trainer], run_dir: str | Path, wait: bool) -
 def open_trained(run_dir: str | Path, device: str = "auto") -> tuple[Config, dict[str, Any], torch.device]:
     """A trained run folder's config and last checkpoint, mapped to ``device`` (the folder is only read)."""
     run = Run.open(run_dir)
-    run.defaults = config_class(run.model)().to_dict()  # fields a run of an older version lacks: their defaults
+    run.defaults = config_class(run.model).default_settings()  # fields a run of another version lacks: defaults
     cfg = config_class(run.model).from_dict(run.settings)
     dev = select_device(device)
     state = run.load_checkpoint(map_location=dev)

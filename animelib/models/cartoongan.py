@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from animelib.errors import ConfigError
-from animelib.losses import ExtraLosses, gan_loss, pooled_l1, style_loss
+from animelib.losses import ExtraLosses, gan_loss, style_loss
 from animelib.models.translation import TranslationConfig, TranslationGenerator, TranslationTrainer
 from animelib.nets.blocks import ConvBlock, ResidualBlock
 from animelib.recipes import linear_decay
@@ -45,13 +45,10 @@ class CartoonGANConfig(TranslationConfig):
     pretrain_epochs: int = 10  # generator trained on the content loss alone first
     content_weight: float = 10.0
     style_weight: float = 1.0
-    # levers beyond the report's recipe (issue 20; defaults are the report's)
+    # levers beyond the report's recipe (defaults are the report's)
     content_layer: str = "conv4_4"  # VGG layer of the content loss: conv4_4 (report), relu3_4 or relu2_2
     pretrain_pixel_weight: float = 0.0  # L1(G(A), A) beside the content loss in pre-training: G starts near identity
     pixel_weight: float = 0.0  # L1(G(A), A) in G's loss in the adversarial epochs
-    # ... compared after k x k average pooling (1: pixel by pixel), so the anchor keeps the input's layout and
-    # colours but not its photo texture (losses.pooled_l1)
-    pixel_pool: int = 1
     gan_weight: float = 1.0  # weight of the GAN term in G's loss (the report's loss has it at 1)
     lr_decay_start: int = 0  # epoch (pre-training counted) from which both rates fall linearly towards 0; 0: constant
 
@@ -62,12 +59,12 @@ class CartoonGANConfig(TranslationConfig):
         "content_layer": "VGG layer of the content loss (report: conv4_4)",
         "pretrain_pixel_weight": "pixel L1 to the input in pre-training",
         "pixel_weight": "pixel L1 to the input in adversarial training",
-        "pixel_pool": "that pixel L1 compared after k x k average pooling",
         "content_weight": "content-loss weight (report: 10)",
         "style_weight": "style-loss weight (report: 1)",
         "gan_weight": "GAN-loss weight in G's loss (report: 1)",
         "lr_decay_start": "learning rates fall linearly from this epoch",
     }
+    REMOVED_LEVERS: ClassVar[dict[str, Any]] = {**TranslationConfig.REMOVED_LEVERS, "pixel_pool": 1}
     PROFILES: ClassVar[dict[str, dict[str, Any]]] = {
         "smoke": dict(image_size=32, ngf=4, ndf=4, batch_size=4, epochs=2, pretrain_epochs=1,
                       num_a=16, num_b=16, num_test=8, vgg_weights="allow-substitute", vgg_width=0.125),
@@ -98,9 +95,6 @@ class CartoonGANConfig(TranslationConfig):
         for name in ("content_weight", "style_weight", "pretrain_pixel_weight", "pixel_weight", "gan_weight"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name}={getattr(self, name)!r} must not be negative")
-        if self.pixel_pool < 1 or self.pixel_pool > self.image_size:
-            raise ConfigError(f"pixel_pool={self.pixel_pool!r} must be at least 1 (1: pixel by pixel) and at most "
-                              f"image_size={self.image_size}")
         if self.lr_decay_start < 0:
             raise ConfigError(f"lr_decay_start={self.lr_decay_start!r} must be at least 0 (0: off; at or past the "
                               "last epoch: no decay happens)")
@@ -111,9 +105,8 @@ class CartoonGANConfig(TranslationConfig):
 
 class Generator(TranslationGenerator):
     def __init__(self, ngf: int = 64, n_blocks: int = 8, norm: str = "instance", upsample: str = "transposed",
-                 chroma_blur: float = 0.0, chroma_median: int = 0, chroma_guided: int = 0,
-                 input_colour: float = 0.0):
-        super().__init__(chroma_blur, chroma_median, chroma_guided, input_colour)  # the colour steps after self.net
+                 chroma_blur: float = 0.0, chroma_median: int = 0, input_colour: float = 0.0):
+        super().__init__(chroma_blur, chroma_median, input_colour)  # the colour steps after self.net
         self.net = nn.Sequential(
             ConvBlock(3, ngf, 7, 1, 3, norm=norm, act="relu", padding_mode="reflect"),  # (N, ngf, H, W)
             ConvBlock(ngf, ngf * 2, 3, 2, 1, norm=norm, act="relu"),  # down (N, 2ngf, H/2, W/2)
@@ -158,13 +151,12 @@ class CartoonGANTrainer(TranslationTrainer):
         notes.update(self.load_data())
         self.images_e = self.load_edges()
         self.G = build_generator(cfg).to(self.device)
-        self.D = self.discriminator(Discriminator(cfg.ndf))
+        self.D = Discriminator(cfg.ndf).to(self.device)
         self.nets = {"G": self.G, "D": self.D}
         self.optimizers = {"G": self.adam(self.G.parameters()), "D": self.d_adam(self.D.parameters())}
         if cfg.lr_decay_start:
             self.schedulers = {k: torch.optim.lr_scheduler.LambdaLR(o, linear_decay(cfg.lr_decay_start, cfg.epochs))
                                for k, o in self.optimizers.items()}
-        self.last_loss_D: torch.Tensor | None = None  # logged again on the steps that skip D (cfg.d_every)
         self.extra = ExtraLosses(cfg, self.device, self.vgg, progress=self.progress)
         self.loss_names = (*self.loss_names, *(f"loss_{n}" for n in cfg.extra_losses))
         if cfg.pixel_weight or cfg.pretrain_pixel_weight:
@@ -206,16 +198,12 @@ class CartoonGANTrainer(TranslationTrainer):
         return {"loss_pixel": pixel} if "loss_pixel" in self.loss_names else {}
 
     def discriminator_step(self, real_B, fake_B, edge_B) -> torch.Tensor:
-        """B real, G(A) (detached: no generator backward here) and E fake (and B with colour blotches, when
-        ``blotch_fakes``); D sees them through ``d_view``."""
+        """B real, G(A) (detached: no generator backward here) and E fake."""
         self.optimizers["D"].zero_grad(set_to_none=True)
         with self.autocast():
-            loss_D = (gan_loss(self.D(self.d_view(real_B)), True, "bce")
-                      + gan_loss(self.D(self.d_view(fake_B.detach())), False, "bce")
-                      + gan_loss(self.D(self.d_view(edge_B)), False, "bce"))
-            blotched_B = self.blotched(real_B)
-            if blotched_B is not None:
-                loss_D = loss_D + gan_loss(self.D(self.d_view(blotched_B)), False, "bce")
+            loss_D = (gan_loss(self.D(real_B), True, "bce")
+                      + gan_loss(self.D(fake_B.detach()), False, "bce")
+                      + gan_loss(self.D(edge_B), False, "bce"))
         loss_D.backward()
         self.optimizers["D"].step()
         return loss_D.detach()
@@ -227,18 +215,17 @@ class CartoonGANTrainer(TranslationTrainer):
             return self.pretrain_step(real_A)
         with self.autocast():
             fake_B = self.G(real_A)
-        if self.d_step_due():  # else the last D step's loss is logged again
-            self.last_loss_D = self.discriminator_step(real_B, fake_B, edge_B)
+        loss_D = self.discriminator_step(real_B, fake_B, edge_B)
         # generator: GAN + content + style (+ pixel L1 to the input, + the switched-on extra losses)
         self.D.requires_grad_(False)
         self.optimizers["G"].zero_grad(set_to_none=True)
         with self.autocast():
-            loss_gan = gan_loss(self.D(self.d_view(fake_B)), True, "bce")
+            loss_gan = gan_loss(self.D(fake_B), True, "bce")
             content, feat_fake = self.content_loss(real_A, fake_B)
             with torch.no_grad():
                 feat_b = self.vgg(real_B)
             style = style_loss(feat_fake, feat_b)
-            pixel = pooled_l1(fake_B, real_A, cfg.pixel_pool)
+            pixel = F.l1_loss(fake_B, real_A)
             extra = self.extra.terms(real_A, fake_B, real_B, vgg_out=feat_fake)
             levers = {**self.pixel_log(pixel), **self.tv_log((real_A, fake_B))}  # the switched-on ones, for the history
             loss_G = (cfg.gan_weight * loss_gan + cfg.content_weight * content + cfg.style_weight * style
@@ -248,21 +235,13 @@ class CartoonGANTrainer(TranslationTrainer):
         self.optimizers["G"].step()
         self.D.requires_grad_(True)
         return {"phase": "adversarial", "loss_G": loss_G, "loss_gan": loss_gan, "loss_content": content,
-                "loss_style": style, "loss_D": self.last_loss_D, **levers, **extra}
-
-    def extra_state(self) -> dict:
-        return {"last_loss_D": None if self.last_loss_D is None else self.last_loss_D.float().cpu()}
-
-    def load_extra_state(self, state: dict) -> None:
-        loss = state.get("last_loss_D")
-        self.last_loss_D = None if loss is None else loss.to(self.device)
+                "loss_style": style, "loss_D": loss_D, **levers, **extra}
 
 
 def build_generator(cfg: TranslationConfig, name: str = "G") -> Generator:
     """An untrained generator with the config's widths (``name``: its only one, G)."""
     return Generator(cfg.ngf, cfg.n_blocks, upsample=cfg.upsample, chroma_blur=cfg.chroma_blur,
-                     chroma_median=cfg.chroma_median, chroma_guided=cfg.chroma_guided,
-                     input_colour=cfg.input_colour)
+                     chroma_median=cfg.chroma_median, input_colour=cfg.input_colour)
 
 
 def pretrain_end_step(history: list[dict]) -> int | None:

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from animelib.errors import ConfigError
-from animelib.losses import ExtraLosses, ImagePool, gan_loss, pooled_l1
+from animelib.losses import ExtraLosses, ImagePool, gan_loss
 from animelib.models.translation import TranslationConfig, TranslationGenerator, TranslationTrainer
 from animelib.nets.blocks import ConvBlock, ResidualBlock
 from animelib.training import ModelSpec
@@ -37,18 +37,10 @@ class CycleGANConfig(TranslationConfig):
     lambda_gan: float = 1.0
     lambda_cycle: float = 10.0
     pool_size: int = 50  # history of generated images shown to the discriminators
-    # lever (issue 20; 0 = the report's): Gaussian noise of this sd added to each translation before the other
-    # generator maps it back in the cycle loss, so a translation cannot hide its input in faint high-frequency
-    # patterns for the way back (Chu et al. 2017, "CycleGAN, a master of steganography")
-    cycle_noise: float = 0.0
-    # lever (issue 20; 1 = the report's): the cycle losses compare the reconstruction with its input after k x k
-    # average pooling, so a translation need not carry the input's fine texture (a photo's mottled background,
-    # its eyes' glints) for the way back; the coarse layout and colours still have to survive the cycle
-    cycle_pool: int = 1
-    # lever (issue 20; 0 = the report's): the first this many epochs train both generators towards the identity map
+    # lever (0 = the report's): the first this many epochs train both generators towards the identity map
     # alone (GAN and cycle weights 0, discriminators untouched), so the adversarial epochs start from clean images
     identity_warmup_epochs: int = 0
-    # lever (issue 20; False = the report's): D_B also sees each anime image with its edges blurred away
+    # lever (False = the report's): D_B also sees each anime image with its edges blurred away
     # (CartoonGAN's edge promotion, animelib.data.edges) as a fake, so crisp outlines become a sign of "anime"
     edge_promoted_fakes: bool = False
 
@@ -59,11 +51,11 @@ class CycleGANConfig(TranslationConfig):
         "lambda_identity": "identity-loss weight (report: 5)",
         "lambda_gan": "GAN-loss weight (report: 1)",
         "lambda_cycle": "cycle-loss weight (report: 10)",
-        "cycle_noise": "noise on the translations before the cycle back",
-        "cycle_pool": "cycle losses compared after k x k average pooling",
         "identity_warmup_epochs": "generators first trained towards the identity map",
         "edge_promoted_fakes": "edge-blurred anime images shown to D_B as fakes (CartoonGAN's edge promotion)",
     }
+    REMOVED_LEVERS: ClassVar[dict[str, Any]] = {**TranslationConfig.REMOVED_LEVERS, "cycle_noise": 0.0,
+                                                "cycle_pool": 1}
     PROFILES: ClassVar[dict[str, dict[str, Any]]] = {
         "smoke": dict(image_size=32, ngf=4, ndf=4, batch_size=4, epochs=3, lr_decay_epoch=2,
                       num_a=16, num_b=16, num_test=8, pool_size=8,
@@ -90,19 +82,15 @@ class CycleGANConfig(TranslationConfig):
         if not 0 <= self.identity_warmup_epochs < self.epochs:
             raise ConfigError(f"identity_warmup_epochs={self.identity_warmup_epochs} must be at least 0 and less "
                               f"than epochs={self.epochs}")
-        if self.cycle_pool < 1 or self.cycle_pool > self.image_size:
-            raise ConfigError(f"cycle_pool={self.cycle_pool!r} must be at least 1 (1: the report's plain L1) and at "
-                              f"most image_size={self.image_size}")
-        if self.pool_size < 0 or self.lr_decay_epoch < 0 or self.cycle_noise < 0:
-            raise ConfigError(f"pool_size={self.pool_size}, lr_decay_epoch={self.lr_decay_epoch} and "
-                              f"cycle_noise={self.cycle_noise} must not be negative")
+        if self.pool_size < 0 or self.lr_decay_epoch < 0:
+            raise ConfigError(f"pool_size={self.pool_size} and lr_decay_epoch={self.lr_decay_epoch} must not be "
+                              "negative")
 
 
 class Generator(TranslationGenerator):
     def __init__(self, ngf: int = 32, n_blocks: int = 4, norm: str = "instance", upsample: str = "transposed",
-                 chroma_blur: float = 0.0, chroma_median: int = 0, chroma_guided: int = 0,
-                 input_colour: float = 0.0):
-        super().__init__(chroma_blur, chroma_median, chroma_guided, input_colour)  # the colour steps after self.net
+                 chroma_blur: float = 0.0, chroma_median: int = 0, input_colour: float = 0.0):
+        super().__init__(chroma_blur, chroma_median, input_colour)  # the colour steps after self.net
         self.net = nn.Sequential(
             ConvBlock(3, ngf, 7, 1, 3, norm=norm, act="relu", padding_mode="reflect"),  # (N, ngf, H, W)
             ConvBlock(ngf, ngf * 2, 3, 2, 1, norm=norm, act="relu"),  # (N, 2ngf, H/2, W/2)
@@ -155,8 +143,8 @@ class CycleGANTrainer(TranslationTrainer):
         notes = self.load_data()
         self.G_A2B = build_generator(cfg, "G_A2B").to(self.device)
         self.G_B2A = build_generator(cfg, "G_B2A").to(self.device)
-        self.D_A = self.discriminator(Discriminator(cfg.ndf))
-        self.D_B = self.discriminator(Discriminator(cfg.ndf))
+        self.D_A = Discriminator(cfg.ndf).to(self.device)
+        self.D_B = Discriminator(cfg.ndf).to(self.device)
         self.nets = {"G_A2B": self.G_A2B, "G_B2A": self.G_B2A, "D_A": self.D_A, "D_B": self.D_B}
         self.optimizers = {
             "G": self.adam([*self.G_A2B.parameters(), *self.G_B2A.parameters()]),
@@ -166,7 +154,6 @@ class CycleGANTrainer(TranslationTrainer):
         self.pool_A, self.pool_B = ImagePool(cfg.pool_size), ImagePool(cfg.pool_size)
         if cfg.edge_promoted_fakes:
             self.images_e = self.load_edges()  # batches then carry them as a third element
-        self.last_d_losses: dict[str, torch.Tensor] = {}  # logged again on the steps that skip D (cfg.d_every)
         vgg = None
         if "gray" in cfg.extra_losses:
             vgg, vgg_note = self.load_vgg()
@@ -189,10 +176,10 @@ class CycleGANTrainer(TranslationTrainer):
             parts = {
                 "loss_idt_A": F.l1_loss(self.G_B2A(real_A), real_A),
                 "loss_idt_B": F.l1_loss(self.G_A2B(real_B), real_B),
-                "loss_gan_A2B": gan_loss(self.D_B(self.d_view(fake_B)), True),
-                "loss_gan_B2A": gan_loss(self.D_A(self.d_view(fake_A)), True),
-                "loss_cycle_A": pooled_l1(self.G_B2A(self.noisy(fake_B)), real_A, cfg.cycle_pool),
-                "loss_cycle_B": pooled_l1(self.G_A2B(self.noisy(fake_A)), real_B, cfg.cycle_pool),
+                "loss_gan_A2B": gan_loss(self.D_B(fake_B), True),
+                "loss_gan_B2A": gan_loss(self.D_A(fake_A), True),
+                "loss_cycle_A": F.l1_loss(self.G_B2A(fake_B), real_A),
+                "loss_cycle_B": F.l1_loss(self.G_A2B(fake_A), real_B),
             }
             extra = self.extra.terms(real_A, fake_B, real_B)
             tv = self.tv_log((real_A, fake_B), (real_B, fake_A))  # both translations (levers; the report has none)
@@ -205,58 +192,41 @@ class CycleGANTrainer(TranslationTrainer):
             d.requires_grad_(True)
         if warmup:  # the discriminators wait; their losses on this step's images are logged
             with torch.no_grad(), self.autocast():
-                self.last_d_losses = {"loss_D_A": 0.5 * (gan_loss(self.D_A(real_A), True)
-                                                         + gan_loss(self.D_A(fake_A), False)),
-                                      "loss_D_B": 0.5 * (gan_loss(self.D_B(real_B), True)
-                                                         + gan_loss(self.D_B(fake_B), False))}
-        elif self.d_step_due():
-            self.last_d_losses = self.discriminator_step(real_A, real_B, fake_A, fake_B, *edge_B)
-        return {"loss_G": loss_G, **parts, **self.last_d_losses, **extra, **tv}
-
-    def noisy(self, images: torch.Tensor) -> torch.Tensor:
-        """``images`` plus Gaussian noise of sd ``cfg.cycle_noise`` (drawn from the run's generator), or themselves."""
-        if not self.cfg.cycle_noise:
-            return images
-        return images + self.cfg.cycle_noise * self.randn(*images.shape).to(images.dtype)
+                d_losses = {"loss_D_A": 0.5 * (gan_loss(self.D_A(real_A), True) + gan_loss(self.D_A(fake_A), False)),
+                            "loss_D_B": 0.5 * (gan_loss(self.D_B(real_B), True) + gan_loss(self.D_B(fake_B), False))}
+        else:
+            d_losses = self.discriminator_step(real_A, real_B, fake_A, fake_B, *edge_B)
+        return {"loss_G": loss_G, **parts, **d_losses, **extra, **tv}
 
     def discriminator_step(self, real_A, real_B, fake_A, fake_B, edge_B=None) -> dict[str, torch.Tensor]:
-        """Real towards 1, fakes from the history pools towards 0; D sees everything through ``d_view``.
-        ``edge_B`` (the ``edge_promoted_fakes`` lever): edge-blurred anime images, also towards 0 for D_B, as one
-        more term of the same weight (as CartoonGAN's discriminator loss has it); the colour-blotched anime images
-        of ``blotch_fakes`` likewise."""
+        """Real towards 1, fakes from the history pools towards 0. ``edge_B`` (the ``edge_promoted_fakes`` lever):
+        edge-blurred anime images, also towards 0 for D_B, as one more term of the same weight (as CartoonGAN's
+        discriminator loss has it)."""
         self.optimizers["D"].zero_grad(set_to_none=True)
         pooled_B = self.pool_B.query(fake_B, self.rng)
         pooled_A = self.pool_A.query(fake_A, self.rng)
         with self.autocast():
-            loss_D_B = 0.5 * (gan_loss(self.D_B(self.d_view(real_B)), True)
-                              + gan_loss(self.D_B(self.d_view(pooled_B)), False))
+            loss_D_B = 0.5 * (gan_loss(self.D_B(real_B), True) + gan_loss(self.D_B(pooled_B), False))
             if edge_B is not None:
-                loss_D_B = loss_D_B + 0.5 * gan_loss(self.D_B(self.d_view(edge_B)), False)
-            blotched_B = self.blotched(real_B)
-            if blotched_B is not None:
-                loss_D_B = loss_D_B + 0.5 * gan_loss(self.D_B(self.d_view(blotched_B)), False)
-            loss_D_A = 0.5 * (gan_loss(self.D_A(self.d_view(real_A)), True)
-                              + gan_loss(self.D_A(self.d_view(pooled_A)), False))
+                loss_D_B = loss_D_B + 0.5 * gan_loss(self.D_B(edge_B), False)
+            loss_D_A = 0.5 * (gan_loss(self.D_A(real_A), True) + gan_loss(self.D_A(pooled_A), False))
         (loss_D_A + loss_D_B).backward()
         self.optimizers["D"].step()
         return {"loss_D_A": loss_D_A.detach(), "loss_D_B": loss_D_B.detach()}
 
     def extra_state(self) -> dict:
-        return {"pool_A": self.pool_A.state_dict(), "pool_B": self.pool_B.state_dict(),
-                "last_d_losses": {k: v.float().cpu() for k, v in self.last_d_losses.items()}}
+        return {"pool_A": self.pool_A.state_dict(), "pool_B": self.pool_B.state_dict()}
 
     def load_extra_state(self, state: dict) -> None:
         self.pool_A.load_state_dict(state["pool_A"], self.device)
         self.pool_B.load_state_dict(state["pool_B"], self.device)
-        self.last_d_losses = {k: v.to(self.device) for k, v in state.get("last_d_losses", {}).items()}
 
 
 def build_generator(cfg: TranslationConfig, name: str = "G_A2B") -> Generator:
     """An untrained generator ``name`` with the config's widths; ``cfg.input_colour`` applies to the photo-to-anime
     direction (G_A2B) alone: the anime-to-photo direction keeps its own colour."""
     return Generator(cfg.ngf, cfg.n_blocks, upsample=cfg.upsample, chroma_blur=cfg.chroma_blur,
-                     chroma_median=cfg.chroma_median, chroma_guided=cfg.chroma_guided,
-                     input_colour=cfg.input_colour if name == "G_A2B" else 0.0)
+                     chroma_median=cfg.chroma_median, input_colour=cfg.input_colour if name == "G_A2B" else 0.0)
 
 
 def cycle_rows(images: np.ndarray, forward: nn.Module, backward: nn.Module,

@@ -22,7 +22,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from animelib.config import Config
-from animelib.data import floor_set, load_domain
+from animelib.data import ImageSet, floor_set, load_domain
 from animelib.data.tensors import DeviceImages
 from animelib.errors import ConfigError
 from animelib.metrics import fid_kid, nearest_neighbour_distance, quality_floors, quality_measures
@@ -101,7 +101,7 @@ class Generator(nn.Module):
     usually reads it)."""
 
     def __init__(self, nz: int = 100, ngf: int = 64, extra_layer: str = "report", chroma_blur: float = 0.0,
-                 chroma_median: int = 0, chroma_guided: int = 0, upsample: str = "transposed"):
+                 chroma_median: int = 0, upsample: str = "transposed"):
         super().__init__()
         self.nz = nz
         extra = 3 if extra_layer == "report" else ngf
@@ -118,7 +118,7 @@ class Generator(nn.Module):
             ConvBlock(ngf, extra, 3, 1, 1, norm="batch", act="lrelu"),  # extra layer (N, 3 or ngf, 32, 32)
             up(extra, 3, act="tanh"),  # (N, 3, 64, 64) in (-1, 1)
         )
-        self.chroma = colour_filter(chroma_blur, chroma_median, chroma_guided)  # the colour levers (Config)
+        self.chroma = colour_filter(chroma_blur, chroma_median)  # the colour levers (Config)
         init_dcgan_weights(self)
         if upsample == "resize":  # nearest up-sampling then a conv: no checkerboard to start from
             return
@@ -179,8 +179,7 @@ class DCGANTrainer(Trainer):
 
     def build(self) -> dict[str, str]:
         cfg = self.cfg
-        train, test = load_domain("anime", cfg.image_size, cfg.num_train, cfg.data_dir, cfg.data_seed,
-                                  cfg.dedupe, num_test=cfg.num_test, progress=self.progress, crop=cfg.crop)
+        train, test = load_data(cfg, self.progress)
         self.train_images, self.test_images = train.images, test.images  # (N, 64, 64, 3) uint8, for metrics
         self.images = DeviceImages(train.images, self.device, cfg.channels_last)
         self.G = build_generator(cfg).to(self.device)
@@ -282,10 +281,16 @@ class DCGANTrainer(Trainer):
             tqdm.write(f"[animelib] dcgan epoch {self.epoch}: {text}")
 
 
+def load_data(cfg: DCGANConfig, progress: bool = True) -> tuple[ImageSet, ImageSet]:
+    """The run's training and held-out real avatars, as its trainer reads them (the held-out ones: what its
+    samples are measured against)."""
+    return load_domain("anime", cfg.image_size, cfg.num_train, cfg.data_dir, cfg.data_seed, cfg.dedupe,
+                       num_test=cfg.num_test, progress=progress, crop=cfg.crop)
+
+
 def build_generator(cfg: DCGANConfig, name: str = "G") -> Generator:
     """An untrained generator with the config's widths and extra layer (``name``: its only one, G)."""
-    return Generator(cfg.nz, cfg.ngf, cfg.extra_layer, cfg.chroma_blur, cfg.chroma_median, cfg.chroma_guided,
-                     cfg.upsample)
+    return Generator(cfg.nz, cfg.ngf, cfg.extra_layer, cfg.chroma_blur, cfg.chroma_median, cfg.upsample)
 
 
 def noise(n: int, nz: int = 100, seed: int = 0) -> torch.Tensor:

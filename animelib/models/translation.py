@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -19,11 +19,10 @@ from animelib.data import floor_set, load_translation_data
 from animelib.data.edges import edge_promoted
 from animelib.data.tensors import DeviceImages, index_batches, num_batches
 from animelib.errors import ConfigError
-from animelib.losses import chroma, coarse_colour_l1, total_variation
+from animelib.losses import total_variation
 from animelib.metrics import paired_metrics, quality_floors, quality_measures
 from animelib.nets.blocks import InputColour, colour_filter
 from animelib.nets.vgg import VGGFeatures, load_vgg19
-from animelib.recipes import AUGMENTS, apply_spectral_norm, colour_blotches, diff_augment
 from animelib.training import Trainer
 from animelib.utils import translate_images
 
@@ -51,20 +50,9 @@ class TranslationConfig(Config):
     # report's most likely reading: 51,223 anime faces at batch 128 = 400 steps); "A", one pass over the photos
     # (3,666: 28 steps). Equal-sized domains (the smoke and quick profiles) give the same epochs either way.
     epoch_over: str = "larger"
-    # levers beyond the report's recipe (issue 20; the defaults are the report's): named in captions when changed
+    # levers beyond the report's recipe (the defaults are the report's): named in captions when changed
     d_lr_scale: float = 1.0  # the discriminators' learning rate is lr * d_lr_scale (separate rates for G and D)
-    d_every: int = 1  # update the discriminators on every d_every-th step only (fewer D updates)
-    diffaugment: str = ""  # DiffAugment policy on every image D sees, e.g. "translation,cutout" ("": off)
-    d_spectral_norm: bool = False  # spectral normalisation of every discriminator weight (layers unchanged)
     tv_weight: float = 0.0  # total variation of the translations in G's loss (losses.total_variation): no speckle
-    tv_chroma_weight: float = 0.0  # total variation of their colour alone (Cb, Cr): flat colours, outlines kept
-    # anime images with random colour blotches of this strength (recipes.colour_blotches) shown to the anime
-    # discriminator as one more kind of fake, so colour noise reads as "not anime" (0: off)
-    blotch_fakes: float = 0.0
-    blotch_luma: float = 0.0  # those blotches also vary the brightness, at this fraction of the colour's strength
-    # L1 between the colours of each translation and of its input on an 8 x 8 grid of blocks (losses.coarse_colour_l1):
-    # a translation keeps its input's colour layout (background, hair, clothes) instead of painting its own (0: off)
-    colour_anchor: float = 0.0
     # when sampling (not in training), each photo's anime translation gets its colour (Cb, Cr) as this multiple of
     # the photo's (nets.blocks.InputColour): G's brightness, the photo's colour layout, no colour blotches (0: off)
     input_colour: float = 0.0
@@ -73,16 +61,13 @@ class TranslationConfig(Config):
     LEVERS: ClassVar[dict[str, str]] = {
         **Config.LEVERS,
         "d_lr_scale": "discriminator learning rate = lr x this",
-        "d_every": "discriminator updated every this many steps",
-        "diffaugment": "DiffAugment on the discriminator's inputs",
-        "d_spectral_norm": "spectral normalisation in the discriminator",
         "tv_weight": "total-variation penalty on the translations",
-        "tv_chroma_weight": "total-variation penalty on the translations' colour (Cb, Cr)",
         "upsample": "generator up-sampling (report: transposed convs)",
-        "blotch_fakes": "colour-blotched anime images shown to the anime discriminator as fakes",
-        "blotch_luma": "brightness grain in those blotched fakes",
-        "colour_anchor": "the translations' coarse colours tied to their inputs'",
         "input_colour": "at sampling, the translations' colour replaced by their inputs' colour times this",
+    }
+    REMOVED_LEVERS: ClassVar[dict[str, Any]] = {
+        **Config.REMOVED_LEVERS, "d_every": 1, "diffaugment": "", "d_spectral_norm": False, "tv_chroma_weight": 0.0,
+        "blotch_fakes": 0.0, "blotch_luma": 0.0, "colour_anchor": 0.0,
     }
 
     def __post_init__(self):
@@ -99,15 +84,10 @@ class TranslationConfig(Config):
         if not 0 <= self.input_colour <= 2:
             raise ConfigError(f"input_colour={self.input_colour!r} must be 0 (off) or a factor above 0 and at most 2 "
                               "on the input's colour")
-        for name in ("tv_weight", "tv_chroma_weight", "blotch_fakes", "blotch_luma", "colour_anchor"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"{name}={getattr(self, name)!r} must not be negative")
-        if self.d_lr_scale <= 0 or self.d_every < 1:
-            raise ConfigError(f"d_lr_scale={self.d_lr_scale!r} must be positive and d_every={self.d_every!r} at "
-                              "least 1")
-        unknown = [p for p in self.diffaugment.split(",") if p.strip() and p.strip() not in AUGMENTS]
-        if unknown:
-            raise ConfigError(f"diffaugment={self.diffaugment!r}: {unknown[0]!r} is not one of {', '.join(AUGMENTS)}")
+        if self.tv_weight < 0:
+            raise ConfigError(f"tv_weight={self.tv_weight!r} must not be negative")
+        if self.d_lr_scale <= 0:
+            raise ConfigError(f"d_lr_scale={self.d_lr_scale!r} must be positive")
 
     @property
     def extra_losses(self) -> tuple[str, ...]:
@@ -119,10 +99,9 @@ class TranslationGenerator(nn.Module):
     the colour levers as fixed last steps (:func:`~animelib.nets.blocks.colour_filter`), then, when sampling (eval
     mode) only, the input's colour (:class:`~animelib.nets.blocks.InputColour`)."""
 
-    def __init__(self, chroma_blur: float = 0.0, chroma_median: int = 0, chroma_guided: int = 0,
-                 input_colour: float = 0.0):
+    def __init__(self, chroma_blur: float = 0.0, chroma_median: int = 0, input_colour: float = 0.0):
         super().__init__()
-        self.chroma = colour_filter(chroma_blur, chroma_median, chroma_guided)
+        self.chroma = colour_filter(chroma_blur, chroma_median)
         self.input_colour = InputColour(input_colour) if input_colour else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -159,54 +138,22 @@ class TranslationTrainer(Trainer):
         vgg = load_vgg19(self.cfg, self.device)
         return vgg, {"vgg.txt": vgg.note}
 
-    def blotched(self, images: torch.Tensor) -> torch.Tensor | None:
-        """Real anime ``images`` with colour blotches of strength ``cfg.blotch_fakes`` (drawn from the run's
-        generator, so a resumed run draws the same), for the anime discriminator as fakes; None when it is off."""
-        if not self.cfg.blotch_fakes:
-            return None
-        return colour_blotches(images, self.cfg.blotch_fakes, self.rng, self.cfg.blotch_luma)
-
-    def d_view(self, images: torch.Tensor) -> torch.Tensor:
-        """What a discriminator sees of ``images``: DiffAugmented by ``cfg.diffaugment`` (drawn from the run's
-        generator, so a resumed run draws the same), else the images themselves. Use it on real and fake alike."""
-        if not self.cfg.diffaugment:
-            return images
-        return diff_augment(images, self.cfg.diffaugment, self.rng)
-
     def tv_log(self, *pairs: tuple[torch.Tensor, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """The smoothness and colour levers' terms summed over the ``(input, translation)`` pairs, for the
-        switched-on levers only (nothing else computed): ``loss_tv`` (RGB total variation) when ``cfg.tv_weight``,
-        ``loss_tv_chroma`` (that of Cb and Cr) when ``cfg.tv_chroma_weight``, ``loss_colour_anchor``
-        (:func:`~animelib.losses.coarse_colour_l1` to the input) when ``cfg.colour_anchor``. :meth:`tv_penalty`
-        weights them for G's loss."""
+        """The total-variation lever's term summed over the translations of the ``(input, translation)`` pairs:
+        ``loss_tv`` when ``cfg.tv_weight`` is on, else nothing (and nothing computed). :meth:`tv_penalty` weights it
+        for G's loss."""
         log = {}
         if self.cfg.tv_weight:
             log["loss_tv"] = sum(total_variation(t) for _, t in pairs)
-        if self.cfg.tv_chroma_weight:
-            log["loss_tv_chroma"] = sum(total_variation(chroma(t)) for _, t in pairs)
-        if self.cfg.colour_anchor:
-            log["loss_colour_anchor"] = sum(coarse_colour_l1(t, x) for x, t in pairs)
         return log
 
     def tv_penalty(self, log: dict[str, torch.Tensor]) -> torch.Tensor | float:
-        """The weighted terms of :meth:`tv_log` (0 when those levers are off)."""
-        return (self.cfg.tv_weight * log.get("loss_tv", 0.0)
-                + self.cfg.tv_chroma_weight * log.get("loss_tv_chroma", 0.0)
-                + self.cfg.colour_anchor * log.get("loss_colour_anchor", 0.0))
+        """The weighted term of :meth:`tv_log` (0 when the lever is off)."""
+        return self.cfg.tv_weight * log.get("loss_tv", 0.0)
 
     def tv_names(self) -> tuple[str, ...]:
         """The loss names :meth:`tv_log` logs under this config."""
-        return tuple(name for name, weight in (("loss_tv", self.cfg.tv_weight),
-                                                ("loss_tv_chroma", self.cfg.tv_chroma_weight),
-                                                ("loss_colour_anchor", self.cfg.colour_anchor)) if weight)
-
-    def d_step_due(self) -> bool:
-        """Whether this step updates the discriminators (every ``cfg.d_every``-th step, the first included)."""
-        return self.step % self.cfg.d_every == 0
-
-    def discriminator(self, net: nn.Module) -> nn.Module:
-        """A discriminator on the training device, spectrally normalised when ``cfg.d_spectral_norm``."""
-        return (apply_spectral_norm(net) if self.cfg.d_spectral_norm else net).to(self.device)
+        return ("loss_tv",) if self.cfg.tv_weight else ()
 
     def d_adam(self, params) -> torch.optim.Adam:
         """Adam for discriminators, at ``lr * cfg.d_lr_scale``."""

@@ -148,38 +148,6 @@ class ChromaMedian(ColourStep):
         return f"k={self.k}"
 
 
-class ChromaGuided(ColourStep):
-    """The colour (Cb, Cr) of an RGB image smoothed by a guided filter with its own brightness as the guide (He, Sun
-    and Tang, 2013), the brightness untouched: in each ``(2r + 1)``-wide window the colour is fitted as a linear
-    function of the luma, ``a * Y + b``, and each pixel takes the average of its windows' fits.
-
-    Where the brightness is flat (a drawing's background, a patch of skin) the slope ``a`` falls towards 0 and the
-    colour towards its window mean: blotches of colour that no change of brightness carries are flattened. Where the
-    brightness has an edge (an outline) the colour follows it, so colour edges stay on the outlines. ``eps`` is the
-    luma variance (on [-1, 1] images) below which a window counts as flat. Box filters only: cheap, and G learns
-    through it as its last step.
-    """
-
-    def __init__(self, r: int, eps: float = 0.01):
-        super().__init__()
-        if r < 1:
-            raise ValueError(f"chroma_guided={r!r} must be a window radius of at least 1")
-        self.r, self.eps = r, eps
-
-    def _box(self, t: torch.Tensor) -> torch.Tensor:
-        return F.avg_pool2d(F.pad(t, (self.r,) * 4, mode="reflect"), 2 * self.r + 1, stride=1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y, colour = luma(x), chroma(x)
-        mean_y, mean_c = self._box(y), self._box(colour)
-        slope = (self._box(y * colour) - mean_y * mean_c) / (self._box(y * y) - mean_y * mean_y + self.eps)
-        fitted = self._box(slope) * y + self._box(mean_c - slope * mean_y)
-        return self.recolour(x, colour, fitted)
-
-    def extra_repr(self) -> str:
-        return f"r={self.r}, eps={self.eps}"
-
-
 class InputColour(ColourStep):
     """A translation's colour (Cb, Cr) replaced by ``scale`` times its input's, its brightness as the generator drew
     it: the generator's outlines, shading and eyes, with the photo's colour layout (hair, skin, clothes, background),
@@ -205,12 +173,11 @@ class InputColour(ColourStep):
         return f"scale={self.scale}"
 
 
-def colour_filter(chroma_blur: float = 0.0, chroma_median: int = 0, chroma_guided: int = 0) -> nn.Module | None:
-    """A generator's fixed last step on its output's colour (the levers ``chroma_blur``, then ``chroma_median``, then
-    ``chroma_guided``), or None when all are off."""
+def colour_filter(chroma_blur: float = 0.0, chroma_median: int = 0) -> nn.Module | None:
+    """A generator's fixed last step on its output's colour (the levers ``chroma_blur``, then ``chroma_median``), or
+    None when both are off."""
     steps = [ChromaBlur(chroma_blur)] if chroma_blur else []
     steps += [ChromaMedian(chroma_median)] if chroma_median else []
-    steps += [ChromaGuided(chroma_guided)] if chroma_guided else []
     return None if not steps else steps[0] if len(steps) == 1 else nn.Sequential(*steps)
 
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import os
 import sys
-import warnings
+import urllib.error
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -147,6 +147,38 @@ def _imagenet_layers() -> tuple[nn.Sequential, str]:
     return layers, f"VGG19 ImageNet weights ({path.name})"
 
 
+def _plain_reason(error: Exception) -> str:
+    """Why the ImageNet weights could not be had, in plain words (not the raw ``urlopen error``)."""
+    if os.environ.get("ANIMELIB_OFFLINE") == "1":
+        return "downloads are switched off (ANIMELIB_OFFLINE=1)"
+    if isinstance(error, urllib.error.URLError):
+        return "they could not be downloaded (no connection to download.pytorch.org)"
+    return f"they could not be read ({str(error).splitlines()[0][:200]})"
+
+
+# A note said once per ``animelib run``: its workers and notebook kernels share the folder named here (the
+# runner sets it), where the first process to say a note leaves a marker; without it, once per process.
+NOTES_DIR_ENV = "ANIMELIB_NOTES_DIR"
+_said: set[str] = set()
+
+
+def say_once(key: str, message: str) -> bool:
+    """Print ``message`` to stderr unless this process, or another of the same ``animelib run``, already did."""
+    if key in _said:
+        return False
+    _said.add(key)
+    folder = os.environ.get(NOTES_DIR_ENV)
+    if folder:
+        try:
+            os.close(os.open(Path(folder) / f"{key}.said", os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError:
+            return False
+        except OSError:  # an unwritable folder: say it here
+            pass
+    print(message, file=sys.stderr)
+    return True
+
+
 def load_vgg19(cfg, device: torch.device | str = "cpu") -> VGGFeatures:
     """The frozen VGG19 features the config asks for: ImageNet weights, or the allowed synthetic network."""
     device = select_device(device) if isinstance(device, str) else device
@@ -154,20 +186,18 @@ def load_vgg19(cfg, device: torch.device | str = "cpu") -> VGGFeatures:
         layers, note = _imagenet_layers()
         return VGGFeatures(layers, False, note, str(weights_path().resolve()), file_sha256(weights_path())).to(device)
     except (OSError, RuntimeError, ValueError) as e:  # URLError is an OSError
-        reason = str(e).splitlines()[0][:200]
+        reason = _plain_reason(e)
     if cfg.vgg_weights not in ALLOW_SYNTHETIC:
         raise WeightsUnavailableError(
             f"VGG19 ImageNet weights are needed for the content loss, but {weights_path()} is missing and "
-            f"could not be downloaded ({reason}). On a machine with internet run\n"
+            f"{reason}. On a machine with internet run\n"
             f"  python -c \"import torchvision; torchvision.models.vgg19(weights='IMAGENET1K_V1')\"\n"
             f"or download {VGG19_URL} into {weights_path().parent}/ (set TORCH_HOME to use another cache). "
             "To run anyway with a VGG19-shaped network trained on synthetic avatars, set "
             "vgg_weights='allow-substitute'."
         )
-    message = (f"WARNING: no ImageNet VGG19 weights ({reason}). Content and style losses use a {SYNTHETIC_NOTE}; "
-               "results are labelled as such.")
-    warnings.warn(message, stacklevel=2)
-    print("!" * 100 + "\n" + message + "\n" + "!" * 100, file=sys.stderr)
+    say_once("vgg-substitute", f"Note: the ImageNet VGG19 weights are not in {weights_path().parent}/ and {reason}, "
+             f"so the content and style losses use a {SYNTHETIC_NOTE}. Captions say so.")
     budget = budget_for(cfg.profile)
     return load_synthetic_vgg(cfg.vgg_width, budget, device, progress=False)
 

@@ -19,8 +19,6 @@ landmarks, curve helpers), ``painter`` (drawing local shapes on a canvas, colour
 
 from __future__ import annotations
 
-import os
-import tempfile
 from numbers import Integral
 from pathlib import Path
 
@@ -39,6 +37,7 @@ from animelib.data.synthetic.attributes import (
 from animelib.data.synthetic.geometry import HeadGeometry
 from animelib.data.synthetic.photo import add_sensor_noise, draw_photo
 from animelib.errors import ConfigError
+from animelib.files import atomic_write
 from animelib.paths import cache_dir
 
 __all__ = [
@@ -118,16 +117,8 @@ def _load_cached(path: Path, n: int, size: int) -> tuple[np.ndarray, np.ndarray]
 
 
 def _save_atomically(path: Path, images: np.ndarray, landmarks: np.ndarray) -> None:
-    """Write the arrays to a temporary file beside ``path``, then rename it: readers never see half a file."""
-    fd, tmp = tempfile.mkstemp(prefix=path.stem, suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, images=images, landmarks=landmarks)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write the arrays as one ``.npz`` file, atomically: readers never see half a file."""
+    atomic_write(path, lambda f: np.savez(f, images=images, landmarks=landmarks))
 
 
 def render_set(style: str, n: int, size: int = 64, seed: int = 0, start: int = 0, cache: bool = True,

@@ -1,0 +1,87 @@
+"""The scripts in benchmarks/: each answers --help at once (without importing torch) and names its main options;
+a script added there without being listed here fails, so none can rot unnoticed; RESULTS.md names every script
+and stays within its size limits."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "benchmarks"
+
+# Every script in benchmarks/, with words its --help must show (its main options).
+SCRIPTS = {
+    "matrix.py": ["--device", "--preset", "--models", "--parallel-render", "--budget-s"],
+    "loop_overhead.py": ["--profile", "--batch-size", "--rounds", "--steps"],
+    "bf16_check.py": ["--rounds", "--steps"],
+    "folders.py": ["--scale", "--cores", "--detector"],
+    "render_speed.py": ["--sizes", "--count", "--threads"],
+    "fast_render.py": ["--size", "--no-check"],
+    "gpu_epoch.py": ["--device", "--profile", "--images", "--out"],
+    "gpu_resume.py": ["--device", "--epochs", "--out"],
+    "gpu_summary.py": ["OUT", "CARD"],
+    "lab_check.py": ["--out"],
+    "gpu_check.sh": ["--dry-run", "--help", "GPU_CHECK_SECONDS"],
+}
+MAX_WORDS, MAX_IMAGE_BYTES = 6000, 3 * 2**20
+
+
+def help_of(name: str) -> subprocess.CompletedProcess:
+    if name.endswith(".sh"):
+        command = ["bash", f"benchmarks/{name}", "--help"]
+    else:  # -X importtime lists every module imported, on stderr
+        command = [sys.executable, "-X", "importtime", f"benchmarks/{name}", "--help"]
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60)
+
+
+def test_every_script_in_benchmarks_is_listed_here():
+    found = {p.name for p in BENCH.iterdir() if p.suffix in (".py", ".sh")}
+    assert found == set(SCRIPTS), ("add new benchmark scripts to SCRIPTS (and RESULTS.md); remove deleted ones: "
+                                   f"unlisted {sorted(found - set(SCRIPTS))}, missing {sorted(set(SCRIPTS) - found)}")
+
+
+@pytest.mark.parametrize("name", sorted(SCRIPTS))
+def test_script_answers_help_without_torch(name):
+    if name.endswith(".sh") and shutil.which("bash") is None:
+        pytest.skip("needs bash")
+    done = help_of(name)
+    assert done.returncode == 0, (done.stdout[-2000:], done.stderr[-2000:])
+    assert "usage:" in done.stdout
+    missing = [word for word in SCRIPTS[name] if word not in done.stdout]
+    assert not missing, f"{name} --help does not name {missing}:\n{done.stdout}"
+    imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
+    assert "torch" not in imported, f"{name} imports torch before parsing its arguments"
+
+
+def test_gpu_check_runs_only_listed_scripts():
+    text = (BENCH / "gpu_check.sh").read_text()
+    used = set(re.findall(r"benchmarks/(\w+\.py)", text))
+    assert {"matrix.py", "gpu_epoch.py", "gpu_resume.py", "gpu_summary.py"} <= used
+    assert used <= set(SCRIPTS)
+
+
+def test_gpu_check_refuses_an_unknown_argument():
+    if shutil.which("bash") is None:
+        pytest.skip("needs bash")
+    done = subprocess.run(["bash", "benchmarks/gpu_check.sh", "--dryrun"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 2 and "usage:" in done.stderr
+
+
+def test_results_name_every_script_and_stay_small():
+    results = (BENCH / "RESULTS.md").read_text()
+    unnamed = [name for name in SCRIPTS if name not in results]
+    assert not unnamed, f"benchmarks/RESULTS.md does not name {unnamed}"
+    words = sum(len(p.read_text().split()) for p in BENCH.glob("*.md"))
+    assert words <= MAX_WORDS, f"benchmarks/*.md hold {words} words (at most {MAX_WORDS})"
+    images = [p for p in BENCH.rglob("*") if p.suffix.lower() in (".png", ".jpg", ".jpeg")]
+    assert sum(p.stat().st_size for p in images) <= MAX_IMAGE_BYTES
+    for cited in re.findall(r"`([\w./-]+\.(?:png|jpg|json|md|jsonl))`", results):
+        if "/" in cited and not cited.startswith(("docs/", "tests/", "notebooks/")):  # files of benchmarks/
+            assert (BENCH / cited).exists(), f"RESULTS.md cites benchmarks/{cited}, which is missing"
