@@ -6,7 +6,7 @@ its networks and trainer. A config is built from a named profile plus overrides:
     cfg = DCGANConfig.from_profile("quick", epochs=3)
 
 ``smoke`` runs in seconds (tests, CI), ``quick`` is the default main job on a 2-core CPU (the whole
-``make figures`` in about 16 minutes where the CPU has native bf16, about 40 on an AVX2-only one; README's timing
+``make figures`` in about 20 minutes where the CPU has native bf16, longer on an AVX2-only one; README's timing
 table), ``full`` is the report's settings on one GPU.
 """
 
