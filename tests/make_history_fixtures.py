@@ -12,6 +12,7 @@ that wrote them) check that a refactoring changes no result, on a machine of the
 import argparse
 import json
 import os
+import platform
 import sys
 import tempfile
 from pathlib import Path
@@ -24,7 +25,18 @@ def machine() -> dict:
     import torch
 
     return {"torch": torch.__version__, "cpu": torch.backends.cpu.get_cpu_capability(),
-            "threads": torch.get_num_threads()}
+            "vendor": cpu_vendor(), "threads": torch.get_num_threads()}
+
+
+def cpu_vendor() -> str:
+    """The CPU's maker (AuthenticAMD, GenuineIntel): the same vector unit rounds differently on each."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("vendor_id"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
 
 
 def write_histories(out: Path) -> None:

@@ -147,6 +147,7 @@ def test_train_waits_for_a_run_folder_another_process_trains_and_continues_from_
     assert [r["step"] for r in read_history(tmp_path / "run") if "event" not in r] == list(range(1, 9))
 
 
+@pytest.mark.slow  # two whole smoke pipelines
 def test_two_pipelines_on_the_same_folders_wait_for_the_locked_run_and_fill_the_manifest(tmp_path):
     """Both `animelib run` processes meet the DCGAN run folder held (by this test), wait, then one trains it, the
     other waits for that and reuses it; the figures of both notebooks end up in one whole manifest."""

@@ -20,6 +20,7 @@ RETURNED = 8  # gpu_check.sh keeps at most 8 files in $OUT, so a remote runner t
 
 
 @pytest.mark.skipif(shutil.which("bash") is None or shutil.which("timeout") is None, reason="needs bash and timeout")
+@pytest.mark.slow  # every part of the GPU check, on the CPU (minutes)
 def test_the_gpu_check_runs_every_part_on_the_cpu_and_writes_its_summary(tmp_path, capsys):
     load_regressor(progress=False)  # the cached landmark net the smoke runs evaluate with (once per cache)
     out = tmp_path / "out"

@@ -82,6 +82,7 @@ def test_a_failing_notebook_names_its_cell_and_error(tmp_path):
                       progress=False, log=lambda *_: None)
 
 
+@pytest.mark.slow  # every notebook through the runner; `make test` runs them all through nbval as well
 def test_all_notebooks_run_on_smoke_and_fill_the_manifest():
     # into runs/smoke, where the notebooks' defaults on the smoke profile point (`make test` empties it first): the
     # nbval pass that follows then finds the runs trained and only redraws

@@ -101,7 +101,7 @@ def reference(tmp_path_factory):
     return folders
 
 
-@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("model", [m if m == "dcgan" else pytest.param(m, marks=pytest.mark.slow) for m in MODELS])
 def test_sigkill_anywhere_then_resume_equals_uninterrupted(tmp_path, model, reference):
     cfg = smoke(model)
     steps = spec(model).trainer_class(cfg, tmp_path / "probe", progress=False).steps_per_epoch()
@@ -521,6 +521,7 @@ class Attempt:
         return starts[-1] if starts else "before the first notebook"
 
 
+@pytest.mark.slow  # a soak: the smoke pipeline killed three times and run again (minutes)
 def test_the_whole_pipeline_killed_at_random_moments_and_run_again_ends_as_if_never_interrupted(tmp_path, capsys):
     load_regressor(progress=False)  # the cached landmark net (about a minute, once per cache): not what is tested
     figures, runs, log, marker = tmp_path / "figures", tmp_path / "runs", tmp_path / "run.log", new_marker()

@@ -47,7 +47,8 @@ def test_one_dcgan_step_changes_both_nets(tmp_path):
     assert all(moved), "G_ema did not follow G"
 
 
-@pytest.mark.parametrize("model", ["dcgan", "cyclegan", "cartoongan", "cyclegan-levers", "cartoongan-levers"])
+@pytest.mark.parametrize("model", ["dcgan", "cartoongan", *(pytest.param(m, marks=pytest.mark.slow)
+                                   for m in ("cyclegan", "cyclegan-levers", "cartoongan-levers"))])
 def test_resume_equals_uninterrupted(tmp_path, model):
     cfg = SMOKE[model]
     cls = type(train(cfg, tmp_path / "straight", progress=False))  # the model's trainer class
