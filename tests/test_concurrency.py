@@ -118,6 +118,7 @@ def test_temporaries_of_killed_writers_are_removed_and_those_of_live_writers_kep
     assert (stale.exists(), live.exists(), remote_young.exists(), remote_old.exists()) == (False, True, True, False)
 
 
+@pytest.mark.slow  # a second process trains a whole run
 def test_train_waits_for_a_run_folder_another_process_trains_and_continues_from_it(tmp_path, capsys):
     cfg = DCGANConfig.from_profile("smoke")
     release = tmp_path / "release"

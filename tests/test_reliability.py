@@ -130,6 +130,7 @@ def test_sigkill_anywhere_then_resume_equals_uninterrupted(tmp_path, model, refe
     assert_same_weights(run, reference[model])
 
 
+@pytest.mark.slow  # the fast set kills a run with test_sigkill_anywhere_then_resume_equals_uninterrupted[dcgan]
 def test_sigkill_from_outside_mid_epoch_with_steps_logged(tmp_path, reference):
     """Killed at a moment the test picks (after some steps of epoch 2 are in the history), not at a hook."""
     run = tmp_path / "run"
@@ -170,6 +171,7 @@ def test_non_finite_loss_stops_with_step_and_loss_and_keeps_the_checkpoint(tmp_p
     assert trainer.step == 8 and [r["step"] for r in read_history(tmp_path) if "event" not in r] == list(range(1, 9))
 
 
+@pytest.mark.slow  # the same stop as the test above, seen from the command line
 def test_non_finite_loss_on_the_command_line_is_one_line(tmp_path):
     code = ("import sys, torch; from animelib.models.dcgan import DCGANTrainer as T; f = T.train_step\n"
             "T.train_step = lambda self, b: {**f(self, b), 'loss_G': torch.tensor(float('inf'))}\n"

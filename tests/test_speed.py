@@ -39,7 +39,7 @@ def test_bench_command_json(tmp_path):
 
 
 @pytest.mark.usefixtures("native_bf16")
-@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("model", [m if m != "cyclegan" else pytest.param(m, marks=pytest.mark.slow) for m in MODELS])
 def test_bench_times_each_model_with_its_options(model):
     r = bench(model, "smoke", "cpu", batch_size=4, image_size=None if model == "dcgan" else 32, steps=2,
               warmup=1, amp=True, channels_last=True)

@@ -68,6 +68,7 @@ def test_resume_equals_uninterrupted(tmp_path, model):
     assert not any(r.get("event") == "resume" for r in read_history(tmp_path / "straight"))
 
 
+@pytest.mark.slow  # a run killed and resumed; the fast set has test_resume_equals_uninterrupted[dcgan]
 def test_killed_run_does_not_count_steps_twice(tmp_path):
     cfg = SMOKE["dcgan"]
     trainer = DCGANTrainer(cfg, tmp_path, progress=False)
