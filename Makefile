@@ -47,7 +47,7 @@ figures: $(STAMP)
 	@echo "[make] open $(RUNS_DIR)/report/index.html"
 
 test: $(TEST_STAMP)
-	@echo "[make] unit tests, notebooks through papermill, then nbval on the notebooks (smoke profile)"
+	@echo "[make] unit tests, then every notebook through nbval (smoke profile); the long tests: make test-slow"
 	@rm -rf runs/smoke
 	$(PY) -m pytest $(PYTEST_ARGS)
 	ANIMELIB_PROFILE=smoke ANIMELIB_OFFLINE=1 HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 \

@@ -27,7 +27,7 @@ Box = tuple[int, int, int, int]
 
 
 # alt2 rather than the default cascade: on synthetic photos pasted into larger scenes it finds more faces and
-# fewer patches of skin (benchmarks/folders.md); the eye cascade then confirms a candidate.
+# fewer patches of skin (benchmarks/RESULTS.md); the eye cascade then confirms a candidate.
 HAAR_FILE = "haarcascade_frontalface_alt2.xml"
 EYE_FILE = "haarcascade_eye.xml"
 MIN_FACE = 1 / 8  # smallest face kept, as a share of the image's shorter side: smaller ones are background faces
@@ -37,7 +37,7 @@ EYE_VIEW = 240  # face width at which the eye cascade looks
 # with about the square of the area (139 ms at 256 px, 59 ms at 192 px, 24 ms at 128 px on one core here).
 DETECT_SIDE = {"photo": 384, "anime": 192}
 # Smaller photos are enlarged to DETECT_SIDE first: the Haar cascade's smallest window is 24 px, so at a 128-px
-# thumbnail's own size it missed most small faces (benchmarks/folders.md, "Thumbnails": 30 % of the faces found
+# thumbnail's own size it missed most small faces (benchmarks/RESULTS.md, "Thumbnails": 30 % of the faces found
 # in 128-px scenes at their size, 61 % enlarged, the same false positives).
 UPSCALE = {"photo": True, "anime": False}
 DETECTOR_VERSION = 3  # bump when a detector's behaviour changes: cached face boxes are then found again

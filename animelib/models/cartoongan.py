@@ -70,7 +70,7 @@ class CartoonGANConfig(TranslationConfig):
                       num_a=16, num_b=16, num_test=8, vgg_weights="allow-substitute", vgg_width=0.125),
         # quick: 10 epochs (3 of content-only pre-training, then 7 adversarial; a quarter more generator updates
         # than CycleGAN's 8 epochs, paid for by the faster resize up-sampling, and still improving at epoch 8),
-        # plus the levers measured in benchmarks/recipes-translation.md (bf16, EMA sampling, a pixel L1 to the
+        # plus the levers measured in docs/recipe.md (bf16, EMA sampling, a pixel L1 to the
         # input, content at relu2_2, a faster rate (1e-3) with the discriminator at half of it, a total-variation
         # term, resize up-sampling, the GAN term at 3: without it seeds 1 and 2 stayed a blurred copy of the input;
         # a fixed [1, 4, 1] / 6 low-pass on the colour of G's output against the colour noise; both rates falling

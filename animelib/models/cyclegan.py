@@ -60,7 +60,7 @@ class CycleGANConfig(TranslationConfig):
         "smoke": dict(image_size=32, ngf=4, ndf=4, batch_size=4, epochs=3, lr_decay_epoch=2,
                       num_a=16, num_b=16, num_test=8, pool_size=8,
                       vgg_weights="allow-substitute", vgg_width=0.125),
-        # quick: the report's nets at quick widths plus the levers measured in benchmarks/recipes-translation.md
+        # quick: the report's nets at quick widths plus the levers measured in docs/recipe.md
         # (bf16 autocast pays for 960 images, a short EMA for sampling, one identity warm-up epoch, a
         # total-variation term, resize up-sampling instead of the transposed convs, twice the report's learning
         # rate for the short run, a GAN weight of 3 and edge-blurred anime images as D_B's extra fakes: the last

@@ -69,7 +69,7 @@ class DCGANConfig(Config):
         # blurred the finest detail), and batches of 32 give twice the steps over the same images (sharper, a little
         # less colour speckle, in about the same time), and a fixed [1, 4, 1] / 6 low-pass on the colour of G's
         # output (chroma_blur: the colour speckle that D let pass, gone; brightness untouched); 21 epochs rather than
-        # 18 lowered the brightness spectral distance on three seeds (benchmarks/recipes.md: each lever measured);
+        # 18 lowered the brightness spectral distance on three seeds (docs/recipe.md: each lever measured);
         # the quality measures every third epoch (each evaluation of 1,024 samples: about 5 s)
         "quick": dict(ngf=32, ndf=16, batch_size=32, epochs=21, num_train=4_096, num_test=1_024, real_label=0.9,
                       amp=True, channels_last=True, extra_layer="wide", r1_gamma=1.0, lr_decay_start=15, ema=0.95,

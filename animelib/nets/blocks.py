@@ -19,7 +19,7 @@ class NearestUpsample(nn.Module):
 
     Resampled in channels-last layout and handed back contiguous: the same numbers forward and backward (bit for
     bit), but PyTorch's CPU kernel runs much faster on channels-last input than on the default layout (about 2x
-    forward and backward together at the quick profile's sizes, ``benchmarks/README.md``).
+    forward and backward together at the quick profile's sizes, ``benchmarks/RESULTS.md``).
     """
 
     def __init__(self, scale_factor: int):
@@ -157,7 +157,7 @@ class InputColour(ColourStep):
     The translation generators apply it when sampling only (in eval mode: figures, evaluations, notebooks), not in
     training, where the discriminator and the losses see the generator's own colour: trained through it, a generator
     that cannot change the colour the discriminator objects to draws hatching into the brightness instead
-    (``benchmarks/recipes-translation.md``).
+    (``docs/recipe.md``).
     """
 
     def __init__(self, scale: float = 1.0):

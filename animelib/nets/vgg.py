@@ -3,8 +3,7 @@
 The ImageNet weights come from torchvision's file ``vgg19-dcbb9e9d.pth``: first from the torch hub cache
 (``$TORCH_HOME/hub/checkpoints``), else downloaded. ImageNet VGG19 is the default wherever its weights can
 be had. When they cannot, training stops with a message that says how to get the file, unless the config
-allows the synthetic network (``vgg_weights="allow-substitute"``, as the smoke and quick profiles do;
-``"allow-synthetic"``, a clearer name for the same, is accepted here too).
+allows the synthetic network (``vgg_weights="allow-substitute"``, as the smoke and quick profiles do).
 
 The synthetic network is VGG19's own layout up to conv4_4 (``vgg_layers``, narrower by ``vgg_width``)
 trained on the package's synthetic avatars of *both* styles to predict, from either style, each face's
@@ -17,7 +16,7 @@ channel. It is cached in
 (indices 8,000,000+), apart from the evaluators that measure the results. Its note, shown in captions:
 ``SYNTHETIC_NOTE``. (It replaced a random-weight conv2_2 substitute.)
 
-Measured (``benchmarks/evaluators.md``): in its features a face's photo and anime renderings lie about a
+Measured (``docs/evaluation.md``): in its features a face's photo and anime renderings lie about a
 third as far apart as unrelated faces (random conv2_2: 0.84). But it is small and trained briefly on clean
 renders, so content-only pre-training of a generator through it does not reproduce the input the way
 ImageNet VGG19 or the random conv2_2 do: the generator finds high-frequency patterns it does not see.
