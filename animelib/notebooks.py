@@ -18,9 +18,9 @@ from animelib.data import check_data_dir
 from animelib.errors import AnimelibError, ConfigError
 from animelib.kernels import RunnerKernelManager
 from animelib.nbstream import register
-from animelib.nets.vgg import NOTES_DIR_ENV
 from animelib.paths import NOTEBOOKS_DIR, notebook_places, record_last_run
 from animelib.schedule import default_workers, plan, train_ahead
+from animelib.utils import NOTES_DIR_ENV
 
 # What the runner injects into every notebook's ``parameters`` cell, and the argument of run_notebooks (and the
 # command-line option) that sets each.
@@ -99,7 +99,7 @@ def _is_literal(value: Any) -> bool:
 
 def _notes_once(folder: Path) -> None:
     """The training workers and notebook kernels of this run say each note (the offline VGG19, ...) once between
-    them: :func:`animelib.nets.vgg.say_once` marks what was said in ``folder``, emptied here."""
+    them: :func:`animelib.utils.say_once` marks what was said in ``folder``, emptied here."""
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True, exist_ok=True)
     os.environ[NOTES_DIR_ENV] = str(folder)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import sys
 
 import torch
 from torch import nn
@@ -73,12 +72,6 @@ def amp_skipped_here(cfg: Config) -> bool:
     except ConfigError:  # a device this machine lacks (a run trained elsewhere): nothing to say about it
         return False
     return amp_note(cfg.amp, device) is not None
-
-
-@functools.cache
-def say_once(text: str) -> None:
-    """Print ``text`` to stderr the first time only in this process (a notebook reopens several runs)."""
-    print(text, file=sys.stderr)
 
 
 def autocast(amp: bool, device: torch.device):

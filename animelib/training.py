@@ -32,8 +32,8 @@ from animelib.errors import AnimelibError
 from animelib.formatting import format_duration
 from animelib.recipes import EMA
 from animelib.runs import CHECKPOINT_FILE, CONFIG_FILE, Run
-from animelib.speed import adam, amp_note, apply_speed_switches, autocast, say_once
-from animelib.utils import rng_state, seed_everything, select_device, set_rng_state
+from animelib.speed import adam, amp_note, apply_speed_switches, autocast
+from animelib.utils import rng_state, say_once, seed_everything, select_device, set_rng_state
 
 
 class TrainingDiverged(AnimelibError):

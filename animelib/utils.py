@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import os
 import random
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -97,3 +101,27 @@ def translate_images(net: torch.nn.Module, images: np.ndarray, batch_size: int =
            for i in range(0, len(images), batch_size)]
     net.train(was_training)
     return np.concatenate(out) if out else images[:0].copy()
+
+
+# A note said once per ``animelib run``: its workers and notebook kernels share the folder named here (the runner
+# sets it), where the first process to say a note leaves a marker; without it, once per process.
+NOTES_DIR_ENV = "ANIMELIB_NOTES_DIR"
+_said: set[str] = set()
+
+
+def say_once(text: str) -> bool:
+    """Print ``text`` to stderr unless this process, or another of the same ``animelib run``, already did."""
+    if text in _said:
+        return False
+    _said.add(text)
+    folder = os.environ.get(NOTES_DIR_ENV)
+    if folder:
+        marker = Path(folder) / f"{hashlib.sha256(text.encode()).hexdigest()[:16]}.said"
+        try:
+            os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError:
+            return False
+        except OSError:  # an unwritable folder: say it here
+            pass
+    print(text, file=sys.stderr)
+    return True

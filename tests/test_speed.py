@@ -11,7 +11,7 @@ import sys
 import pytest
 import torch
 
-from animelib import speed
+from animelib import speed, utils
 from animelib.bench import bench, describe, plain_dcgan
 from animelib.manifest import caption
 from animelib.models import config_class, spec
@@ -91,12 +91,12 @@ def no_native_bf16(monkeypatch):
     yield from forced_bf16(monkeypatch, False)
 
 
-def test_amp_is_skipped_on_a_cpu_without_native_bf16(no_native_bf16, tmp_path, capsys):
+def test_amp_is_skipped_on_a_cpu_without_native_bf16(no_native_bf16, tmp_path, capsys, monkeypatch):
     cpu = torch.device("cpu")
     assert not speed.amp_runs(True, cpu) and speed.amp_runs(True, torch.device("cuda"))
     with speed.autocast(True, cpu):
         assert torch.nn.Linear(2, 2)(torch.ones(1, 2)).dtype == torch.float32
-    speed.say_once.cache_clear()
+    monkeypatch.setattr(utils, "_said", set())
     trainer = spec("dcgan").trainer_class(smoke("dcgan", amp=True), tmp_path, progress=False)
     assert "no native bf16" in capsys.readouterr().err  # said as the run starts
     spec("dcgan").trainer_class(smoke("dcgan", amp=True), tmp_path, progress=False)  # reopened: not said again

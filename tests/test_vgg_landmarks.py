@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from animelib import utils
 from animelib.errors import WeightsUnavailableError
 from animelib.losses import ExtraLosses, grayscale
 from animelib.models.cartoongan import CartoonGANConfig
@@ -38,7 +39,7 @@ def test_vgg_synthetic_network_when_allowed_is_loud_cached_and_keeps_content(tmp
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     cfg = CartoonGANConfig.from_profile("smoke")
     state = torch.get_rng_state()
-    monkeypatch.setattr(vgg, "_said", set())
+    monkeypatch.setattr(utils, "_said", set())
     monkeypatch.setenv("ANIMELIB_OFFLINE", "1")
     a = vgg.load_vgg19(cfg)
     assert torch.equal(state, torch.get_rng_state())  # the caller's RNG is untouched, even when it trains
@@ -104,11 +105,11 @@ def test_extra_losses_on_hand_made_inputs(monkeypatch, tmp_path):
 
 
 def test_a_note_is_said_once_across_the_processes_of_one_run(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(vgg, "_said", set())
-    monkeypatch.setenv(vgg.NOTES_DIR_ENV, str(tmp_path))
-    assert vgg.say_once("k", "first")
-    monkeypatch.setattr(vgg, "_said", set())  # another process of the same run: the marker is there
-    assert not vgg.say_once("k", "again")
+    monkeypatch.setattr(utils, "_said", set())
+    monkeypatch.setenv(utils.NOTES_DIR_ENV, str(tmp_path))
+    assert utils.say_once("first")
+    monkeypatch.setattr(utils, "_said", set())  # another process of the same run: the marker is there
+    assert not utils.say_once("first")
     assert capsys.readouterr().err == "first\n"
 
 

@@ -25,7 +25,6 @@ ImageNet VGG19 or the random conv2_2 do: the generator finds high-frequency patt
 from __future__ import annotations
 
 import os
-import sys
 import urllib.error
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,7 +48,7 @@ from animelib.nets.frozen import (
     soft_argmax,
 )
 from animelib.paths import cache_dir
-from animelib.utils import select_device
+from animelib.utils import say_once, select_device
 
 VGG19_URL = "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth"
 VGG19_FILE = "vgg19-dcbb9e9d.pth"
@@ -155,29 +154,6 @@ def _plain_reason(error: Exception) -> str:
     return f"they could not be read ({str(error).splitlines()[0][:200]})"
 
 
-# A note said once per ``animelib run``: its workers and notebook kernels share the folder named here (the
-# runner sets it), where the first process to say a note leaves a marker; without it, once per process.
-NOTES_DIR_ENV = "ANIMELIB_NOTES_DIR"
-_said: set[str] = set()
-
-
-def say_once(key: str, message: str) -> bool:
-    """Print ``message`` to stderr unless this process, or another of the same ``animelib run``, already did."""
-    if key in _said:
-        return False
-    _said.add(key)
-    folder = os.environ.get(NOTES_DIR_ENV)
-    if folder:
-        try:
-            os.close(os.open(Path(folder) / f"{key}.said", os.O_CREAT | os.O_EXCL | os.O_WRONLY))
-        except FileExistsError:
-            return False
-        except OSError:  # an unwritable folder: say it here
-            pass
-    print(message, file=sys.stderr)
-    return True
-
-
 def load_vgg19(cfg, device: torch.device | str = "cpu") -> VGGFeatures:
     """The frozen VGG19 features the config asks for: ImageNet weights, or the allowed synthetic network."""
     device = select_device(device) if isinstance(device, str) else device
@@ -195,7 +171,7 @@ def load_vgg19(cfg, device: torch.device | str = "cpu") -> VGGFeatures:
             "To run anyway with a VGG19-shaped network trained on synthetic avatars, set "
             "vgg_weights='allow-substitute'."
         )
-    say_once("vgg-substitute", f"Note: the ImageNet VGG19 weights are not in {weights_path().parent}/ and {reason}, "
+    say_once(f"Note: the ImageNet VGG19 weights are not in {weights_path().parent}/ and {reason}, "
              f"so the content and style losses use a {SYNTHETIC_NOTE}. Captions say so.")
     budget = budget_for(cfg.profile)
     return load_synthetic_vgg(cfg.vgg_width, budget, device, progress=False)
