@@ -32,10 +32,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
 
 
 def variant_config(base: Config, name: str, extra_epochs: int) -> Config:
-    """Variant ``name`` of ``base``, trained ``extra_epochs`` further. Its translations are sampled in the
-    generator's own colour (``input_colour`` off): the colour loss acts on that colour, which the input's would hide."""
-    sampled = {"input_colour": 0.0} if hasattr(base, "input_colour") else {}
-    return base.replace(**VARIANTS[name], **sampled, epochs=base.epochs + extra_epochs)
+    """Variant ``name`` of ``base``, trained ``extra_epochs`` further."""
+    return base.replace(**VARIANTS[name], epochs=base.epochs + extra_epochs)
 
 
 def variant_folder(base: Config, runs_dir: str | Path, name: str) -> Path:

@@ -154,21 +154,14 @@ def detail_finding(cycle: Translations, cartoon: Translations) -> Finding:
                    combine([keeps, worse]))
 
 
-def identity_map_finding(cycle: Translations, data, own_colour: np.ndarray | None = None) -> Finding:
-    """'The generator behaves like an identity map': G_A2B(A) closer to its input than to the anime truth (L1).
-
-    ``own_colour``: as in :func:`colourful_finding` (the photo's colour, put in by sampling, would pull the
-    translations towards their inputs)."""
+def identity_map_finding(cycle: Translations, data) -> Finding:
+    """'The generator behaves like an identity map': G_A2B(A) closer to its input than to the anime truth (L1)."""
     claim = "CycleGAN's generator behaves like an identity map"
     if "l1" not in cycle.per_image:
         return Finding(claim, "no ground truth on real data", INCONCLUSIVE)
-    outputs = cycle.outputs if own_colour is None else own_colour
-    to_truth = cycle.per_image["l1"] if own_colour is None else per_image_paired(outputs, data.test_b_true)["l1"]
-    to_input = per_image_paired(outputs, data.test_a.images)["l1"]
-    v, text = paired_finding(to_truth, to_input, higher_is_better=True)
-    which = "" if own_colour is None else " (G_A2B(A) in its own colour, not the photo's, as sampled)"
-    return Finding(claim, f"L1 to the anime truth - L1 to the input photo {text} (positive: closer to the input)"
-                          f"{which}", v)
+    to_input = per_image_paired(cycle.outputs, data.test_a.images)["l1"]
+    v, text = paired_finding(cycle.per_image["l1"], to_input, higher_is_better=True)
+    return Finding(claim, f"L1 to the anime truth - L1 to the input photo {text} (positive: closer to the input)", v)
 
 
 def reconstruction_finding(images: np.ndarray, reconstructed: np.ndarray) -> Finding:
@@ -181,14 +174,10 @@ def reconstruction_finding(images: np.ndarray, reconstructed: np.ndarray) -> Fin
                    verdict(iv.low, iv.high, 0.0, True))
 
 
-def colourful_finding(cycle: Translations, data, own_colour: np.ndarray | None = None) -> Finding:
-    """'Translations of photos get a little cartoon style but too colourful': colourfulness above the truth's.
-
-    ``own_colour``: the same translations in the generator's own colour, when ``cycle`` was sampled with the photo's
-    (``input_colour``): the claim is about the colour CycleGAN learned, which that lever would replace."""
+def colourful_finding(cycle: Translations, data) -> Finding:
+    """'Translations of photos get a little cartoon style but too colourful': colourfulness above the truth's."""
     claim = "CycleGAN's translations of photos are too colourful"
-    values = colourfulness(own_colour) if own_colour is not None else cycle.per_image["colourfulness"]
-    which = "G_A2B(A) in its own colour (not the photo's, as sampled)" if own_colour is not None else "G_A2B(A)"
+    values, which = cycle.per_image["colourfulness"], "G_A2B(A)"
     real_b = colourfulness(data.test_b.images).mean()
     if not data.paired:
         return Finding(claim, f"colourfulness of {which} {values.mean():.1f} against real anime {real_b:.1f}; "

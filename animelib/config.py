@@ -80,7 +80,8 @@ class Config:
                                         "chroma_median": "a median on the colour of G's output",
                                         "amp": "bf16 autocast"}
     # levers that are no longer in the code, each at the value it had when off: a run folder's config.json that
-    # names one at that value still loads (from_dict drops it), one that turned it on is refused by name
+    # names one at that value still loads (from_dict drops it), one that turned it on is refused by name; None: a
+    # lever that acted at sampling only, dropped at any value (the trained weights do not depend on it)
     REMOVED_LEVERS: ClassVar[dict[str, Any]] = {"chroma_guided": 0}
 
     def __post_init__(self):
@@ -162,7 +163,7 @@ class Config:
         values = {k: v for k, v in values.items() if k != "model"}
         for name, off in cls.REMOVED_LEVERS.items():
             value = values.pop(name, off)
-            if value != off:
+            if off is not None and value != off:
                 raise ConfigError(f"{name}={value!r}: the {name} lever has been removed from animelib (only its off "
                                   f"value {off!r} can be read); this run cannot be loaded or resumed")
         cls._check_names(values)

@@ -94,12 +94,10 @@ def open_trained(run_dir: str | Path, device: str = "auto") -> tuple[Config, dic
     return cfg, state, dev
 
 
-def load_generator(run_dir: str | Path, name: str | None = None, device: str = "auto", ema: bool = True,
-                   own_colour: bool = False) -> nn.Module:
+def load_generator(run_dir: str | Path, name: str | None = None, device: str = "auto", ema: bool = True) -> nn.Module:
     """A trained generator of any model's run folder, in eval mode: the model's first by default (``G``, or
     ``G_A2B`` for CycleGAN), another by its checkpoint name (``G_B2A``). With ``ema`` (and a run trained with
-    ``cfg.ema``), the moving average of its weights, which the run's own samples are drawn from. ``own_colour``:
-    its translations in the colour it learned, even when the run samples them in the photo's (``input_colour``)."""
+    ``cfg.ema``), the moving average of its weights, which the run's own samples are drawn from."""
     cfg, state, dev = open_trained(run_dir, device)
     entry = spec(cfg.MODEL)
     name = name or entry.generators[0]
@@ -108,6 +106,4 @@ def load_generator(run_dir: str | Path, name: str | None = None, device: str = "
     key = f"{name}_ema" if ema and f"{name}_ema" in state["nets"] else name
     net = entry.build_generator(cfg, name)
     net.load_state_dict(state["nets"][key])
-    if own_colour and getattr(net, "input_colour", None) is not None:
-        net.input_colour = None
     return net.to(dev).eval()

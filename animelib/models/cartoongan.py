@@ -76,14 +76,11 @@ class CartoonGANConfig(TranslationConfig):
         # a fixed [1, 4, 1] / 6 low-pass on the colour of G's output against the colour noise; both rates falling
         # linearly over the adversarial epochs, so the live weights stop swinging between tints and the average
         # keeps the hair colours; a 5 x 5 median on that colour after it: CartoonGAN's colour blotches are larger
-        # than CycleGAN's, the eyes' colour half as busy and every paired measure better on the mean of three seeds;
-        # sampled, the translation takes the photo's colour, 1.25 times as strong (the anime set's colour is 1.24
-        # times the photo set's): the pastel background blotches go and L1, PSNR and SSIM improve on three seeds;
-        # training is unchanged: trained through, G drew hatching into the faces instead)
+        # than CycleGAN's, the eyes' colour half as busy and every paired measure better on the mean of three seeds)
         "quick": dict(image_size=64, ngf=16, ndf=16, batch_size=8, epochs=10, pretrain_epochs=3,
                       num_a=960, num_b=960, num_test=64, amp=True, ema=0.999, lr=1e-3, pretrain_pixel_weight=10.0,
                       pixel_weight=3.0, content_layer="relu2_2", d_lr_scale=0.5, tv_weight=3.0, chroma_blur=1 / 6,
-                      chroma_median=5, input_colour=1.25, lr_decay_start=3, upsample="resize", gan_weight=3.0,
+                      chroma_median=5, lr_decay_start=3, upsample="resize", gan_weight=3.0,
                       vgg_weights="allow-substitute", vgg_width=0.25),
         "full": dict(image_size=128, num_test=512, amp=True, channels_last=True),
     }
@@ -105,8 +102,8 @@ class CartoonGANConfig(TranslationConfig):
 
 class Generator(TranslationGenerator):
     def __init__(self, ngf: int = 64, n_blocks: int = 8, norm: str = "instance", upsample: str = "transposed",
-                 chroma_blur: float = 0.0, chroma_median: int = 0, input_colour: float = 0.0):
-        super().__init__(chroma_blur, chroma_median, input_colour)  # the colour steps after self.net
+                 chroma_blur: float = 0.0, chroma_median: int = 0):
+        super().__init__(chroma_blur, chroma_median)  # the colour steps after self.net
         self.net = nn.Sequential(
             ConvBlock(3, ngf, 7, 1, 3, norm=norm, act="relu", padding_mode="reflect"),  # (N, ngf, H, W)
             ConvBlock(ngf, ngf * 2, 3, 2, 1, norm=norm, act="relu"),  # down (N, 2ngf, H/2, W/2)
@@ -241,7 +238,7 @@ class CartoonGANTrainer(TranslationTrainer):
 def build_generator(cfg: TranslationConfig, name: str = "G") -> Generator:
     """An untrained generator with the config's widths (``name``: its only one, G)."""
     return Generator(cfg.ngf, cfg.n_blocks, upsample=cfg.upsample, chroma_blur=cfg.chroma_blur,
-                     chroma_median=cfg.chroma_median, input_colour=cfg.input_colour)
+                     chroma_median=cfg.chroma_median)
 
 
 def pretrain_end_step(history: list[dict]) -> int | None:

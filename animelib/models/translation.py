@@ -21,7 +21,7 @@ from animelib.data.tensors import DeviceImages, index_batches, num_batches
 from animelib.errors import ConfigError
 from animelib.losses import total_variation
 from animelib.metrics import paired_metrics, quality_floors, quality_measures
-from animelib.nets.blocks import InputColour, colour_filter
+from animelib.nets.blocks import colour_filter
 from animelib.nets.vgg import VGGFeatures, load_vgg19
 from animelib.training import Trainer
 from animelib.utils import translate_images
@@ -53,9 +53,6 @@ class TranslationConfig(Config):
     # levers beyond the report's recipe (the defaults are the report's): named in captions when changed
     d_lr_scale: float = 1.0  # the discriminators' learning rate is lr * d_lr_scale (separate rates for G and D)
     tv_weight: float = 0.0  # total variation of the translations in G's loss (losses.total_variation): no speckle
-    # when sampling (not in training), each photo's anime translation gets its colour (Cb, Cr) as this multiple of
-    # the photo's (nets.blocks.InputColour): G's brightness, the photo's colour layout, no colour blotches (0: off)
-    input_colour: float = 0.0
 
     DATA_FIELDS: ClassVar[tuple[str, ...]] = ("num_a", "num_b")
     LEVERS: ClassVar[dict[str, str]] = {
@@ -63,11 +60,10 @@ class TranslationConfig(Config):
         "d_lr_scale": "discriminator learning rate = lr x this",
         "tv_weight": "total-variation penalty on the translations",
         "upsample": "generator up-sampling (report: transposed convs)",
-        "input_colour": "at sampling, the translations' colour replaced by their inputs' colour times this",
     }
     REMOVED_LEVERS: ClassVar[dict[str, Any]] = {
         **Config.REMOVED_LEVERS, "d_every": 1, "diffaugment": "", "d_spectral_norm": False, "tv_chroma_weight": 0.0,
-        "blotch_fakes": 0.0, "blotch_luma": 0.0, "colour_anchor": 0.0,
+        "blotch_fakes": 0.0, "blotch_luma": 0.0, "colour_anchor": 0.0, "input_colour": None,
     }
 
     def __post_init__(self):
@@ -81,9 +77,6 @@ class TranslationConfig(Config):
         for name in ("landmark_weight", "gray_weight", "color_weight", "vgg_width"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name}={getattr(self, name)!r} must not be negative")
-        if not 0 <= self.input_colour <= 2:
-            raise ConfigError(f"input_colour={self.input_colour!r} must be 0 (off) or a factor above 0 and at most 2 "
-                              "on the input's colour")
         if self.tv_weight < 0:
             raise ConfigError(f"tv_weight={self.tv_weight!r} must not be negative")
         if self.d_lr_scale <= 0:
@@ -96,18 +89,16 @@ class TranslationConfig(Config):
 
 class TranslationGenerator(nn.Module):
     """What CycleGAN's and CartoonGAN's generators share after their own layers (``self.net``, set by the subclass):
-    the colour levers as fixed last steps (:func:`~animelib.nets.blocks.colour_filter`), then, when sampling (eval
-    mode) only, the input's colour (:class:`~animelib.nets.blocks.InputColour`)."""
+    the colour levers as fixed last steps (:func:`~animelib.nets.blocks.colour_filter`), the same in training and
+    sampling."""
 
-    def __init__(self, chroma_blur: float = 0.0, chroma_median: int = 0, input_colour: float = 0.0):
+    def __init__(self, chroma_blur: float = 0.0, chroma_median: int = 0):
         super().__init__()
         self.chroma = colour_filter(chroma_blur, chroma_median)
-        self.input_colour = InputColour(input_colour) if input_colour else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.net(x)
-        out = out if self.chroma is None else self.chroma(out)
-        return out if self.input_colour is None or self.training else self.input_colour(out, x)
+        return out if self.chroma is None else self.chroma(out)
 
 
 class TranslationTrainer(Trainer):

@@ -148,31 +148,6 @@ class ChromaMedian(ColourStep):
         return f"k={self.k}"
 
 
-class InputColour(ColourStep):
-    """A translation's colour (Cb, Cr) replaced by ``scale`` times its input's, its brightness as the generator drew
-    it: the generator's outlines, shading and eyes, with the photo's colour layout (hair, skin, clothes, background),
-    as in colour-preserving style transfer (Gatys et al., 2016: the stylised luminance combined with the content
-    image's colour). ``scale`` above 1 makes the kept colour more saturated, as anime colours are against photos'.
-
-    The translation generators apply it when sampling only (in eval mode: figures, evaluations, notebooks), not in
-    training, where the discriminator and the losses see the generator's own colour: trained through it, a generator
-    that cannot change the colour the discriminator objects to draws hatching into the brightness instead
-    (``docs/recipe.md``).
-    """
-
-    def __init__(self, scale: float = 1.0):
-        super().__init__()
-        if scale <= 0:
-            raise ValueError(f"input_colour={scale!r} must be above 0 (the input's colour times it)")
-        self.scale = scale
-
-    def forward(self, out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        return self.recolour(out, chroma(out), self.scale * chroma(x).to(out.dtype))
-
-    def extra_repr(self) -> str:
-        return f"scale={self.scale}"
-
-
 def colour_filter(chroma_blur: float = 0.0, chroma_median: int = 0) -> nn.Module | None:
     """A generator's fixed last step on its output's colour (the levers ``chroma_blur``, then ``chroma_median``), or
     None when both are off."""
