@@ -27,6 +27,7 @@ SCRIPTS = {
     "gpu_resume.py": ["--device", "--epochs", "--out"],
     "gpu_summary.py": ["OUT", "CARD"],
     "lab_check.py": ["--out"],
+    "levers.py": ["--set", "--seeds", "--profile", "--threads", "ANIMELIB_HIDE_TEST"],
     "gpu_check.sh": ["--dry-run", "--help", "GPU_CHECK_SECONDS"],
 }
 MAX_WORDS, MAX_IMAGE_BYTES = 6000, 3 * 2**20
@@ -85,3 +86,19 @@ def test_results_name_every_script_and_stay_small():
     for cited in re.findall(r"`([\w./-]+\.(?:png|jpg|json|md|jsonl))`", results):
         if "/" in cited and not cited.startswith(("docs/", "tests/", "notebooks/")):  # files of benchmarks/
             assert (BENCH / cited).exists(), f"RESULTS.md cites benchmarks/{cited}, which is missing"
+
+
+def test_lever_screen_trains_and_measures_on_validation_with_the_test_split_hidden(tmp_path):
+    """The tuning script end to end on the smoke profile: it reads only the validation split (the test split would
+    raise under the ANIMELIB_HIDE_TEST=1 it sets) and prints each seed's measures and their mean."""
+    done = subprocess.run([sys.executable, "benchmarks/levers.py", "dcgan", "--profile", "smoke", "--set", "ema=0",
+                           "--seeds", "0", "--epochs", "1", "--runs-dir", str(tmp_path)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = [line for line in done.stdout.splitlines() if line.startswith("| ")]
+    assert rows[0].split("|")[2:5] == [" spectral ", " colour_spectral ", " diversity "]
+    means = {line.split("|")[1].strip(): [float(x) for x in line.split("|")[2:5]] for line in rows if "mean" in line}
+    assert set(means) == {"**profile mean**", "**variant mean**"} and means["**profile mean**"] != means["**variant mean**"]
+    assert "validation split" in done.stdout
+    history = (tmp_path / "dcgan-smoke-synthetic-base-s0" / "history.jsonl").read_text()
+    assert '"event": "metrics"' in history

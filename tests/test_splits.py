@@ -1,6 +1,7 @@
 """Held-out images never leak into training: disjoint synthetic ranges, content-aware real-folder splits."""
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from animelib.data import INDEX_OFFSET, load_domain, load_translation_data, split_by_content
@@ -42,5 +43,54 @@ def test_real_folder_split_with_duplicate_files(tmp_path):
     for i in range(5):  # copies under other names
         (folder / f"copy{i}.png").write_bytes((folder / "00.png").read_bytes())
     train, test = load_domain("anime", 32, 100, data_dir=tmp_path, num_test=5, progress=False)
-    assert len(train) + len(test) == 25
+    val = load_domain("anime", 32, 100, data_dir=tmp_path, num_test=5, progress=False, split="val")[1]
+    assert len(train) + len(test) + len(val) == 25  # the copies of 00.png travel together: one split is larger
     assert not _rows(train.images) & _rows(test.images)
+    assert not _rows(train.images) & _rows(val.images) and not _rows(val.images) & _rows(test.images)
+
+
+def test_synthetic_validation_and_test_splits_are_disjoint_and_each_has_its_truth():
+    cfg = CycleGANConfig.from_profile("smoke")
+    test = load_translation_data(cfg, progress=False)
+    val = load_translation_data(cfg, progress=False, split="val")
+    assert _rows(val.train_a.images) == _rows(test.train_a.images)  # training never depends on the split read
+    for name in ("test_a", "test_b"):
+        held_val, held_test = getattr(val, name).images, getattr(test, name).images
+        assert len(held_val) == len(held_test) == cfg.num_test
+        assert not _rows(held_val) & _rows(held_test)
+        assert not _rows(held_val) & _rows(getattr(val, "train_" + name[-1]).images)
+    assert not _rows(val.test_b_true) & _rows(test.test_b_true)
+    assert not _rows(val.test_b_true) & _rows(val.train_b.images)
+    dc = DCGANConfig.from_profile("smoke")
+    train, held = load_domain("anime", 64, dc.num_train, num_test=dc.num_test, progress=False, split="val")
+    assert not _rows(held.images) & _rows(train.images)
+    assert not _rows(held.images) & _rows(load_domain("anime", 64, 0, num_test=dc.num_test, progress=False)[1].images)
+
+
+def test_real_folder_has_three_disjoint_splits(tmp_path):
+    folder = tmp_path / "anime"
+    folder.mkdir()
+    rng = np.random.default_rng(1)
+    for i in range(40):
+        Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(folder / f"{i:02d}.png")
+    train, test = load_domain("anime", 32, 100, data_dir=tmp_path, num_test=5, progress=False)
+    train_v, val = load_domain("anime", 32, 100, data_dir=tmp_path, num_test=5, progress=False, split="val")
+    assert _rows(train.images) == _rows(train_v.images) and len(test) == len(val) == 5
+    assert len(train) == 30 and not _rows(val.images) & _rows(test.images)
+    assert not (_rows(val.images) | _rows(test.images)) & _rows(train.images)
+
+
+def test_a_tuning_process_cannot_read_the_test_split(monkeypatch):
+    from animelib.data import HIDE_TEST, paired_truth
+    from animelib.errors import DataError
+    monkeypatch.setenv(HIDE_TEST, "1")
+    cfg = CycleGANConfig.from_profile("smoke")
+    with pytest.raises(DataError, match="test split is hidden"):
+        load_translation_data(cfg, progress=False)
+    with pytest.raises(DataError, match="test split is hidden"):
+        load_domain("anime", 64, 4, num_test=4, progress=False)
+    with pytest.raises(DataError, match="test split is hidden"):
+        paired_truth(32, 4)
+    assert len(load_translation_data(cfg, progress=False, split="val").test_a) == cfg.num_test
+    with pytest.raises(DataError, match="split='train' is not one of val, test"):
+        load_domain("anime", 64, 4, num_test=4, progress=False, split="train")

@@ -11,13 +11,18 @@ faces      Faces, 51,223 anime avatars (B)         ``anime`` style        ``DATA
 =========  ======================================  =====================  =========================
 
 Synthetic domains draw their faces from disjoint index ranges, so A and B show different people
-(unpaired, like the report's data). Held-out test pairs come from a fourth range and are rendered in
-both styles: the anime rendering is the ground truth for translating the photo.
+(unpaired, like the report's data). Each domain has three splits: train, validation and test, each
+from its own index range (a real folder's files are split by a seeded shuffle of their contents). The
+held-out photos of both held-out splits are rendered in both styles: the anime rendering is the ground
+truth for translating the photo. Training measures itself on the validation split; the figures, Table 2
+and the verdicts use the test split. A tuning process sets ``ANIMELIB_HIDE_TEST=1``: reading the test
+split then raises a DataError.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,10 +35,24 @@ from animelib.errors import DataError
 
 # The style of each domain: what the synthetic set renders, and which face detector real folders get.
 STYLE_OF = {"anime": "anime", "thumbs": "photo", "faces": "anime"}
-INDEX_OFFSET = {"anime": 0, "thumbs": 1_000_000, "faces": 2_000_000, "test": 9_000_000, "floor": 9_800_000}
-# where each domain's held-out synthetic faces start: the photos' anime renderings are their ground truth
-HELD_OUT_START = {"thumbs": INDEX_OFFSET["test"], "faces": INDEX_OFFSET["test"] + 500_000,
-                  "anime": INDEX_OFFSET["test"] + 750_000}
+INDEX_OFFSET = {"anime": 0, "thumbs": 1_000_000, "faces": 2_000_000, "val": 8_000_000, "test": 9_000_000,
+                "floor": 9_800_000}
+SPLITS = ("val", "test")  # the held-out splits; training never sees either
+# where each domain's held-out synthetic faces start, per split: the photos' anime renderings are their ground truth
+SPLIT_START = {split: {"thumbs": INDEX_OFFSET[split], "faces": INDEX_OFFSET[split] + 500_000,
+                       "anime": INDEX_OFFSET[split] + 750_000} for split in SPLITS}
+HELD_OUT_START = SPLIT_START["test"]
+HIDE_TEST = "ANIMELIB_HIDE_TEST"  # set to 1 by a process that tunes a recipe: the test split is refused
+
+
+def check_split(split: str) -> str:
+    """``split`` when it is a held-out split this process may read; else a DataError."""
+    if split not in SPLITS:
+        raise DataError(f"split={split!r} is not one of {', '.join(SPLITS)}")
+    if split == "test" and os.environ.get(HIDE_TEST) == "1":
+        raise DataError(f"the test split is hidden from this process ({HIDE_TEST}=1: it tunes a recipe, which is "
+                        "measured on the validation split, split='val')")
+    return split
 
 
 @dataclass
@@ -69,35 +88,38 @@ class TranslationData:
 
 def load_domain(domain: str, size: int, n: int, data_dir: str | Path | None = None, data_seed: int = 0,
                 dedupe: bool = False, num_test: int = 0, progress: bool = True,
-                crop: str = "auto") -> tuple[ImageSet, ImageSet]:
-    """Up to ``n`` training images and ``num_test`` held-out images of ``domain`` at ``size`` pixels.
+                crop: str = "auto", split: str = "test") -> tuple[ImageSet, ImageSet]:
+    """Up to ``n`` training images and ``num_test`` held-out images of ``domain`` at ``size`` pixels, the held-out
+    ones from ``split`` ("test" or "val", each ``num_test`` images; the training images are the same either way).
 
-    From a real folder only about ``n + num_test`` files are decoded, picked by ``data_seed`` (the same files
-    every time), and split so that identical images never sit on both sides. ``crop``: the crop policy of
+    From a real folder only about ``n + 2 * num_test`` files are decoded, picked by ``data_seed`` (the same files
+    every time), and split so that identical images never sit on two sides. ``crop``: the crop policy of
     real folders (see :func:`crop_policies`).
     """
     if domain not in DOMAINS:
         raise DataError(f"domain={domain!r} is not one of {', '.join(DOMAINS)}")
+    check_split(split)
     policy = crop_policies(crop)[domain]
     if data_dir is None:
         style = STYLE_OF[domain]
         images, marks = render_set(style, n, size, seed=data_seed, start=INDEX_OFFSET[domain], progress=progress)
         source = f"synthetic {style}-style avatars (seed {data_seed})"
         train = ImageSet(domain, images, source, marks)
-        start = HELD_OUT_START[domain]
+        start = SPLIT_START[split][domain]
         t_images, t_marks = render_set(style, num_test, size, seed=data_seed, start=start, progress=progress)
-        return train, ImageSet(domain, t_images, source + ", held out", t_marks)
+        return train, ImageSet(domain, t_images, f"{source}, held out ({split})", t_marks)
     folder = domain_folder(data_dir, domain)
     loaded = load_folder(folder, size, crop=policy, detector=STYLE_OF[domain], dedupe=dedupe,
-                         max_images=n + num_test, seed=data_seed, progress=progress, name=domain)
+                         max_images=n + 2 * num_test, seed=data_seed, progress=progress, name=domain)
     images = loaded.images
     num_test = min(num_test, len(images) // 5) if len(images) > 1 else 0
     train_idx, test_idx = split_by_content(images, num_test, data_seed)
-    train_idx = train_idx[:n]
+    rest, val = split_by_content(images[train_idx], num_test, data_seed + 1)  # the validation split from the rest
+    train_idx, held_idx = train_idx[rest][:n], (test_idx if split == "test" else train_idx[val])
     notes = [loaded.summary()]
     source = f"folder {folder}"
     return (ImageSet(domain, images[np.sort(train_idx)], source, None, notes),
-            ImageSet(domain, images[np.sort(test_idx)], source + ", held out", None, notes))
+            ImageSet(domain, images[np.sort(held_idx)], f"{source}, held out ({split})", None, notes))
 
 
 def floor_set(domain: str, size: int, n: int, data_dir: str | Path | None = None,
@@ -149,23 +171,27 @@ def domain_folder(data_dir: str | Path, domain: str) -> Path:
     return folder
 
 
-def load_translation_data(cfg, progress: bool = True) -> TranslationData:
-    """A = thumbs (photos), B = faces (anime), with held-out sets and, on synthetic data, paired truth."""
+def load_translation_data(cfg, progress: bool = True, split: str = "test") -> TranslationData:
+    """A = thumbs (photos), B = faces (anime), with the held-out sets of ``split`` ("test" or "val") and, on
+    synthetic data, their paired truth."""
     common = dict(size=cfg.image_size, data_dir=cfg.data_dir, data_seed=cfg.data_seed, dedupe=cfg.dedupe,
-                  num_test=cfg.num_test, progress=progress, crop=cfg.crop)
+                  num_test=cfg.num_test, progress=progress, crop=cfg.crop, split=split)
     train_a, test_a = load_domain("thumbs", n=cfg.num_a, **common)
     train_b, test_b = load_domain("faces", n=cfg.num_b, **common)
     if cfg.data_dir is not None:
         return TranslationData(train_a, train_b, test_a, test_b, None, None)
-    truth, marks = paired_truth(cfg.image_size, cfg.num_test, cfg.data_seed, progress=progress)
-    truth_a, _ = render_set("photo", cfg.num_test, cfg.image_size, seed=cfg.data_seed, start=HELD_OUT_START["faces"],
-                            progress=progress)  # the held-out anime faces, as photos: G_B2A's ground truth
+    truth, marks = paired_truth(cfg.image_size, cfg.num_test, cfg.data_seed, progress=progress, split=split)
+    truth_a, _ = render_set("photo", cfg.num_test, cfg.image_size, seed=cfg.data_seed,
+                            start=SPLIT_START[split]["faces"], progress=progress)  # held-out anime as photos: G_B2A's truth
     return TranslationData(train_a, train_b, test_a, test_b, truth, marks, truth_a)
 
 
-def paired_truth(size: int, n: int, data_seed: int = 0, progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """The anime renderings (and landmarks) of the held-out synthetic photos: the translation's ground truth."""
-    return render_set("anime", n, size, seed=data_seed, start=HELD_OUT_START["thumbs"], progress=progress)
+def paired_truth(size: int, n: int, data_seed: int = 0, progress: bool = True,
+                 split: str = "test") -> tuple[np.ndarray, np.ndarray]:
+    """The anime renderings (and landmarks) of the held-out synthetic photos of ``split``: the translation's ground
+    truth."""
+    return render_set("anime", n, size, seed=data_seed, start=SPLIT_START[check_split(split)]["thumbs"],
+                      progress=progress)
 
 
 def dataset_table(dcgan_cfg, translation_cfg) -> tuple[list[str], list[list]]:

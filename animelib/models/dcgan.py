@@ -179,8 +179,8 @@ class DCGANTrainer(Trainer):
 
     def build(self) -> dict[str, str]:
         cfg = self.cfg
-        train, test = load_data(cfg, self.progress)
-        self.train_images, self.test_images = train.images, test.images  # (N, 64, 64, 3) uint8, for metrics
+        train, test = load_data(cfg, self.progress, split="val")  # measured on validation; figures use test
+        self.train_images, self.held_images = train.images, test.images  # (N, 64, 64, 3) uint8, for metrics
         self.images = DeviceImages(train.images, self.device, cfg.channels_last)
         self.G = build_generator(cfg).to(self.device)
         self.D = Discriminator(cfg.ndf).to(self.device)
@@ -255,15 +255,15 @@ class DCGANTrainer(Trainer):
         (else None); ``nn_ratio``: mean distance of a sample to its nearest training image over the same for
         held-out real images (< 1: copying).
         """
-        n = len(self.test_images)
+        n = len(self.held_images)
         if n < 4:  # a tiny real folder: nothing held out to compare with
             return {"note": f"{n} held-out image(s): too few to evaluate"}
         fake = generate(self.sampler("G"), noise(n, self.cfg.nz, seed=self.cfg.noise_seed + 1))
-        nn_dist = nearest_neighbour_distance(fake[:256], self.train_images, reference=self.test_images[:256])
-        inception = fid_kid(self.test_images, fake, device=self.device)
+        nn_dist = nearest_neighbour_distance(fake[:256], self.train_images, reference=self.held_images[:256])
+        inception = fid_kid(self.held_images, fake, device=self.device)
         if self.floors is None:  # the real-vs-real floors depend on the real images only: measured once
-            self.floors = quality_floors(self.test_images, self.floor_images)
-        return {**quality_measures(fake, self.test_images, floors=self.floors), "fid": inception["fid"],
+            self.floors = quality_floors(self.held_images, self.floor_images)
+        return {**quality_measures(fake, self.held_images, floors=self.floors), "fid": inception["fid"],
                 "kid": inception["kid_mean"], "nn_mean": nn_dist["mean"],
                 "nn_reference": nn_dist["reference"]["mean"], "nn_ratio": nn_dist["ratio"]}
 
@@ -281,11 +281,11 @@ class DCGANTrainer(Trainer):
             tqdm.write(f"[animelib] dcgan epoch {self.epoch}: {text}")
 
 
-def load_data(cfg: DCGANConfig, progress: bool = True) -> tuple[ImageSet, ImageSet]:
-    """The run's training and held-out real avatars, as its trainer reads them (the held-out ones: what its
-    samples are measured against)."""
+def load_data(cfg: DCGANConfig, progress: bool = True, split: str = "test") -> tuple[ImageSet, ImageSet]:
+    """The run's training real avatars and the held-out ones of ``split`` that its samples are measured against:
+    "val" during training, "test" in the figures."""
     return load_domain("anime", cfg.image_size, cfg.num_train, cfg.data_dir, cfg.data_seed, cfg.dedupe,
-                       num_test=cfg.num_test, progress=progress, crop=cfg.crop)
+                       num_test=cfg.num_test, progress=progress, crop=cfg.crop, split=split)
 
 
 def build_generator(cfg: DCGANConfig, name: str = "G") -> Generator:

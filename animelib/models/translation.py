@@ -108,7 +108,7 @@ class TranslationTrainer(Trainer):
 
     def load_data(self) -> dict[str, str]:
         """Train and held-out A and B; returns the data note for the run folder (real folders' summaries)."""
-        self.data = load_translation_data(self.cfg, progress=self.progress)
+        self.data = load_translation_data(self.cfg, progress=self.progress, split="val")  # figures: the test split
         self.images_a = DeviceImages(self.data.train_a.images, self.device, self.cfg.channels_last)
         self.images_b = DeviceImages(self.data.train_b.images, self.device, self.cfg.channels_last)
         # a second real anime set for the quality measures' real-vs-real floors (real folders: halves of test_b)
