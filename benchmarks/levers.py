@@ -51,7 +51,8 @@ def main(argv: list[str] | None = None) -> int:
         base = config_class(args.model).from_profile(args.profile, seed=seed, **overrides)
         data = "real" if args.data_dir else "synthetic"
         for name, cfg in (("profile", base), ("variant", base.replace(**changes))):
-            folder = f"{args.runs_dir}/{args.model}-{args.profile}-{data}-{'base' if name == 'profile' else label}-s{seed}"
+            which = "base" if name == "profile" else label
+            folder = f"{args.runs_dir}/{args.model}-{args.profile}-{data}-{which}-s{seed}"
             print(f"[levers] seed {seed}: {name} -> {folder}", flush=True)
             train(cfg, folder, progress=False)
             metrics = [r for r in read_history(folder) if r.get("event") == "metrics"]

@@ -98,7 +98,8 @@ def test_lever_screen_trains_and_measures_on_validation_with_the_test_split_hidd
     rows = [line for line in done.stdout.splitlines() if line.startswith("| ")]
     assert rows[0].split("|")[2:5] == [" spectral ", " colour_spectral ", " diversity "]
     means = {line.split("|")[1].strip(): [float(x) for x in line.split("|")[2:5]] for line in rows if "mean" in line}
-    assert set(means) == {"**profile mean**", "**variant mean**"} and means["**profile mean**"] != means["**variant mean**"]
+    assert set(means) == {"**profile mean**", "**variant mean**"}
+    assert means["**profile mean**"] != means["**variant mean**"]
     assert "validation split" in done.stdout
     history = (tmp_path / "dcgan-smoke-synthetic-base-s0" / "history.jsonl").read_text()
     assert '"event": "metrics"' in history

@@ -181,8 +181,9 @@ def load_translation_data(cfg, progress: bool = True, split: str = "test") -> Tr
     if cfg.data_dir is not None:
         return TranslationData(train_a, train_b, test_a, test_b, None, None)
     truth, marks = paired_truth(cfg.image_size, cfg.num_test, cfg.data_seed, progress=progress, split=split)
+    # the held-out anime faces, as photos: G_B2A's ground truth
     truth_a, _ = render_set("photo", cfg.num_test, cfg.image_size, seed=cfg.data_seed,
-                            start=SPLIT_START[split]["faces"], progress=progress)  # held-out anime as photos: G_B2A's truth
+                            start=SPLIT_START[split]["faces"], progress=progress)
     return TranslationData(train_a, train_b, test_a, test_b, truth, marks, truth_a)
 
 
