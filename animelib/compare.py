@@ -53,6 +53,15 @@ RECONSTRUCTION_SSIM = 0.9  # "look exactly the same": SSIM of the reconstruction
 NEAR_ZERO_LOSS = 0.05  # "the discriminator loss is nearly zero": below this (least squares; guessing gives 0.25)
 ARTEFACT_FREE = 0.10  # spectral distances to real images at most this: no speckle, checkerboard, blur or confetti
 NO_COLLAPSE = 0.8  # structure diversity (of the real images') at least this
+MIN_HELD_OUT = 4  # set-level measures (spectra, diversity, C2ST) need at least this many images on each side
+
+
+def too_few(claim: str, n: int, what: str) -> Finding | None:
+    """An inconclusive finding saying why, when ``n`` images of ``what`` are too few for set-level measures."""
+    if n >= MIN_HELD_OUT:
+        return None
+    return Finding(claim, f"{n} {what}: at least {MIN_HELD_OUT} are needed to measure this (a profile holds out "
+                          "about a fifth of a small folder; give it more images)", INCONCLUSIVE)
 EARLY_SHARE = 0.8  # "well trained at a very early stage": this share of the improvement made by 20 % of the epochs
 
 
@@ -248,6 +257,9 @@ def dcgan_finding(samples: np.ndarray, real: np.ndarray, n_boot: int = 200) -> F
     artefacts (spectral distance to real at most ARTEFACT_FREE, in the brightness and in the colour: speckle,
     checkerboards and blur show in the first, colour confetti in the second) and do not collapse (structure
     diversity at least NO_COLLAPSE), each with an interval from resampling the samples."""
+    claim = "DCGAN is a good choice to generate images from noise (varied samples free of artefacts)"
+    if few := too_few(claim, min(len(samples), len(real)), "held-out real avatars or samples"):
+        return few
     draws = np.random.default_rng(0).integers(0, len(samples), (n_boot, len(samples)))
     spectral, verdicts = {}, []
     for channels in ("gray", "chroma"):
@@ -260,8 +272,7 @@ def dcgan_finding(samples: np.ndarray, real: np.ndarray, n_boot: int = 200) -> F
                                   distinct=True)
     verdicts.append(verdict(diversity.low - NO_COLLAPSE, diversity.high - NO_COLLAPSE, 0.0, True))
     (gray, low_s, high_s), (colour, low_c, high_c) = spectral["gray"], spectral["chroma"]
-    return Finding("DCGAN is a good choice to generate images from noise (varied samples free of artefacts)",
-                   f"{len(samples)} samples against {len(real)} held-out real avatars: spectral distance "
+    return Finding(claim, f"{len(samples)} samples against {len(real)} held-out real avatars: spectral distance "
                    f"{gray:.3f} [{low_s:.3f}, {high_s:.3f}] and colour spectral distance {colour:.3f} "
                    f"[{low_c:.3f}, {high_c:.3f}] (each at most {ARTEFACT_FREE}); structure diversity "
                    f"{diversity.difference:.2f} [{diversity.low:.2f}, {diversity.high:.2f}] (at least {NO_COLLAPSE})",
