@@ -1,6 +1,7 @@
 """Offline quality measures: they need no pretrained weights.
 
-Three measures catch what the figures show: samples that a small classifier tells from real ones (C2ST), collapse
+Three measures catch what the figures show: samples that a classifier on image statistics tells from real ones
+(C2ST), collapse
 to a few faces (diversity ratio) and speckle, checkerboards or blur (spectral distance). Each comes with its
 real-vs-real floor, the value two sets of real images score against each other. Beside them: colourfulness, and
 the memorisation check (the distance of generated samples to their nearest training image).
@@ -12,11 +13,9 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
 from animelib.metrics.paired import as_unit_tensor
 from animelib.nets.blocks import CHROMA_RGB, LUMA_RGB
-from animelib.utils import one_thread
 
 QUALITY_SIZE = 32  # C2ST and diversity work on 32-px images: enough for faces, cheap on a CPU
 
@@ -57,61 +56,77 @@ def _channels(images: np.ndarray, channels: str) -> torch.Tensor:
     raise ValueError(f"channels={channels!r} is not 'gray' or 'chroma'")
 
 
-def _c2st_net(width: int = 16) -> nn.Module:
-    """The two-sample classifier: three stride-2 convs (32 -> 4 px) and a linear logit; 4 layers in all."""
-    return nn.Sequential(
-        nn.Conv2d(3, width, 3, 2, 1), nn.LeakyReLU(0.2),  # (N, 16, 16, 16)
-        nn.Conv2d(width, 2 * width, 3, 2, 1), nn.LeakyReLU(0.2),  # (N, 32, 8, 8)
-        nn.Conv2d(2 * width, 4 * width, 3, 2, 1), nn.LeakyReLU(0.2),  # (N, 64, 4, 4)
-        nn.Flatten(), nn.Linear(4 * width * 16, 1),  # (N, 1) logit: "fake"
-    )
+C2ST_SIZE = 64  # the two-sample test reads its statistics at 64 px (larger images are area-averaged down)
 
 
-def _two_sample_split(real: torch.Tensor, fake: torch.Tensor, train_fraction: float, g: torch.Generator):
-    """Balanced train/held-out sets: the same number of each kind, ``train_fraction`` of them for training."""
-    n = min(len(real), len(fake))
-    n_train = int(round(n * train_fraction))
-    if n_train < 1 or n - n_train < 1:
-        raise ValueError(f"C2ST needs images on both sides of the split; got {n} per set")
-    parts = []
-    for images in (real, fake):
-        order = torch.randperm(len(images), generator=g)[:n]
-        parts.append((images[order[:n_train]], images[order[n_train:]]))
-    (real_tr, real_te), (fake_tr, fake_te) = parts
-    x_train = torch.cat([real_tr, fake_tr])  # (2 * n_train, 3, 32, 32)
-    y_train = torch.cat([torch.zeros(n_train), torch.ones(n_train)])
-    x_test = torch.cat([real_te, fake_te])  # (2 * (n - n_train), 3, 32, 32)
-    y_test = torch.cat([torch.zeros(n - n_train), torch.ones(n - n_train)])
-    return x_train, y_train, x_test, y_test
+def _histograms(values: torch.Tensor, low: float, high: float, bins: int) -> torch.Tensor:
+    """(N, ...) values -> (N, bins): each image's share of values in ``bins`` equal bins over [low, high] (values
+    outside go to the end bins)."""
+    idx = ((values.flatten(1) - low) / (high - low) * bins).long().clamp(0, bins - 1)
+    ones = torch.ones_like(idx, dtype=torch.float64)
+    return torch.zeros(len(idx), bins, dtype=torch.float64).scatter_add_(1, idx, ones) / idx.shape[1]
 
 
-def c2st_accuracy(real, fake, steps: int = 200, batch_size: int = 64, lr: float = 2e-3,
-                  train_fraction: float = 0.7, seed: int = 0) -> dict[str, float]:
-    """Classifier two-sample test: how well a small CNN tells ``fake`` from ``real`` ((N, H, W, 3) uint8 each).
+def c2st_features(images) -> np.ndarray:
+    """(N, H, W, 3) uint8 -> (N, F) float64: the image statistics the two-sample classifier reads, at C2ST_SIZE px.
 
-    The sets are cut to the same size n, ``train_fraction`` of each trains a 4-layer CNN on 32-px images for a
-    fixed budget (``steps`` Adam steps of ``batch_size``), and the accuracy is measured on the rest. 0.5 means
-    the classifier could not tell the sets apart; 1.0 that it always could. Returns ``accuracy``, ``n_test``
-    (held-out images, both kinds) and ``se``, the binomial standard error of the accuracy. Seeded by ``seed``;
-    the global RNG state is left as it was. About 2 s for 1,000 vs 1,000 images on one CPU core.
+    Histograms of brightness, saturation, Cb and Cr (the palette: anime's flat saturated fills against skin and
+    shadow), of the log gradient magnitude of the brightness and of the colour (crisp outlines over flat areas
+    against smooth shading; blotches are soft colour edges), and the log radial power spectra of the brightness and
+    the colour (blur, speckle, checkerboards)."""
+    images = _check_images("images", images)
+    if images.shape[1] != C2ST_SIZE or images.shape[2] != C2ST_SIZE:
+        x = torch.nn.functional.interpolate(as_unit_tensor(images), size=(C2ST_SIZE, C2ST_SIZE), mode="area")
+        images = (x * 255).round().clamp(0, 255).byte().permute(0, 2, 3, 1).numpy()
+    out = []
+    for i in range(0, len(images), 256):
+        chunk = images[i:i + 256]
+        rgb = torch.from_numpy(np.ascontiguousarray(chunk)).double() / 255  # (B, H, W, 3)
+        luma, (cb, cr) = _gray(chunk), _channels(chunk, "chroma").unbind(1)  # (B, H, W) each
+        top, bottom = rgb.max(-1).values, rgb.min(-1).values
+        saturation = (top - bottom) / top.clamp(min=1e-3)
+
+        def edges(c: torch.Tensor) -> torch.Tensor:  # (B, H, W) -> (B, 2 * H * W - H - W) log10 |differences|
+            return torch.log10(torch.cat([(c[:, :, 1:] - c[:, :, :-1]).abs().flatten(1),
+                                          (c[:, 1:] - c[:, :-1]).abs().flatten(1)], 1) + 1e-3)
+
+        out.append(torch.cat([_histograms(luma, 0, 1, 8), _histograms(saturation, 0, 1, 8),
+                              _histograms(cb, -0.3, 0.3, 8), _histograms(cr, -0.3, 0.3, 8),
+                              _histograms(edges(luma), -3, 0, 12), _histograms(torch.cat([edges(cb), edges(cr)], 1), -3, 0, 8)], 1))
+    spectra = [np.log(radial_power_spectra(images, c) + 1e-12) for c in ("gray", "chroma")]
+    return np.concatenate([torch.cat(out).numpy(), *spectra], 1)
+
+
+def c2st_accuracy(real, fake, seed: int = 0, folds: int = 5, ridge: float = 0.1) -> dict[str, float]:
+    """Classifier two-sample test: how well a linear classifier on image statistics tells ``fake`` from ``real``
+    ((N, H, W, 3) uint8 each).
+
+    The sets are cut to the same size n (a seeded pick); each image is described by :func:`c2st_features`, and a
+    ridge classifier (``ridge`` times the training count on the squared weights, features standardised on the
+    training part) is trained on all but one of ``folds`` stratified folds and tested on the one left, in turn, so
+    every picked image is tested once. 0.5 means the classifier could not tell the sets apart; 1.0 that it always
+    could. Returns ``accuracy``, ``n_test`` (2 n) and ``se``, the binomial standard error of the accuracy.
+    Deterministic for a ``seed``; no global random state is used. About 1 s for 1,000 against 1,000 64-px images.
     """
     real, fake = _check_images("real", real), _check_images("fake", fake)
-    with torch.random.fork_rng(devices=[]), torch.enable_grad(), one_thread():  # may be called under no_grad
-        torch.manual_seed(seed)
-        g = torch.Generator().manual_seed(seed)
-        x_train, y_train, x_test, y_test = _two_sample_split(_small(real), _small(fake), train_fraction, g)
-        net = _c2st_net()
-        opt = torch.optim.Adam(net.parameters(), lr=lr)
-        for _ in range(steps):
-            idx = torch.randint(len(x_train), (min(batch_size, len(x_train)),), generator=g)
-            loss = torch.nn.functional.binary_cross_entropy_with_logits(net(x_train[idx]).flatten(), y_train[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-        with torch.no_grad():
-            predicted = torch.cat([net(x_test[i:i + 512]).flatten() > 0 for i in range(0, len(x_test), 512)])
-    accuracy = float((predicted.float() == y_test).float().mean())
-    return {"accuracy": accuracy, "n_test": len(y_test), "se": float(np.sqrt(accuracy * (1 - accuracy) / len(y_test)))}
+    n = min(len(real), len(fake))
+    k = min(folds, n)
+    rng = np.random.default_rng(seed)
+    parts = [rng.permutation(len(images))[:n] for images in (real, fake)]
+    features = [c2st_features(images[np.sort(pick)]) for images, pick in zip((real, fake), parts, strict=True)]
+    split = [np.array_split(rng.permutation(n), k) for _ in features]  # fold f of each set
+    correct = 0
+    for f in range(k):
+        train = [np.concatenate([s[j] for j in range(k) if j != f]) for s in split]
+        x = np.concatenate([feats[t] for feats, t in zip(features, train, strict=True)])
+        y = np.concatenate([-np.ones(len(train[0])), np.ones(len(train[1]))])  # -1 real, +1 fake
+        mean, sd = x.mean(0), x.std(0) + 1e-6
+        a = np.c_[(x - mean) / sd, np.ones(len(x))]
+        w = np.linalg.solve(a.T @ a + ridge * len(a) * np.eye(a.shape[1]), a.T @ y)
+        for sign, feats, s in zip((-1, 1), features, split, strict=True):
+            correct += int((sign * (np.c_[(feats[s[f]] - mean) / sd, np.ones(len(s[f]))] @ w) > 0).sum())
+    accuracy = correct / (2 * n)
+    return {"accuracy": accuracy, "n_test": 2 * n, "se": float(np.sqrt(accuracy * (1 - accuracy) / (2 * n)))}
 
 
 def _structure(images: np.ndarray, size: int = QUALITY_SIZE) -> torch.Tensor:
@@ -197,7 +212,7 @@ def spectral_distance(fake, real, channels: str = "gray") -> float:
     return spectrum_distance(radial_power_spectrum(fake, channels), radial_power_spectrum(real, channels))
 
 
-def quality_floors(real, floor_real=None, seed: int = 0, c2st_steps: int = 200) -> dict[str, float]:
+def quality_floors(real, floor_real=None, seed: int = 0) -> dict[str, float]:
     """The real-vs-real floor of each measure of :func:`quality_measures`: ``c2st_floor``, ``diversity_floor``,
     ``spectral_floor``, ``colour_spectral_floor``.
 
@@ -211,13 +226,13 @@ def quality_floors(real, floor_real=None, seed: int = 0, c2st_steps: int = 200) 
         floor_a, floor_b = real[:half], real[half:2 * half]
     else:
         floor_a, floor_b = real, _check_images("floor_real", floor_real)
-    return {"c2st_floor": c2st_accuracy(floor_a, floor_b, steps=c2st_steps, seed=seed)["accuracy"],
+    return {"c2st_floor": c2st_accuracy(floor_a, floor_b, seed=seed)["accuracy"],
             "diversity_floor": diversity_ratio(floor_b, floor_a, seed=seed),
             "spectral_floor": spectral_distance(floor_b, floor_a),
             "colour_spectral_floor": spectral_distance(floor_b, floor_a, "chroma")}
 
 
-def quality_measures(fake, real, floor_real=None, seed: int = 0, c2st_steps: int = 200,
+def quality_measures(fake, real, floor_real=None, seed: int = 0,
                      floors: dict[str, float] | None = None) -> dict[str, Any]:
     """C2ST accuracy, diversity ratio and spectral distance (of the luma and of the colour) of ``fake`` against
     ``real``, each with its floor.
@@ -226,11 +241,11 @@ def quality_measures(fake, real, floor_real=None, seed: int = 0, c2st_steps: int
     :func:`quality_floors` (``floors`` when given, else measured with ``floor_real``), ``n_fake``, ``n_real``.
     """
     fake, real = _check_images("fake", fake), _check_images("real", real)
-    c2st = c2st_accuracy(real, fake, steps=c2st_steps, seed=seed)
+    c2st = c2st_accuracy(real, fake, seed=seed)
     return {
         "c2st": c2st["accuracy"], "c2st_se": c2st["se"], "diversity": diversity_ratio(fake, real, seed=seed),
         "spectral": spectral_distance(fake, real), "colour_spectral": spectral_distance(fake, real, "chroma"),
-        **(floors or quality_floors(real, floor_real, seed, c2st_steps)), "n_fake": len(fake), "n_real": len(real),
+        **(floors or quality_floors(real, floor_real, seed)), "n_fake": len(fake), "n_real": len(real),
     }
 
 
