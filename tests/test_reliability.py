@@ -101,7 +101,8 @@ def reference(tmp_path_factory):
     return folders
 
 
-@pytest.mark.parametrize("model", [m if m == "dcgan" else pytest.param(m, marks=pytest.mark.slow) for m in MODELS])
+@pytest.mark.slow  # the fast set resumes interrupted runs in-process (test_training.py)
+@pytest.mark.parametrize("model", MODELS)
 def test_sigkill_anywhere_then_resume_equals_uninterrupted(tmp_path, model, reference):
     cfg = smoke(model)
     steps = spec(model).trainer_class(cfg, tmp_path / "probe", progress=False).steps_per_epoch()
@@ -297,6 +298,7 @@ def test_read_only_history_is_a_clear_error(tmp_path, monkeypatch):
         train(cfg, tmp_path, progress=False)
 
 
+@pytest.mark.slow  # the fast set fills the disk by a fault injection (the test above)
 def test_full_disk_on_a_real_small_filesystem(tmp_path):
     """The checkpoints folder on a tmpfs with room for one checkpoint only: the second write fails for real."""
     if shutil.which("mount") is None:

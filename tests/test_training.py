@@ -47,8 +47,8 @@ def test_one_dcgan_step_changes_both_nets(tmp_path):
     assert all(moved), "G_ema did not follow G"
 
 
-@pytest.mark.parametrize("model", ["dcgan", "cartoongan", *(pytest.param(m, marks=pytest.mark.slow)
-                                   for m in ("cyclegan", "cyclegan-levers", "cartoongan-levers"))])
+@pytest.mark.parametrize("model", ["dcgan", *(pytest.param(m, marks=pytest.mark.slow)
+                                   for m in ("cartoongan", "cyclegan", "cyclegan-levers", "cartoongan-levers"))])
 def test_resume_equals_uninterrupted(tmp_path, model):
     cfg = SMOKE[model]
     cls = type(train(cfg, tmp_path / "straight", progress=False))  # the model's trainer class
@@ -391,7 +391,7 @@ def test_resize_upsampling_has_no_transposed_conv_and_keeps_the_shape(model):
     assert float(phases.max() - phases.min()) < 1e-3 + 0.1 * float(out.abs().mean())
 
 
-@pytest.mark.parametrize("model", ["dcgan", "cartoongan"])
+@pytest.mark.parametrize("model", [pytest.param("dcgan", marks=pytest.mark.slow), "cartoongan"])
 def test_learning_rate_decay_lever(tmp_path, model):
     from animelib.errors import ConfigError
     from animelib.models import spec
