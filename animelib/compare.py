@@ -21,6 +21,8 @@ from animelib.data.labels import attribute_table
 from animelib.metrics import (
     colourfulness,
     diversity_ratio,
+    face_found,
+    fid_kid,
     per_image_landmark_error,
     per_image_paired,
     quality_measures,
@@ -118,10 +120,33 @@ def measure_translations(name: str, outputs: np.ndarray, data, evaluators: dict 
         t.per_image["landmark_error"] = per_image_landmark_error(marks, data.test_landmarks)
     if evaluators and labels is not None:
         t.per_image["attributes"] = attribute_correct(outputs, labels, evaluators["attributes"])["mean"]
+    t.per_image["anime_face"] = face_found(outputs, "anime")
     t.summary = {k: float(v.mean()) for k, v in t.per_image.items()}
+    t.summary["anime_face_real"] = real_face_rate(data)
     if len(outputs) >= 4 and len(data.test_b.images) >= 4:
         t.summary.update(quality_measures(outputs, data.test_b.images, floors=floors))
     return t
+
+
+def real_face_rate(data) -> float:
+    """The share of the held-out real anime B in which animeface finds a face: the ceiling of the translations'
+    (measured once per data set)."""
+    if getattr(data, "anime_face_real", None) is None:
+        data.anime_face_real = float(face_found(data.test_b.images, "anime").mean())
+    return data.anime_face_real
+
+
+def dcgan_summary(samples: np.ndarray, real: np.ndarray, floor_real: np.ndarray | None = None,
+                  device: str = "cpu") -> dict[str, Any]:
+    """Table 2's DCGAN row: its samples against held-out real avatars (the test split), with the quality floors,
+    FID where the Inception weights can be had, and the share of samples in which animeface finds a face (beside
+    the real avatars' share)."""
+    if min(len(samples), len(real)) < MIN_HELD_OUT:
+        return {}
+    return {**quality_measures(samples, real, floor_real=floor_real),
+            "fid": fid_kid(real, samples, device=device)["fid"],
+            "anime_face": float(face_found(samples, "anime").mean()),
+            "anime_face_real": float(face_found(real, "anime").mean())}
 
 
 def paired_finding(a: np.ndarray, b: np.ndarray, higher_is_better: bool, tolerance: float = 0.0,
@@ -375,17 +400,18 @@ TABLE2_COLUMNS = (  # key in a summary, column title, decimals
     ("input_ssim", "SSIM to input", 3), ("landmark_error", "landmark err (px)", 2),
     ("attributes", "attributes kept", 3), ("spectral", "spectral dist.", 3),
     ("colour_spectral", "colour spectral", 3), ("diversity", "diversity", 2),
-    ("c2st", "C2ST", 2), ("fid", "FID", 1),
+    ("c2st", "C2ST", 2), ("anime_face", "anime faces found", 2), ("fid", "FID", 1),
 )
 
 
-def _cell(values: list, digits: int, floor: float | None = None) -> str:
-    """The mean over seeds (``± sd`` when there are several), and the measure's floor when it has one."""
+def _cell(values: list, digits: int, floor: float | None = None, label: str = "floor") -> str:
+    """The mean over seeds (``± sd`` when there are several), and the measure's floor (or, for the face share,
+    the real anime's: ``label`` "real") when it has one."""
     values = [v for v in values if v is not None]
     if not values:
         return "n/a"
     text = f"{np.mean(values):.{digits}f}" + (f" ± {np.std(values, ddof=1):.{digits}f}" if len(values) > 1 else "")
-    return text + (f" (floor {floor:.{digits}f})" if floor is not None else "")
+    return text + (f" ({label} {floor:.{digits}f})" if floor is not None else "")
 
 
 def table2(results: dict[str, list[dict[str, Any]]], budgets: dict[str, str]) -> tuple[list[str], list[list[str]]]:
@@ -395,8 +421,9 @@ def table2(results: dict[str, list[dict[str, Any]]], budgets: dict[str, str]) ->
     for name, summaries in results.items():
         cells = [name, budgets.get(name, "-")]
         for key, _, digits in TABLE2_COLUMNS:
-            floor = summaries[0].get(f"{key}_floor")
-            cells.append(_cell([s.get(key) for s in summaries], digits, floor))
+            floor, label = ((summaries[0].get(f"{key}_floor"), "floor") if f"{key}_real" not in summaries[0] else
+                            (summaries[0][f"{key}_real"], "real"))
+            cells.append(_cell([s.get(key) for s in summaries], digits, floor, label))
         rows.append(cells)
     return columns, rows
 

@@ -137,3 +137,15 @@ def test_bad_input_is_a_clear_error(sets, bad):
 def test_spectral_distance_needs_images_of_one_size(sets):
     with pytest.raises(ValueError, match="differ in size"):
         spectral_distance(sets["real"][:, :32, :32], sets["real"])
+
+
+def test_face_found_sees_drawn_faces_and_not_photos_or_noise():
+    """animeface as an external judge: drawn faces found, none in the photos (the identity row) or in noise; the
+    photo detector the other way round."""
+    from animelib.metrics import face_found
+    anime, _ = render_set("anime", 24, 64, start=9_460_000, progress=False)
+    photos, _ = render_set("photo", 24, 64, start=9_460_000, progress=False)
+    noise = np.random.default_rng(0).integers(0, 256, photos.shape, dtype=np.uint8)
+    assert face_found(anime).mean() >= 0.9
+    assert face_found(photos).mean() <= 0.05 and face_found(noise).sum() == 0
+    assert face_found(photos, "photo").mean() >= 0.6 > face_found(noise, "photo").mean()

@@ -31,6 +31,7 @@ from animelib.metrics.quality import (
     c2st_accuracy,
     colourfulness,
     diversity_ratio,
+    face_found,
     format_with_floor,
     mean_pairwise_distance,
     nearest_neighbour_distance,
@@ -46,7 +47,7 @@ from animelib.metrics.translation import evaluate_translation
 
 __all__ = [
     "DOWNLOAD_TIMEOUT_S", "INCEPTION_PATTERNS", "INCEPTION_URL", "NA", "QUALITY_SIZE", "c2st_accuracy",
-    "colourfulness", "diversity_ratio", "evaluate_translation", "fid_kid", "format_with_floor",
+    "colourfulness", "diversity_ratio", "evaluate_translation", "face_found", "fid_kid", "format_with_floor",
     "inception_available", "landmark_error", "mean_pairwise_distance", "nearest_neighbour_distance",
     "nearest_neighbours", "paired_metrics", "per_image_landmark_error", "per_image_paired", "quality_floors",
     "quality_measures", "radial_power_spectra", "radial_power_spectrum", "roll_degrees", "spectral_distance",

@@ -92,7 +92,8 @@ def c2st_features(images) -> np.ndarray:
 
         out.append(torch.cat([_histograms(luma, 0, 1, 8), _histograms(saturation, 0, 1, 8),
                               _histograms(cb, -0.3, 0.3, 8), _histograms(cr, -0.3, 0.3, 8),
-                              _histograms(edges(luma), -3, 0, 12), _histograms(torch.cat([edges(cb), edges(cr)], 1), -3, 0, 8)], 1))
+                              _histograms(edges(luma), -3, 0, 12),
+                              _histograms(torch.cat([edges(cb), edges(cr)], 1), -3, 0, 8)], 1))
     spectra = [np.log(radial_power_spectra(images, c) + 1e-12) for c in ("gray", "chroma")]
     return np.concatenate([torch.cat(out).numpy(), *spectra], 1)
 
@@ -252,6 +253,26 @@ def quality_measures(fake, real, floor_real=None, seed: int = 0,
 def format_with_floor(measures: dict[str, Any], name: str, digits: int = 3) -> str:
     """One measure of :func:`quality_measures` with its floor, for tables: ``"0.070 (floor 0.006)"``."""
     return f"{measures[name]:.{digits}f} (floor {measures[f'{name}_floor']:.{digits}f})"
+
+
+FACE_SIDE = 128  # face_found enlarges each image to this side first: animeface misses most faces at 64 px
+
+
+def face_found(images, kind: str = "anime", side: int = FACE_SIDE) -> np.ndarray:
+    """(N,) 1.0 where the face detector of ``kind`` finds a face in the image enlarged to ``side`` px, else 0.0.
+
+    An external judge of a translation: animeface (``"anime"``) was built for anime faces and finds none in the
+    photos, so the share of translations where it finds one says how many read as drawn faces; real anime sets
+    its ceiling (about 0.98 on the 64-px avatars, 0.56 on real 64-px anime crops) and the photos themselves its
+    floor (0). ``"photo"`` (OpenCV's cascade with an eye check) judges the anime-to-photo direction the same way.
+    About 0.05 s per image on one core."""
+    import cv2
+
+    from animelib.data.faces import detect
+
+    images = _check_images("images", images)
+    return np.array([detect(cv2.resize(np.ascontiguousarray(x), (side, side), interpolation=cv2.INTER_CUBIC), kind)
+                     is not None for x in images], dtype=np.float64)
 
 
 def colourfulness(images) -> np.ndarray:
