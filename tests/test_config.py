@@ -116,3 +116,14 @@ def test_more_bad_values_are_named(cls, bad, match):
 def test_data_dir_is_stored_absolute(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert DCGANConfig.from_profile("smoke", data_dir="data").data_dir == str(tmp_path / "data")
+
+
+def test_a_caption_of_several_models_names_each_models_levers():
+    from animelib.manifest import caption
+    quick = {m: config_class(m).from_profile("quick") for m in ("dcgan", "cyclegan", "cartoongan")}
+    text = caption("Table 2", quick["cyclegan"], models=list(quick.values()))
+    labels = ("DCGAN", "CycleGAN", "CartoonGAN")
+    dcgan_part, cycle_part, cartoon_part = (text.split(f"{label}: ")[1] for label in labels)
+    assert "extra_layer='wide'" in dcgan_part and "lambda_gan=3.0" in cycle_part
+    assert "pretrain_pixel_weight" in cartoon_part
+    assert "none" in caption("x", quick["cyclegan"], models=[config_class("cyclegan").from_profile("smoke")])
