@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from typing import Any
 
@@ -152,12 +153,20 @@ def image_grid(images: np.ndarray, nrow: int, title: str = "", pad: int = 2, sca
     return fig
 
 
-def plot_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str = "") -> plt.Figure:
-    """A table as a figure (Table 1, Table 2, the ablation); column widths follow their longest text."""
-    cells = [[format_value(v) for v in row] for row in rows]
-    chars = [max(len(str(c)), *(len(r[i]) for r in cells)) + 2 for i, c in enumerate(columns)]
+def plot_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str = "",
+               wrap: Sequence[int | None] | None = None) -> plt.Figure:
+    """A table as a figure (Table 1, Table 2, the ablation, the verdicts); column widths follow their longest
+    line. ``wrap``: per column, the width in characters to wrap its texts at (None: one line)."""
+    wrap = list(wrap or [None] * len(columns))
+    cells = [["\n".join(textwrap.wrap(format_value(v), w)) if w else format_value(v) for v, w in zip(row, wrap,
+                                                                                                    strict=True)]
+             for row in rows]
+    lines = [max(c.count("\n") + 1 for c in row) for row in cells]
+    chars = [max(len(str(c)), *(len(line) for r in cells for line in r[i].split("\n"))) + 2
+             for i, c in enumerate(columns)]
     widths = [c / sum(chars) for c in chars]
-    fig, ax = plt.subplots(figsize=(max(5.0, 0.085 * sum(chars)), 0.32 * (len(rows) + 1) + (0.45 if title else 0.1)))
+    height = 0.32 * (sum(lines) + 1) + (0.45 if title else 0.1)
+    fig, ax = plt.subplots(figsize=(max(5.0, 0.085 * sum(chars)), height))
     ax.axis("off")
     table = ax.table(cellText=cells, colLabels=list(columns), loc="center", cellLoc="center", colWidths=widths)
     table.auto_set_font_size(False)
@@ -167,6 +176,8 @@ def plot_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str
         if r == 0:
             cell.set_facecolor("#e8e8e8")
             cell.set_text_props(weight="bold")
+        elif lines[r - 1] > 1:
+            cell.set_height(cell.get_height() * lines[r - 1])
     if title:
         ax.set_title(title, fontsize=10)
     fig.tight_layout()
