@@ -45,23 +45,23 @@ class CartoonGANConfig(TranslationConfig):
     pretrain_epochs: int = 10  # generator trained on the content loss alone first
     content_weight: float = 10.0
     style_weight: float = 1.0
-    # levers beyond the report's recipe (defaults are the report's)
-    content_layer: str = "conv4_4"  # VGG layer of the content loss: conv4_4 (report), relu3_4 or relu2_2
+    # levers beyond the recipe (the defaults: the CartoonGAN paper's, where the report gives none; docs/recipe.md)
+    content_layer: str = "conv4_4"  # VGG layer of the content loss: conv4_4 (CartoonGAN paper), relu3_4 or relu2_2
     pretrain_pixel_weight: float = 0.0  # L1(G(A), A) beside the content loss in pre-training: G starts near identity
     pixel_weight: float = 0.0  # L1(G(A), A) in G's loss in the adversarial epochs
-    gan_weight: float = 1.0  # weight of the GAN term in G's loss (the report's loss has it at 1)
+    gan_weight: float = 1.0  # weight of the GAN term in G's loss (the report sums its losses; the paper's is 1)
     lr_decay_start: int = 0  # epoch (pre-training counted) from which both rates fall linearly towards 0; 0: constant
 
     MODEL: ClassVar[str] = "cartoongan"
     LEVERS: ClassVar[dict[str, str]] = {
         **TranslationConfig.LEVERS,
-        "lr": "learning rate (report: 2e-4)",
-        "content_layer": "VGG layer of the content loss (report: conv4_4)",
+        "lr": "learning rate (CartoonGAN paper: 2e-4; the report gives none)",
+        "content_layer": "VGG layer of the content loss (CartoonGAN paper: conv4_4)",
         "pretrain_pixel_weight": "pixel L1 to the input in pre-training",
         "pixel_weight": "pixel L1 to the input in adversarial training",
-        "content_weight": "content-loss weight (report: 10)",
-        "style_weight": "style-loss weight (report: 1)",
-        "gan_weight": "GAN-loss weight in G's loss (report: 1)",
+        "content_weight": "content-loss weight (CartoonGAN paper: 10)",
+        "style_weight": "style-loss weight (1: the report names the loss, not its weight)",
+        "gan_weight": "GAN-loss weight in G's loss (CartoonGAN paper: 1)",
         "lr_decay_start": "learning rates fall linearly from this epoch",
     }
     REMOVED_LEVERS: ClassVar[dict[str, Any]] = {**TranslationConfig.REMOVED_LEVERS, "pixel_pool": 1}
@@ -82,7 +82,7 @@ class CartoonGANConfig(TranslationConfig):
                       pixel_weight=3.0, content_layer="relu2_2", d_lr_scale=0.5, tv_weight=3.0, chroma_blur=1 / 6,
                       chroma_median=5, lr_decay_start=3, upsample="resize", gan_weight=3.0,
                       vgg_weights="allow-substitute", vgg_width=0.25),
-        "full": dict(image_size=128, num_test=512, amp=True, channels_last=True),
+        "full": dict(image_size=128, num_test=512, channels_last=True),  # the report leaves its values open
     }
 
     def __post_init__(self):

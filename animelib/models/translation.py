@@ -59,7 +59,7 @@ class TranslationConfig(Config):
         **Config.LEVERS,
         "d_lr_scale": "discriminator learning rate = lr x this",
         "tv_weight": "total-variation penalty on the translations",
-        "upsample": "generator up-sampling (report: transposed convs)",
+        "upsample": "generator up-sampling (report: 'up-sampling convolution layers', read as transposed convs)",
     }
     REMOVED_LEVERS: ClassVar[dict[str, Any]] = {
         **Config.REMOVED_LEVERS, "d_every": 1, "diffaugment": "", "d_spectral_norm": False, "tv_chroma_weight": 0.0,
