@@ -94,3 +94,17 @@ def test_a_tuning_process_cannot_read_the_test_split(monkeypatch):
     assert len(load_translation_data(cfg, progress=False, split="val").test_a) == cfg.num_test
     with pytest.raises(DataError, match="split='train' is not one of val, test"):
         load_domain("anime", 64, 4, num_test=4, progress=False, split="train")
+
+
+def test_every_synthetic_index_range_of_the_package_is_its_own():
+    """The splits, the floors and the frozen networks' faces start apart: at least 10,000 faces (the largest
+    held-out set is 2,048), and the training ranges 1,000,000 (the full profile trains on up to 115,087)."""
+    from animelib.data import SPLIT_START
+    from animelib.nets import evaluators, landmarks, vgg
+    starts = sorted({*INDEX_OFFSET.values(), *(s for split in SPLIT_START.values() for s in split.values()),
+                     evaluators.TRAIN_OFFSET, evaluators.HELD_OUT_OFFSET, landmarks.TRAIN_OFFSET,
+                     landmarks.HELD_OUT_OFFSET, vgg.SYNTHETIC_TRAIN_OFFSET, vgg.SYNTHETIC_HELD_OUT_OFFSET,
+                     *(INDEX_OFFSET["floor"] + 100_000 * i for i in range(3))})  # floor_set: one per domain
+    assert len(starts) == 18  # 3 training ranges, 3 per held-out split, 3 floors, 6 of the frozen networks
+    assert min(b - a for a, b in zip(starts, starts[1:])) >= 10_000
+    assert starts[:4] == [0, 1_000_000, 2_000_000, 3_000_000]  # the training ranges, then the validation split

@@ -35,7 +35,7 @@ from animelib.errors import DataError
 
 # The style of each domain: what the synthetic set renders, and which face detector real folders get.
 STYLE_OF = {"anime": "anime", "thumbs": "photo", "faces": "anime"}
-INDEX_OFFSET = {"anime": 0, "thumbs": 1_000_000, "faces": 2_000_000, "val": 8_000_000, "test": 9_000_000,
+INDEX_OFFSET = {"anime": 0, "thumbs": 1_000_000, "faces": 2_000_000, "val": 3_000_000, "test": 9_000_000,
                 "floor": 9_800_000}
 SPLITS = ("val", "test")  # the held-out splits; training never sees either
 # where each domain's held-out synthetic faces start, per split: the photos' anime renderings are their ground truth
