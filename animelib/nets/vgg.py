@@ -6,20 +6,23 @@ be had. When they cannot, training stops with a message that says how to get the
 allows the synthetic network (``vgg_weights="allow-substitute"``, as the smoke and quick profiles do).
 
 The synthetic network is VGG19's own layout up to conv4_4 (``vgg_layers``, narrower by ``vgg_width``)
-trained on the package's synthetic avatars of *both* styles to predict, from either style, each face's
-attributes (``animelib.data.labels.attribute_labels``), its five landmarks and its anime rendering at half
-size (a small decoder), so its conv4_4 features describe the face (what it looks like and where its parts
-are) more than the style it is drawn in. It trains with batch norm after every convolution, folded into
+trained on the package's synthetic avatars of *both* styles, unpaired (the photos and the drawings show
+different faces), to predict from each image its own face's attributes
+(``animelib.data.labels.attribute_labels``) and five landmarks: per-domain objectives only, with no
+photo-to-anime target, so the unpaired CartoonGAN gets no paired supervision through its content loss. Its
+conv4_4 features describe the face (what it looks like and where its parts are) more than the style it is
+drawn in. It trains with batch norm after every convolution, folded into
 the convolutions afterwards (VGG19 has no batch norm), so features at conv4_4 have about unit scale per
 channel. It is cached in
 ``cache_dir("content-networks")`` with its held-out accuracy, trained from its own seed on its own faces
 (indices 8,000,000+), apart from the evaluators that measure the results. Its note, shown in captions:
 ``SYNTHETIC_NOTE``. (It replaced a random-weight conv2_2 substitute.)
 
-Measured (``docs/evaluation.md``): in its features a face's photo and anime renderings lie about a
-third as far apart as unrelated faces (random conv2_2: 0.84). But it is small and trained briefly on clean
-renders, so content-only pre-training of a generator through it does not reproduce the input the way
-ImageNet VGG19 or the random conv2_2 do: the generator finds high-frequency patterns it does not see.
+Its held-out record (``held_out``) gives the distance between the features of a face's photo and its anime
+rendering against that of unrelated faces (a measurement only: training never sees a face in both styles).
+It is small and trained briefly on clean renders, so content-only pre-training of a generator through it
+does not reproduce the input the way ImageNet VGG19 does: the generator finds high-frequency patterns it does
+not see.
 """
 
 from __future__ import annotations
@@ -56,9 +59,10 @@ VGG19_FILE = "vgg19-dcbb9e9d.pth"
 LAYOUT = (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-SYNTHETIC_NOTE = "VGG19-shaped network trained on synthetic avatars (conv4_4); the report uses ImageNet VGG19"
+SYNTHETIC_NOTE = ("VGG19-shaped network trained on synthetic avatars of both styles, unpaired, to read each face's "
+                  "attributes and landmarks (conv4_4); the report uses ImageNet VGG19")
 ALLOW_SYNTHETIC = ("allow-substitute", "allow-synthetic")  # config values that allow it offline
-SYNTHETIC_VERSION = 1
+SYNTHETIC_VERSION = 2  # 2: unpaired, attributes and landmarks only (1 also drew each face in anime style)
 SYNTHETIC_SEED = 1919  # weights and batch order; the evaluators use their own seeds
 SYNTHETIC_TRAIN_OFFSET = 8_000_000  # synthetic faces the network trains on
 SYNTHETIC_HELD_OUT_OFFSET = 8_500_000
@@ -181,7 +185,8 @@ def load_vgg19(cfg, device: torch.device | str = "cpu") -> VGGFeatures:
 
 @dataclass(frozen=True)
 class SyntheticBudget:
-    """Pairs (photo + anime of one face) it trains on, passes over them, training resolution, held-out pairs."""
+    """Faces per style it trains on (photos and drawings of different faces), passes over them, training
+    resolution, held-out pairs (a face in both styles, for the feature distances only)."""
 
     n_pairs: int
     epochs: int
@@ -194,10 +199,10 @@ SYNTHETIC_BUDGETS = {"smoke": SyntheticBudget(n_pairs=200, epochs=4, size=32, n_
 
 
 class ContentTrainingNet(nn.Module):
-    """VGG19 layout (with batch norm) to conv4_4, plus the heads it learns through, all reading conv4_4.
+    """VGG19 layout (with batch norm) to conv4_4, plus the heads it learns through, both reading conv4_4.
 
     (N, 3, S, S) ImageNet-normalised -> {"attributes": {attribute: (N, classes) logits}, "landmarks": (N, 5, 2)
-    pixels, "drawing": (N, 3, S/2, S/2) the face drawn in anime style, whichever style it came in}.
+    pixels}.
     """
 
     def __init__(self, width: float):
@@ -208,17 +213,12 @@ class ContentTrainingNet(nn.Module):
         self.attributes = nn.ModuleDict({name: nn.Linear(channels * 4, len(classes))
                                          for name, classes in attribute_classes().items()})
         self.landmarks = nn.Conv2d(channels, 5, 1)
-        self.drawing = nn.Sequential(
-            nn.ConvTranspose2d(channels, channels // 2, 4, 2, 1), nn.ReLU(inplace=True),
-            nn.ConvTranspose2d(channels // 2, channels // 4, 4, 2, 1), nn.ReLU(inplace=True),
-            nn.Conv2d(channels // 4, 3, 3, 1, 1), nn.Tanh())
 
     def forward(self, x: torch.Tensor) -> dict:
         f = F.relu(self.body(x))  # (N, C, S/8, S/8): conv4_4 after its (folded) batch norm
         pooled = F.adaptive_avg_pool2d(f, 2).flatten(1)  # (N, 4C)
         return {"attributes": {name: head(pooled) for name, head in self.attributes.items()},
-                "landmarks": soft_argmax(self.landmarks(f), stride=x.shape[-1] / f.shape[-1]),
-                "drawing": self.drawing(f)}
+                "landmarks": soft_argmax(self.landmarks(f), stride=x.shape[-1] / f.shape[-1])}
 
 
 def _normalise(images: torch.Tensor, size: int) -> torch.Tensor:
@@ -227,32 +227,31 @@ def _normalise(images: torch.Tensor, size: int) -> torch.Tensor:
     return (x - torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)) / torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
 
 
-def _pairs(n: int, start: int, size: int, progress: bool):
-    """Photo and anime renders of the same faces: images (2n, 3, S, S) uint8, landmarks, labels (shared)."""
-    photo, marks, labels = anime_faces(n, start, size=size, style="photo", progress=progress)
-    anime, _, _ = anime_faces(n, start, size=size, progress=progress)
-    drawing = resample(anime.float() / 127.5 - 1, size // 2)  # (n, 3, S/2, S/2): the anime face, for both
-    return (torch.cat([photo, anime]), torch.cat([marks, marks]),
-            {"drawing": torch.cat([drawing, drawing]), **{k: torch.cat([v, v]) for k, v in labels.items()}})
+def _faces(n: int, start: int, size: int, progress: bool, paired: bool):
+    """Photos of faces ``start``.. and drawings of faces ``start + n``.. (``paired``: of the same faces ``start``..):
+    images (2n, 3, S, S) uint8, each image's own landmarks and attribute labels."""
+    photo, marks_p, labels_p = anime_faces(n, start, size=size, style="photo", progress=progress)
+    anime, marks_a, labels_a = anime_faces(n, start if paired else start + n, size=size, progress=progress)
+    return (torch.cat([photo, anime]), torch.cat([marks_p, marks_a]),
+            {k: torch.cat([v, labels_a[k]]) for k, v in labels_p.items()})
 
 
 def _content_step(net: ContentTrainingNet, x: torch.Tensor, t: dict, g: torch.Generator) -> torch.Tensor:
-    """Attributes, landmarks and the anime drawing of the face, from either style."""
+    """Each image's own attributes and landmarks, whichever style it is drawn in."""
     flip = torch.rand(len(x), generator=g) < 0.5
     x, marks = flip_faces(x, t["landmarks"], flip)
     out = net(x)
     size = x.shape[-1]
     return (sum(F.cross_entropy(out["attributes"][name], t[name]) for name in ATTRIBUTES)
-            + 4 * F.smooth_l1_loss(out["landmarks"] / size * 32, marks / size * 32, beta=0.5)  # pixels at 32 px
-            + F.l1_loss(out["drawing"], flip_faces(t["drawing"], None, flip)[0]))
+            + 4 * F.smooth_l1_loss(out["landmarks"] / size * 32, marks / size * 32, beta=0.5))  # pixels at 32 px
 
 
 def train_synthetic_vgg(width: float, budget: str = "standard", progress: bool = True
                         ) -> tuple[nn.Sequential, dict]:
-    """Train the network on both styles; returns plain ``vgg_layers(width)`` (batch norm folded in) and its
-    held-out accuracy (attributes, landmark error in pixels at the training size, paired/unrelated distances)."""
+    """Train the network on both styles, unpaired; returns plain ``vgg_layers(width)`` (batch norm folded in) and
+    its held-out accuracy (attributes, landmark error in pixels at the training size, paired/unrelated distances)."""
     b = _check_synthetic_budget(budget)
-    images, marks, labels = _pairs(b.n_pairs, SYNTHETIC_TRAIN_OFFSET, b.size, progress)
+    images, marks, labels = _faces(b.n_pairs, SYNTHETIC_TRAIN_OFFSET, b.size, progress, paired=False)
     with torch.random.fork_rng(devices=[]):  # new layers draw their weights from the global CPU RNG
         torch.manual_seed(SYNTHETIC_SEED)
         net = ContentTrainingNet(width)
@@ -267,7 +266,7 @@ def synthetic_held_out(net: ContentTrainingNet, layers: nn.Sequential, b: Synthe
                        ) -> dict:
     """Held-out accuracy of the heads on either style, and how far conv4_4 features of a face's photo are from
     its anime rendering (``paired_l1``) against those of unrelated faces (``unrelated_l1``)."""
-    images, marks, labels = _pairs(b.n_held_out, SYNTHETIC_HELD_OUT_OFFSET, b.size, progress)
+    images, marks, labels = _faces(b.n_held_out, SYNTHETIC_HELD_OUT_OFFSET, b.size, progress, paired=True)
     x = _normalise(images, b.size)
     out_heads = net.eval()(x)
     logits, predicted = out_heads["attributes"], out_heads["landmarks"]
