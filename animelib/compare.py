@@ -98,12 +98,24 @@ def combine(verdicts: list[str]) -> str:
 
 @dataclass
 class Translations:
-    """One model's translations of the held-out photos A, and per-image measurements of them."""
+    """One model's translations of the held-out photos A, and per-image measurements of them (of one training
+    seed, or of several stacked by :func:`stack_seeds`)."""
 
     name: str
-    outputs: np.ndarray  # (N, H, W, 3) uint8
-    per_image: dict[str, np.ndarray] = field(default_factory=dict)  # (N,) values per measure
+    outputs: np.ndarray  # (N, H, W, 3) uint8, the first seed's
+    per_image: dict[str, np.ndarray] = field(default_factory=dict)  # (N,) values per measure, (S, N) for S seeds
     summary: dict[str, Any] = field(default_factory=dict)  # set-level numbers (means, quality measures)
+
+
+def stack_seeds(runs: list[Translations]) -> Translations:
+    """One model's translations measured at several training seeds (same held-out inputs) as one
+    :class:`Translations` whose per-image values are (seeds, images): the verdicts' bootstrap then resamples
+    seeds and then images. The outputs and the set-level summary are the first seed's."""
+    if len(runs) == 1:
+        return runs[0]
+    keys = set.intersection(*(set(t.per_image) for t in runs))
+    return Translations(runs[0].name, runs[0].outputs, {k: np.stack([t.per_image[k] for t in runs]) for k in keys},
+                        runs[0].summary)
 
 
 def measure_translations(name: str, outputs: np.ndarray, data, evaluators: dict | None = None,
@@ -111,7 +123,8 @@ def measure_translations(name: str, outputs: np.ndarray, data, evaluators: dict 
     """Per-image L1/PSNR/SSIM against the synthetic truth (when there is one) and SSIM to the input, landmark error
     and attribute preservation read by the evaluators, colourfulness; set-level quality against held-out B."""
     t = Translations(name, outputs)
-    t.per_image["input_ssim"] = per_image_paired(outputs, data.test_a.images)["ssim"]
+    to_input = per_image_paired(outputs, data.test_a.images)
+    t.per_image["input_ssim"], t.per_image["input_l1"] = to_input["ssim"], to_input["l1"]
     t.per_image["colourfulness"] = colourfulness(outputs)
     if data.paired:
         t.per_image.update(per_image_paired(outputs, data.test_b_true))
@@ -193,8 +206,7 @@ def identity_map_finding(cycle: Translations, data) -> Finding:
     claim = "CycleGAN's generator behaves like an identity map"
     if "l1" not in cycle.per_image:
         return Finding(claim, "no ground truth on real data", INCONCLUSIVE)
-    to_input = per_image_paired(cycle.outputs, data.test_a.images)["l1"]
-    v, text = paired_finding(cycle.per_image["l1"], to_input, higher_is_better=True)
+    v, text = paired_finding(cycle.per_image["l1"], cycle.per_image["input_l1"], higher_is_better=True)
     return Finding(claim, f"L1 to the anime truth - L1 to the input photo {text} (positive: closer to the input)", v)
 
 

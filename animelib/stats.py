@@ -1,10 +1,10 @@
 """Uncertainty on every verdict: per-image metric values, paired bootstrap intervals and the verdict rule.
 
 A verdict compares two models (or settings) on the *same* held-out images, so the per-image differences
-are what varies; :func:`paired_bootstrap` resamples images (the same draw for both) and gives a percentile
-interval for the difference of means. :func:`verdict` then reads "supported" only when the interval lies
-entirely on the claimed side of zero (or of an agreed tolerance), "not supported" when it lies entirely on
-the other side, and "inconclusive" otherwise.
+are what varies; :func:`paired_bootstrap` resamples training seeds (when there are several) and then images
+(the same draw for both) and gives a percentile interval for the difference of means. :func:`verdict` then
+reads "supported" only when the interval lies entirely on the claimed side of zero (or of an agreed
+tolerance), "not supported" when it lies entirely on the other side, and "inconclusive" otherwise.
 """
 
 from __future__ import annotations
@@ -35,17 +35,38 @@ def _values(name: str, values) -> np.ndarray:
     return v
 
 
+def _per_seed(name: str, values) -> np.ndarray:
+    """Per-image values as (seeds, images): a 1-D sequence is one seed's."""
+    v = np.asarray(values, np.float64)
+    if v.ndim == 1:
+        v = v[None]
+    if v.ndim != 2 or v.shape[1] < 2:
+        raise ConfigError(f"{name} must hold at least 2 per-image values (per seed: a row), got shape {v.shape}")
+    if not np.isfinite(v).all():
+        raise ConfigError(f"{name} holds non-finite values (NaN or inf)")
+    return v
+
+
 def paired_bootstrap(per_image_a, per_image_b, n_boot: int = 2000, seed: int = 0, ci: float = 0.95) -> Interval:
     """Difference of means ``mean(a) - mean(b)`` of per-image values on the same images, with a percentile
-    bootstrap interval (``n_boot`` resamples of the images, drawn from ``seed``; ``ci`` coverage)."""
-    a, b = _values("per_image_a", per_image_a), _values("per_image_b", per_image_b)
-    if a.shape != b.shape:
-        raise ConfigError(f"paired values must come from the same images: {len(a)} vs {len(b)} values")
+    bootstrap interval (``n_boot`` resamples, drawn from ``seed``; ``ci`` coverage).
+
+    Each of ``a`` and ``b`` is one training seed's values (N,) or several seeds' (S, N), row s of ``a`` paired
+    with row s of ``b`` (a single row is paired with every row of the other). With several seeds each resample
+    draws S seeds with replacement and then, within each, N images with replacement (the same draw for a and b):
+    the interval holds the spread between training seeds as well as between images."""
+    a, b = _per_seed("per_image_a", per_image_a), _per_seed("per_image_b", per_image_b)
+    if a.shape[1] != b.shape[1] or (len(a) != len(b) and 1 not in (len(a), len(b))):
+        raise ConfigError(f"paired values must come from the same images and seeds: {a.shape} vs {b.shape}")
     if not 0 < ci < 1 or n_boot < 1:
         raise ConfigError(f"ci={ci} must lie between 0 and 1 and n_boot={n_boot} be at least 1")
-    d = a - b
+    d = a - b  # (S, N)
     rng = np.random.default_rng(seed)
-    means = d[rng.integers(0, len(d), (n_boot, len(d)))].mean(1)  # (n_boot,)
+    if len(d) == 1:
+        means = d[0][rng.integers(0, d.shape[1], (n_boot, d.shape[1]))].mean(1)  # (n_boot,)
+    else:
+        seeds = rng.integers(0, len(d), (n_boot, len(d), 1))  # (n_boot, S, 1)
+        means = d[seeds, rng.integers(0, d.shape[1], (n_boot, len(d), d.shape[1]))].mean((1, 2))
     low, high = np.quantile(means, [(1 - ci) / 2, (1 + ci) / 2])
     return Interval(float(d.mean()), float(low), float(high))
 

@@ -130,6 +130,40 @@ def test_paired_bootstrap_and_verdicts():
         stats.paired_bootstrap(base, base[:10])
 
 
+def test_paired_bootstrap_over_seeds_then_images_holds_the_spread_between_seeds():
+    """Three seeds that agree on every image give the one-seed interval's width; seeds that disagree (one gains,
+    one loses) widen it past zero although each seed alone is clear-cut."""
+    rng = np.random.default_rng(2)
+    base = rng.normal(0.5, 0.1, 64)
+    gain = base + 0.05 + rng.normal(0, 0.01, 64)
+    one = stats.paired_bootstrap(gain, base)
+    agree = stats.paired_bootstrap(np.stack([gain] * 3), base)  # one row of b pairs with every row of a
+    assert agree.difference == pytest.approx(one.difference) and agree.low > 0
+    split = np.stack([gain, base - 0.05 + rng.normal(0, 0.01, 64), gain])  # the second seed got worse
+    i = stats.paired_bootstrap(split, np.stack([base] * 3))
+    assert i.low < 0 < i.high and stats.verdict(i.low, i.high) == "inconclusive"
+    assert stats.paired_bootstrap(split[0], base).low > 0  # seed 0 alone would have said "supported"
+    with pytest.raises(ConfigError, match="same images and seeds"):
+        stats.paired_bootstrap(split, np.stack([base] * 2))
+
+
+def test_stacked_seeds_feed_the_claims_with_every_seed():
+    from types import SimpleNamespace
+
+    from animelib import compare
+    rng = np.random.default_rng(3)
+    photo = rng.integers(0, 256, (8, 16, 16, 3), dtype=np.uint8)
+    truth = rng.integers(0, 256, (8, 16, 16, 3), dtype=np.uint8)
+    data = SimpleNamespace(paired=True, test_a=SimpleNamespace(images=photo), test_b_true=truth,
+                           test_b=SimpleNamespace(images=truth), test_landmarks=None)
+    seeds = [compare.measure_translations("CycleGAN", x, data) for x in (photo.copy(), truth.copy(), photo.copy())]
+    stacked = compare.stack_seeds(seeds)
+    assert stacked.per_image["l1"].shape == (3, 8) and stacked.outputs is seeds[0].outputs
+    assert compare.identity_map_finding(seeds[0], data).verdict == "supported"  # the first seed copies its input
+    assert compare.identity_map_finding(stacked, data).verdict == "inconclusive"  # the second drew the truth
+    assert compare.stack_seeds(seeds[:1]) is seeds[0]
+
+
 def test_per_image_metrics_agree_with_the_aggregates():
     from animelib.metrics import paired_metrics
 
