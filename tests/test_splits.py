@@ -106,5 +106,5 @@ def test_every_synthetic_index_range_of_the_package_is_its_own():
                      landmarks.HELD_OUT_OFFSET, vgg.SYNTHETIC_TRAIN_OFFSET, vgg.SYNTHETIC_HELD_OUT_OFFSET,
                      *(INDEX_OFFSET["floor"] + 100_000 * i for i in range(3))})  # floor_set: one per domain
     assert len(starts) == 18  # 3 training ranges, 3 per held-out split, 3 floors, 6 of the frozen networks
-    assert min(b - a for a, b in zip(starts, starts[1:])) >= 10_000
+    assert min(b - a for a, b in zip(starts[:-1], starts[1:], strict=True)) >= 10_000
     assert starts[:4] == [0, 1_000_000, 2_000_000, 3_000_000]  # the training ranges, then the validation split
