@@ -175,16 +175,15 @@ def _levers(config) -> list[str]:
     return config.levers({"amp": "skipped on this CPU: no native bf16"} if amp_skipped_here(config) else None)
 
 
-def caption(text: str, config, epochs: int | None = None, note: str | None = None, models=()) -> str:
+def caption(text: str, config, epochs: int | None = None, note: str | None = None,
+            models: dict[str, Any] | None = None) -> str:
     """A figure caption ending in where it came from: profile, data, epochs (and a warning note, if any), and the
-    levers beyond the report's recipe: ``config``'s, or, for a figure of several models, each of ``models``'s
-    configs by name."""
-    from animelib.models import spec  # here: the models import this module
-
+    levers beyond the report's recipe: ``config``'s, or, for a figure of several models, those of each config in
+    ``models`` (label -> config)."""
     done = config.epochs if epochs is None else epochs
     source = f"{config.profile} profile, {config.data_label}, {done} epochs, seed {config.seed}"
     if models:
-        parts = [f"{spec(c.MODEL).label}: {'; '.join(_levers(c)) or 'none'}" for c in models]
+        parts = [f"{label}: {'; '.join(_levers(c)) or 'none'}" for label, c in models.items()]
         recipe = f" Beyond the report's recipe, {' | '.join(parts)}."
     else:
         levers = _levers(config)
@@ -204,12 +203,12 @@ class FigureBook:
         extra = {**run_extra, **({"epochs": epochs} if epochs is not None else {})}
         self.run = run_info(config, **extra)
 
-    def save(self, fig_id: str, fig, title: str, note: str | None = None, config=None, models=(),
-             **extra: Any) -> Path:
+    def save(self, fig_id: str, fig, title: str, note: str | None = None, config=None,
+             models: dict[str, Any] | None = None, **extra: Any) -> Path:
         """Save ``fig`` as ``fig_id`` with the caption ``title (where it came from). note``.
 
-        ``config`` names another run than the book's (a comparison table); ``models``: the configs of every model
-        a figure shows, whose levers the caption names model by model; ``extra`` goes into the manifest entry
+        ``config`` names another run than the book's (a comparison table); ``models``: label -> config of every
+        model a figure shows, whose levers the caption names model by model; ``extra`` goes into the manifest entry
         (``table=``, ``text=``: the measured conclusion the report page shows).
         """
         cfg = config or self.config

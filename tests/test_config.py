@@ -121,9 +121,11 @@ def test_data_dir_is_stored_absolute(tmp_path, monkeypatch):
 def test_a_caption_of_several_models_names_each_models_levers():
     from animelib.manifest import caption
     quick = {m: config_class(m).from_profile("quick") for m in ("dcgan", "cyclegan", "cartoongan")}
-    text = caption("Table 2", quick["cyclegan"], models=list(quick.values()))
+    text = caption("Table 2", quick["cyclegan"], models=dict(zip(("DCGAN", "CycleGAN", "CartoonGAN"), quick.values(),
+                                                                  strict=True)))
     labels = ("DCGAN", "CycleGAN", "CartoonGAN")
     dcgan_part, cycle_part, cartoon_part = (text.split(f"{label}: ")[1] for label in labels)
     assert "extra_layer='wide'" in dcgan_part and "lambda_gan=3.0" in cycle_part
     assert "pretrain_pixel_weight" in cartoon_part
-    assert "none" in caption("x", quick["cyclegan"], models=[config_class("cyclegan").from_profile("smoke")])
+    assert "CycleGAN: none" in caption("x", quick["cyclegan"],
+                                       models={"CycleGAN": config_class("cyclegan").from_profile("smoke")})

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import cv2
 import numpy as np
 import torch
 
+from animelib.data.faces import detect
 from animelib.metrics.paired import as_unit_tensor
 from animelib.nets.blocks import CHROMA_RGB, LUMA_RGB
 
@@ -266,10 +268,6 @@ def face_found(images, kind: str = "anime", side: int = FACE_SIDE) -> np.ndarray
     its ceiling (about 0.98 on the 64-px avatars, 0.56 on real 64-px anime crops) and the photos themselves its
     floor (0). ``"photo"`` (OpenCV's cascade with an eye check) judges the anime-to-photo direction the same way.
     About 0.05 s per image on one core."""
-    import cv2
-
-    from animelib.data.faces import detect
-
     images = _check_images("images", images)
     return np.array([detect(cv2.resize(np.ascontiguousarray(x), (side, side), interpolation=cv2.INTER_CUBIC), kind)
                      is not None for x in images], dtype=np.float64)
