@@ -162,7 +162,7 @@ def test_load_domain_decodes_about_n_plus_held_out(tmp_path, monkeypatch):
         (folder / f"copy{i}.png").write_bytes((folder / f"{i % 2:03d}.png").read_bytes())
     decoded = count_calls(monkeypatch, decode, "_decode")
     train, test = load_domain("anime", 16, 12, data_dir=tmp_path, num_test=3, progress=False, crop="center")
-    assert len(decoded) == 15 and len(train) + len(test) == 15
+    assert len(decoded) == 18 and len(train) + 2 * len(test) == 18  # training, validation and test images
     assert not {im.tobytes() for im in train.images} & {im.tobytes() for im in test.images}
     train2, test2 = load_domain("anime", 16, 12, data_dir=tmp_path, num_test=3, progress=False, crop="center")
     assert np.array_equal(train2.images, train.images) and np.array_equal(test2.images, test.images)
@@ -174,8 +174,8 @@ def test_auto_looks_at_a_sample_then_decodes_about_n(tmp_path, monkeypatch):
     decoded = count_calls(monkeypatch, decode, "_decode")
     monkeypatch.setattr(decode, "_can_spawn", lambda: False)  # one process: every decode is counted here
     train, test = load_domain("anime", 16, 10, data_dir=tmp_path, num_test=2, progress=False)
-    assert len(train) + len(test) == 12
-    assert len(decoded) == folders.PROBE + 12  # the sample for crop="auto", then the pick
+    assert len(train) + 2 * len(test) == 14  # training, validation and test images
+    assert len(decoded) == folders.PROBE + 14  # the sample for crop="auto", then the pick
 
 
 def _data_dir(root: Path, n: int) -> Path:
