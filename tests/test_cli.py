@@ -77,6 +77,7 @@ def test_wrong_parameter_names_itself(capsys):
     assert "no notebook matches 'vae'" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # the fast set trains DCGAN from the command line (above)
 def test_train_cyclegan_smoke_from_the_command_line(tmp_path):
     run = subprocess.run([sys.executable, "-m", "animelib", "train", "cyclegan", "--profile", "smoke",
                           "--run-dir", str(tmp_path / "run")], capture_output=True, text=True, timeout=300)

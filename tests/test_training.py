@@ -145,6 +145,7 @@ def test_fixed_noise_is_the_same_across_epochs_and_sessions(tmp_path):
     assert not np.array_equal(first, second)  # same noise, the generator moved
 
 
+@pytest.mark.slow  # the fast set checks CartoonGAN's rate decay (test_learning_rate_decay_lever)
 def test_cyclegan_lr_switches_at_configured_epoch(tmp_path):
     cfg = SMOKE["cyclegan"]
     factor = lr_factor(cfg)
