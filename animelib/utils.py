@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import random
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -33,19 +31,6 @@ def select_device(device: str = "auto") -> torch.device:
     if dev.type == "mps" and not torch.backends.mps.is_available():
         raise ConfigError(f"device={device!r} asked for MPS, but it is not available here")
     return dev
-
-
-@contextlib.contextmanager
-def one_thread() -> Iterator[None]:
-    """Run torch on one CPU thread meanwhile: small networks (the evaluators, the two-sample classifier) gain
-    nothing from a second thread and lose much when the cores are busy (measured here under load: the C2ST took
-    3 s on one thread and 18-50 s on two)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 def seed_everything(seed: int) -> None:
