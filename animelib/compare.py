@@ -25,6 +25,7 @@ from animelib.metrics import (
     fid_kid,
     per_image_landmark_error,
     per_image_paired,
+    quality_floors,
     quality_measures,
     radial_power_spectra,
     radial_power_spectrum,
@@ -56,14 +57,6 @@ NEAR_ZERO_LOSS = 0.05  # "the discriminator loss is nearly zero": below this (le
 ARTEFACT_FREE = 0.10  # spectral distances to real images at most this: no speckle, checkerboard, blur or confetti
 NO_COLLAPSE = 0.8  # structure diversity (of the real images') at least this
 MIN_HELD_OUT = 4  # set-level measures (spectra, diversity, C2ST) need at least this many images on each side
-
-
-def too_few(claim: str, n: int, what: str) -> Finding | None:
-    """An inconclusive finding saying why, when ``n`` images of ``what`` are too few for set-level measures."""
-    if n >= MIN_HELD_OUT:
-        return None
-    return Finding(claim, f"{n} {what}: at least {MIN_HELD_OUT} are needed to measure this (a profile holds out "
-                          "about a fifth of a small folder; give it more images)", INCONCLUSIVE)
 EARLY_SHARE = 0.8  # "well trained at a very early stage": this share of the improvement made by 20 % of the epochs
 
 
@@ -77,6 +70,14 @@ class Finding:
 
     def __str__(self) -> str:
         return f"{self.claim}: {self.verdict} ({self.measured})"
+
+
+def too_few(claim: str, n: int, what: str) -> Finding | None:
+    """An inconclusive finding saying why, when ``n`` images of ``what`` are too few for set-level measures."""
+    if n >= MIN_HELD_OUT:
+        return None
+    return Finding(claim, f"{n} {what}: at least {MIN_HELD_OUT} are needed to measure this (a profile holds out "
+                          "about a fifth of a small folder; give it more images)", INCONCLUSIVE)
 
 
 def interval_text(difference: float, low: float, high: float, digits: int = 3) -> str:
@@ -136,7 +137,7 @@ def measure_translations(name: str, outputs: np.ndarray, data, evaluators: dict 
     t.per_image["anime_face"] = face_found(outputs, "anime")
     t.summary = {k: float(v.mean()) for k, v in t.per_image.items()}
     t.summary["anime_face_real"] = real_face_rate(data)
-    if len(outputs) >= 4 and len(data.test_b.images) >= 4:
+    if min(len(outputs), len(data.test_b.images)) >= MIN_HELD_OUT:
         t.summary.update(quality_measures(outputs, data.test_b.images, floors=floors))
     return t
 
@@ -149,17 +150,17 @@ def real_face_rate(data) -> float:
     return data.anime_face_real
 
 
-def dcgan_summary(samples: np.ndarray, real: np.ndarray, floor_real: np.ndarray | None = None,
-                  device: str = "cpu") -> dict[str, Any]:
-    """Table 2's DCGAN row: its samples against held-out real avatars (the test split), with the quality floors,
-    FID where the Inception weights can be had, and the share of samples in which animeface finds a face (beside
-    the real avatars' share)."""
-    if min(len(samples), len(real)) < MIN_HELD_OUT:
-        return {}
-    return {**quality_measures(samples, real, floor_real=floor_real),
-            "fid": fid_kid(real, samples, device=device)["fid"],
-            "anime_face": float(face_found(samples, "anime").mean()),
-            "anime_face_real": float(face_found(real, "anime").mean())}
+def dcgan_summaries(samples: list[np.ndarray], real: np.ndarray, floor_real: np.ndarray | None = None,
+                    device: str = "cpu") -> list[dict[str, Any]]:
+    """Table 2's DCGAN rows, one per seed's samples: against held-out real avatars (the test split), with the
+    quality floors, FID where the Inception weights can be had, and the share of samples in which animeface finds
+    a face beside the real avatars' share. What depends on the real avatars alone is measured once."""
+    if min(len(real), *(len(s) for s in samples)) < MIN_HELD_OUT:
+        return [{} for _ in samples]
+    floors = quality_floors(real, floor_real)
+    real_face = float(face_found(real, "anime").mean())
+    return [{**quality_measures(s, real, floors=floors), "fid": fid_kid(real, s, device=device)["fid"],
+             "anime_face": float(face_found(s, "anime").mean()), "anime_face_real": real_face} for s in samples]
 
 
 def paired_finding(a: np.ndarray, b: np.ndarray, higher_is_better: bool, tolerance: float = 0.0,
@@ -433,9 +434,8 @@ def table2(results: dict[str, list[dict[str, Any]]], budgets: dict[str, str]) ->
     for name, summaries in results.items():
         cells = [name, budgets.get(name, "-")]
         for key, _, digits in TABLE2_COLUMNS:
-            floor, label = ((summaries[0].get(f"{key}_floor"), "floor") if f"{key}_real" not in summaries[0] else
-                            (summaries[0][f"{key}_real"], "real"))
-            cells.append(_cell([s.get(key) for s in summaries], digits, floor, label))
+            label = "real" if f"{key}_real" in summaries[0] else "floor"
+            cells.append(_cell([s.get(key) for s in summaries], digits, summaries[0].get(f"{key}_{label}"), label))
         rows.append(cells)
     return columns, rows
 

@@ -13,6 +13,14 @@ def _rows(images):
     return {im.tobytes() for im in images}
 
 
+def _random_folder(folder, n: int, seed: int) -> None:
+    """``n`` random 32-px PNGs, ``00.png`` ...: a real folder of distinct images."""
+    folder.mkdir()
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(folder / f"{i:02d}.png")
+
+
 def test_synthetic_train_and_test_are_disjoint_and_unpaired():
     cfg = CycleGANConfig.from_profile("smoke")
     data = load_translation_data(cfg, progress=False)
@@ -36,10 +44,7 @@ def test_content_split_keeps_duplicates_on_one_side():
 
 def test_real_folder_split_with_duplicate_files(tmp_path):
     folder = tmp_path / "anime"
-    folder.mkdir()
-    rng = np.random.default_rng(0)
-    for i in range(20):
-        Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(folder / f"{i:02d}.png")
+    _random_folder(folder, 20, seed=0)
     for i in range(5):  # copies under other names
         (folder / f"copy{i}.png").write_bytes((folder / "00.png").read_bytes())
     train, test = load_domain("anime", 32, 100, data_dir=tmp_path, num_test=5, progress=False)
@@ -68,11 +73,7 @@ def test_synthetic_validation_and_test_splits_are_disjoint_and_each_has_its_trut
 
 
 def test_real_folder_has_three_disjoint_splits(tmp_path):
-    folder = tmp_path / "anime"
-    folder.mkdir()
-    rng = np.random.default_rng(1)
-    for i in range(40):
-        Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(folder / f"{i:02d}.png")
+    _random_folder(tmp_path / "anime", 40, seed=1)
     train, test = load_domain("anime", 32, 100, data_dir=tmp_path, num_test=5, progress=False)
     train_v, val = load_domain("anime", 32, 100, data_dir=tmp_path, num_test=5, progress=False, split="val")
     assert _rows(train.images) == _rows(train_v.images) and len(test) == len(val) == 5

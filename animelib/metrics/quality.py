@@ -1,10 +1,10 @@
 """Offline quality measures: they need no pretrained weights.
 
 Three measures catch what the figures show: samples that a classifier on image statistics tells from real ones
-(C2ST), collapse
-to a few faces (diversity ratio) and speckle, checkerboards or blur (spectral distance). Each comes with its
-real-vs-real floor, the value two sets of real images score against each other. Beside them: colourfulness, and
-the memorisation check (the distance of generated samples to their nearest training image).
+(C2ST), collapse to a few faces (diversity ratio) and speckle, checkerboards or blur (spectral distance). Each comes
+with its real-vs-real floor, the value two sets of real images score against each other. Beside them:
+colourfulness, the share of images with a face an external detector finds, and the memorisation check (the
+distance of generated samples to their nearest training image).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from animelib.data.faces import detect
 from animelib.metrics.paired import as_unit_tensor
 from animelib.nets.blocks import CHROMA_RGB, LUMA_RGB
 
-QUALITY_SIZE = 32  # C2ST and diversity work on 32-px images: enough for faces, cheap on a CPU
+QUALITY_SIZE = 32  # the diversity ratio works on 32-px images: enough for faces, cheap on a CPU
 
 
 def _check_images(name: str, images) -> np.ndarray:
@@ -29,14 +29,6 @@ def _check_images(name: str, images) -> np.ndarray:
     if len(images) < 2:
         raise ValueError(f"{name} holds {len(images)} image(s): at least 2 are needed")
     return images
-
-
-def _small(images: np.ndarray, size: int = QUALITY_SIZE) -> torch.Tensor:
-    """(N, H, W, 3) uint8 -> (N, 3, size, size) float in [-1, 1], area-averaged (no aliasing)."""
-    x = as_unit_tensor(images)  # (N, 3, H, W) in [0, 1]
-    if x.shape[-1] != size or x.shape[-2] != size:
-        x = torch.nn.functional.interpolate(x, size=(size, size), mode="area")
-    return x * 2 - 1
 
 
 def _gray(images: np.ndarray) -> torch.Tensor:
@@ -69,6 +61,13 @@ def _histograms(values: torch.Tensor, low: float, high: float, bins: int) -> tor
     return torch.zeros(len(idx), bins, dtype=torch.float64).scatter_add_(1, idx, ones) / idx.shape[1]
 
 
+def _log_differences(c: torch.Tensor) -> torch.Tensor:
+    """(B, H, W) -> (B, 2 * H * W - H - W): log10 of the absolute differences between horizontal and vertical
+    neighbours (plus 1e-3)."""
+    return torch.log10(torch.cat([(c[:, :, 1:] - c[:, :, :-1]).abs().flatten(1),
+                                  (c[:, 1:] - c[:, :-1]).abs().flatten(1)], 1) + 1e-3)
+
+
 def c2st_features(images) -> np.ndarray:
     """(N, H, W, 3) uint8 -> (N, F) float64: the image statistics the two-sample classifier reads, at C2ST_SIZE px.
 
@@ -87,15 +86,10 @@ def c2st_features(images) -> np.ndarray:
         luma, (cb, cr) = _gray(chunk), _channels(chunk, "chroma").unbind(1)  # (B, H, W) each
         top, bottom = rgb.max(-1).values, rgb.min(-1).values
         saturation = (top - bottom) / top.clamp(min=1e-3)
-
-        def edges(c: torch.Tensor) -> torch.Tensor:  # (B, H, W) -> (B, 2 * H * W - H - W) log10 |differences|
-            return torch.log10(torch.cat([(c[:, :, 1:] - c[:, :, :-1]).abs().flatten(1),
-                                          (c[:, 1:] - c[:, :-1]).abs().flatten(1)], 1) + 1e-3)
-
         out.append(torch.cat([_histograms(luma, 0, 1, 8), _histograms(saturation, 0, 1, 8),
                               _histograms(cb, -0.3, 0.3, 8), _histograms(cr, -0.3, 0.3, 8),
-                              _histograms(edges(luma), -3, 0, 12),
-                              _histograms(torch.cat([edges(cb), edges(cr)], 1), -3, 0, 8)], 1))
+                              _histograms(_log_differences(luma), -3, 0, 12),
+                              _histograms(torch.cat([_log_differences(cb), _log_differences(cr)], 1), -3, 0, 8)], 1))
     spectra = [np.log(radial_power_spectra(images, c) + 1e-12) for c in ("gray", "chroma")]
     return np.concatenate([torch.cat(out).numpy(), *spectra], 1)
 
