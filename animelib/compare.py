@@ -10,6 +10,7 @@ evaluation-only networks (:mod:`animelib.nets.evaluators`), never from a network
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -151,15 +152,16 @@ def real_face_rate(data) -> float:
 
 
 def dcgan_summaries(samples: list[np.ndarray], real: np.ndarray, floor_real: np.ndarray | None = None,
-                    device: str = "cpu") -> list[dict[str, Any]]:
-    """Table 2's DCGAN rows, one per seed's samples: against held-out real avatars (the test split), with the
-    quality floors, FID where the Inception weights can be had, and the share of samples in which animeface finds
-    a face beside the real avatars' share. What depends on the real avatars alone is measured once."""
+                    device: str = "cpu", fid: bool = True) -> list[dict[str, Any]]:
+    """Table 2's DCGAN rows, one per seed's (or recipe's) samples: against held-out real avatars (the test split),
+    with the quality floors, FID where the Inception weights can be had (``fid``), and the share of samples in
+    which animeface finds a face beside the real avatars' share. What depends on the real avatars alone is measured
+    once."""
     if min(len(real), *(len(s) for s in samples)) < MIN_HELD_OUT:
         return [{} for _ in samples]
     floors = quality_floors(real, floor_real)
     real_face = float(face_found(real, "anime").mean())
-    return [{**quality_measures(s, real, floors=floors), "fid": fid_kid(real, s, device=device)["fid"],
+    return [{**quality_measures(s, real, floors=floors), "fid": fid_kid(real, s, device=device)["fid"] if fid else None,
              "anime_face": float(face_found(s, "anime").mean()), "anime_face_real": real_face} for s in samples]
 
 
@@ -249,9 +251,11 @@ def direction_finding(anime: np.ndarray, true_marks: np.ndarray, translated: np.
 
 # --- claims read from the training histories -------------------------------------------------------------------
 
-def _steps(history: list[dict], *keys: str) -> np.ndarray:
-    """(S,) the mean of ``keys`` at every training step that has them (pre-training steps have no GAN losses)."""
-    rows = [r for r in history if "event" not in r and all(r.get(k) is not None for k in keys)]
+def _steps(history: list[dict], *keys: str, warmup_epochs: int = 0) -> np.ndarray:
+    """(S,) the mean of ``keys`` at every training step that has them (pre-training steps have no GAN losses),
+    leaving out the steps of the first ``warmup_epochs`` epochs (a warm-up, in which D is not trained)."""
+    rows = [r for r in history if "event" not in r and r.get("epoch", warmup_epochs + 1) > warmup_epochs
+            and all(r.get(k) is not None for k in keys)]
     return np.array([np.mean([r[k] for k in keys]) for r in rows], dtype=float)
 
 
@@ -265,9 +269,10 @@ def loss_trend_finding(history: list[dict]) -> Finding:
                    f"loss_D {interval_text(*d)}", combine(verdicts))
 
 
-def discriminator_finding(history: list[dict]) -> Finding:
-    """Figure 7: 'the discriminator losses are nearly zero': their mean over the last fifth below NEAR_ZERO_LOSS."""
-    losses = _steps(history, "loss_D_A", "loss_D_B")
+def discriminator_finding(history: list[dict], warmup_epochs: int = 0) -> Finding:
+    """Figure 7: 'the discriminator losses are nearly zero': their mean over the last fifth below NEAR_ZERO_LOSS
+    (the steps of ``warmup_epochs`` left out)."""
+    losses = _steps(history, "loss_D_A", "loss_D_B", warmup_epochs=warmup_epochs)
     last = block_bootstrap_mean(losses[-max(2, len(losses) // 5):])
     return Finding("CycleGAN's discriminator losses are nearly zero",
                    f"mean of loss_D_A and loss_D_B over the last fifth of the iterations {last.difference:.3f} "
@@ -275,9 +280,10 @@ def discriminator_finding(history: list[dict]) -> Finding:
                    verdict(last.low - NEAR_ZERO_LOSS, last.high - NEAR_ZERO_LOSS, 0.0, False))
 
 
-def gan_losses_finding(history: list[dict]) -> Finding:
-    """Figure 7: 'the GAN losses increase': their mean rises from the first fifth of the iterations to the last."""
-    rise = trend(_steps(history, "loss_gan_A2B", "loss_gan_B2A"))
+def gan_losses_finding(history: list[dict], warmup_epochs: int = 0) -> Finding:
+    """Figure 7: 'the GAN losses increase': their mean rises from the first fifth of the iterations to the last
+    (the steps of ``warmup_epochs`` left out: the first fifth starts when D starts)."""
+    rise = trend(_steps(history, "loss_gan_A2B", "loss_gan_B2A", warmup_epochs=warmup_epochs))
     return Finding("CycleGAN's GAN losses increase during training",
                    f"mean of loss_gan_A2B and loss_gan_B2A, last fifth - first fifth {interval_text(*rise)}",
                    verdict(rise.low, rise.high, 0.0, True))
@@ -427,13 +433,16 @@ def _cell(values: list, digits: int, floor: float | None = None, label: str = "f
     return text + (f" ({label} {floor:.{digits}f})" if floor is not None else "")
 
 
-def table2(results: dict[str, list[dict[str, Any]]], budgets: dict[str, str]) -> tuple[list[str], list[list[str]]]:
-    """Table 2: one row per model (name -> one summary per seed), its training budget, and every measure."""
-    columns = ["model", "budget", *(title for _, title, _ in TABLE2_COLUMNS)]
+def table2(results: dict[str, list[dict[str, Any]]], budgets: dict[str, str],
+           keys: Sequence[str] | None = None) -> tuple[list[str], list[list[str]]]:
+    """Table 2: one row per model (name -> one summary per seed), its training budget, and every measure (those of
+    ``keys`` only, when given)."""
+    measures = [m for m in TABLE2_COLUMNS if keys is None or m[0] in keys]
+    columns = ["model", "budget", *(title for _, title, _ in measures)]
     rows = []
     for name, summaries in results.items():
         cells = [name, budgets.get(name, "-")]
-        for key, _, digits in TABLE2_COLUMNS:
+        for key, _, digits in measures:
             label = "real" if f"{key}_real" in summaries[0] else "floor"
             cells.append(_cell([s.get(key) for s in summaries], digits, summaries[0].get(f"{key}_{label}"), label))
         rows.append(cells)

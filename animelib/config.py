@@ -185,6 +185,13 @@ class Config:
         return [f"{name}={_short(getattr(self, name))} ({what}{f'; {notes[name]}' if name in notes else ''})"
                 for name, what in self.LEVERS.items() if getattr(self, name) != getattr(default, name)]
 
+    def report_recipe(self) -> Config:
+        """This config with every lever at the report's value (its default), the budget (widths, image counts,
+        epochs, batch size) and the speed switches (:data:`RUNTIME_FIELDS`, such as ``amp``) kept: the report's
+        recipe at this profile's budget."""
+        default = type(self)()
+        return self.replace(**{name: getattr(default, name) for name in self.LEVERS if name not in RUNTIME_FIELDS})
+
     def summary(self) -> str:
         """One line per field, for notebooks and logs."""
         width = max(len(n) for n in self.field_names())

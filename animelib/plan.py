@@ -8,7 +8,10 @@ of the notebook's places.
 - a model's own notebook (``SPEC.notebook``) trains its run at the first seed;
 - ``03_cartoongan`` also trains CycleGAN's run (it compares the two) and the ablation variants of the models its
   profile ablates (:data:`animelib.ablation.PLANS`), each forked from its model's run;
-- ``04_comparison`` trains every model at every seed (``seed``, ``seed + 1``, ... ``seeds`` of them).
+- ``04_comparison`` trains every model at every seed (``seed``, ``seed + 1``, ... ``seeds`` of them);
+- the notebooks of the models in :data:`REPORT_RECIPE` and ``04_comparison`` also train that model's *report
+  recipe* at the first seed (:meth:`animelib.config.Config.report_recipe`: every lever off, the same budget): the
+  dynamics claims are about the report's recipe, and its samples beside the profile's show what the levers buy.
 
 A model's run at the first seed is trained in the sessions of its ``SPEC.interrupt_at`` (Figure 7's interrupted and
 resumed run) whichever notebook trains it first; the further seeds are trained in one session.
@@ -31,6 +34,8 @@ ABLATION_NOTEBOOK, COMPARISON_NOTEBOOK = "03_cartoongan", "04_comparison"
 COMPARES_WITH: dict[str, tuple[str, ...]] = {ABLATION_NOTEBOOK: ("cyclegan",)}
 # the notebooks that measure nothing with the evaluation-only networks (the DCGAN's compares with real avatars only)
 NO_EVALUATORS = frozenset({"00_datasets", "01_dcgan"})
+# the models trained once more with the report's recipe (their dynamics claims are read from that run)
+REPORT_RECIPE = ("dcgan", "cyclegan")
 
 
 def model_config(model: str, where: NotebookPlaces, device: str = "auto", seed: int | None = None) -> Config:
@@ -51,6 +56,7 @@ class PlannedRun:
     interrupt_at: tuple[int, ...] = ()  # a session ends after each of these epochs; a new one resumes
     variant: str | None = None  # an ablation variant ("baseline", "+landmark", ...)
     base_run_dir: Path | None = None  # the run a variant starts from (its last checkpoint)
+    report_recipe: bool = False  # the model with every lever off (Config.report_recipe), at the profile's budget
 
     @property
     def name(self) -> str:
@@ -77,12 +83,14 @@ class NotebookPlan:
     runs: tuple[PlannedRun, ...]
     evaluators: bool  # it measures with the evaluation-only networks (built ahead of it by the scheduler)
 
-    def run(self, model: str, seed: int | None = None) -> PlannedRun:
-        """The run of ``model`` at ``seed`` (the first seed when None), not an ablation variant."""
-        found = [r for r in self.runs if r.model == model and r.variant is None and (seed is None or r.seed == seed)]
+    def run(self, model: str, seed: int | None = None, report_recipe: bool = False) -> PlannedRun:
+        """The run of ``model`` at ``seed`` (the first seed when None), not an ablation variant; with
+        ``report_recipe``, the run of the report's recipe."""
+        found = [r for r in self.runs if r.model == model and r.variant is None and r.report_recipe == report_recipe
+                 and (seed is None or r.seed == seed)]
         if not found:
-            raise ConfigError(f"{self.notebook} trains no {model} run" + (f" at seed {seed}" if seed is not None
-                                                                          else ""))
+            raise ConfigError(f"{self.notebook} trains no {model} run" + (" of the report's recipe" if report_recipe
+                              else "") + (f" at seed {seed}" if seed is not None else ""))
         return found[0]
 
     def config(self, model: str, seed: int | None = None) -> Config:
@@ -112,6 +120,8 @@ def plan_for(notebook: str | Path, where: NotebookPlaces, device: str = "auto") 
     if book == ABLATION_NOTEBOOK:  # its own model first, as it trains them
         models.sort(key=lambda m: notebook_stem(MODELS[m].notebook) != book)
     runs = [_model_run(model, seed, where, device) for model in models for seed in seeds]
+    runs += [_report_run(model, where, device) for model in models if model in REPORT_RECIPE
+             and (book == COMPARISON_NOTEBOOK or notebook_stem(MODELS[model].notebook) == book)]
     if book == ABLATION_NOTEBOOK:
         epochs, ablated = PLANS[where.profile]
         for model in (m for m, s in MODELS.items() if s.label in ablated):
@@ -122,6 +132,11 @@ def plan_for(notebook: str | Path, where: NotebookPlaces, device: str = "auto") 
                                 variant_folder(base.config, where.run_dir, v), variant=v, base_run_dir=base.run_dir)
                      for v in VARIANTS]
     return NotebookPlan(book, tuple(runs), evaluators=where.data_dir is None and book not in NO_EVALUATORS)
+
+
+def _report_run(model: str, where: NotebookPlaces, device: str) -> PlannedRun:
+    cfg = model_config(model, where, device).report_recipe()
+    return PlannedRun(model, cfg, where.run_dir / f"{cfg.run_name}-report-recipe", report_recipe=True)
 
 
 def _model_run(model: str, seed: int, where: NotebookPlaces, device: str) -> PlannedRun:

@@ -126,10 +126,7 @@ def image_grid(images: np.ndarray, nrow: int, title: str = "", pad: int = 2, sca
     """(N, H, W, 3) uint8 images in rows of ``nrow``, on a white background; optional (N, 5, 2) landmarks."""
     n, h, w, _ = images.shape
     rows = -(-n // nrow)
-    canvas = np.full((rows * (h + pad) + pad, nrow * (w + pad) + pad, 3), 255, np.uint8)
-    for i, im in enumerate(images):
-        r, c = divmod(i, nrow)
-        canvas[pad + r * (h + pad):pad + r * (h + pad) + h, pad + c * (w + pad):pad + c * (w + pad) + w] = im
+    canvas = _canvas(images, nrow, pad)
     inches = scale * canvas.shape[1] / 100, scale * canvas.shape[0] / 100
     fig, ax = plt.subplots(figsize=(max(inches[0], 2.5), max(inches[1], 1.0) + (0.4 if title else 0)))
     ax.imshow(canvas, interpolation="nearest")
@@ -153,6 +150,52 @@ def image_grid(images: np.ndarray, nrow: int, title: str = "", pad: int = 2, sca
     return fig
 
 
+def _canvas(images: np.ndarray, nrow: int, pad: int = 2) -> np.ndarray:
+    """(N, H, W, 3) uint8 images pasted in rows of ``nrow`` on a white canvas, ``pad`` pixels apart."""
+    n, h, w, _ = images.shape
+    rows = -(-n // nrow)
+    canvas = np.full((rows * (h + pad) + pad, nrow * (w + pad) + pad, 3), 255, np.uint8)
+    for i, im in enumerate(images):
+        r, c = divmod(i, nrow)
+        canvas[pad + r * (h + pad):pad + r * (h + pad) + h, pad + c * (w + pad):pad + c * (w + pad) + w] = im
+    return canvas
+
+
+def recipes_figure(grids: dict[str, np.ndarray], nrow: int, columns: Sequence[str], rows: Sequence[Sequence[Any]],
+                   title: str = "", scale: float = 1.5) -> plt.Figure:
+    """Two or more recipes of one model side by side: each one's images (``grids``: its title -> (N, H, W, 3)
+    uint8, in rows of ``nrow``, ``scale`` as in :func:`image_grid`) above a table of their measures (one row each)."""
+    canvases = [_canvas(images, nrow) for images in grids.values()]
+    table_height = 0.32 * (len(rows) + 1) + 0.3
+    width = max(10.0, scale * sum(c.shape[1] for c in canvases) / 100)
+    image_height = scale * max(c.shape[0] for c in canvases) / 100
+    fig = plt.figure(figsize=(width, image_height + table_height + (0.5 if title else 0.2)))
+    grid = fig.add_gridspec(2, len(canvases), height_ratios=[image_height + 0.3, table_height])
+    for i, (name, canvas) in enumerate(zip(grids, canvases, strict=True)):
+        ax = fig.add_subplot(grid[0, i])
+        ax.imshow(canvas, interpolation="nearest")
+        ax.set_title(name, fontsize=9)
+        ax.axis("off")
+    ax = fig.add_subplot(grid[1, :])
+    ax.axis("off")
+    chars = [max(len(str(c)), *(len(format_value(r[i])) for r in rows)) + 4 for i, c in enumerate(columns)]
+    _table(ax, [[format_value(v) for v in r] for r in rows], columns, [c / sum(chars) for c in chars], 8)
+    return _finish(fig, title)
+
+
+def _table(ax, cells: Sequence[Sequence[str]], columns: Sequence[str], widths: Sequence[float], fontsize: int):
+    """A matplotlib table on ``ax``, its header row shaded and bold."""
+    table = ax.table(cellText=cells, colLabels=list(columns), loc="center", cellLoc="center", colWidths=widths)
+    table.auto_set_font_size(False)
+    table.set_fontsize(fontsize)
+    table.scale(1, 1.35)
+    for (r, _c), cell in table.get_celld().items():
+        if r == 0:
+            cell.set_facecolor("#e8e8e8")
+            cell.set_text_props(weight="bold")
+    return table
+
+
 def plot_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str = "",
                wrap: Sequence[int | None] | None = None) -> plt.Figure:
     """A table as a figure (Table 1, Table 2, the ablation, the verdicts); column widths follow their longest
@@ -168,15 +211,9 @@ def plot_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str
     height = 0.32 * (sum(lines) + 1) + (0.45 if title else 0.1)
     fig, ax = plt.subplots(figsize=(max(5.0, 0.085 * sum(chars)), height))
     ax.axis("off")
-    table = ax.table(cellText=cells, colLabels=list(columns), loc="center", cellLoc="center", colWidths=widths)
-    table.auto_set_font_size(False)
-    table.set_fontsize(9)
-    table.scale(1, 1.35)
+    table = _table(ax, cells, columns, widths, 9)
     for (r, _c), cell in table.get_celld().items():
-        if r == 0:
-            cell.set_facecolor("#e8e8e8")
-            cell.set_text_props(weight="bold")
-        elif lines[r - 1] > 1:
+        if r > 0 and lines[r - 1] > 1:
             cell.set_height(cell.get_height() * lines[r - 1])
     if title:
         ax.set_title(title, fontsize=10)

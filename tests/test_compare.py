@@ -87,6 +87,15 @@ def test_loss_claims_read_trends_and_levels_with_block_intervals():
     assert compare.loss_trend_finding(gets_upper_hand).verdict == SUPPORTED
 
 
+def test_the_gan_loss_trend_leaves_out_an_identity_warm_up():
+    rng = np.random.default_rng(4)
+    # a warm-up epoch of 100 steps (D untrained: GAN losses high), then 400 flat adversarial steps
+    gan = np.concatenate([np.full(100, 0.1), 0.5 + 0.05 * rng.standard_normal(400)])
+    history = [{**r, "epoch": 1 if r["step"] <= 100 else 2} for r in history_of(loss_gan_A2B=gan, loss_gan_B2A=gan)]
+    assert compare.gan_losses_finding(history).verdict == SUPPORTED  # the warm-up's low start reads as a rise
+    assert compare.gan_losses_finding(history, warmup_epochs=1).verdict == INCONCLUSIVE
+
+
 def test_ablation_table_says_better_worse_or_inconclusive():
     base = translations("CycleGAN", ssim=0.40, input_ssim=0.3)
     better = translations("CycleGAN", ssim=0.50, input_ssim=0.3)

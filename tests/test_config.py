@@ -129,3 +129,15 @@ def test_a_caption_of_several_models_names_each_models_levers():
     assert "pretrain_pixel_weight" in cartoon_part
     assert "CycleGAN: none" in caption("x", quick["cyclegan"],
                                        models={"CycleGAN": config_class("cyclegan").from_profile("smoke")})
+
+
+@pytest.mark.parametrize("model", ["dcgan", "cyclegan", "cartoongan"])
+def test_the_report_recipe_turns_every_lever_off_and_keeps_the_budget(model):
+    quick = config_class(model).from_profile("quick", seed=3)
+    report = quick.report_recipe()
+    assert report.levers() == ["amp=True (bf16 autocast)"]  # a speed switch (it may change on resume): kept
+    default = type(quick)()
+    assert all(getattr(report, name) == getattr(default, name) for name in quick.LEVERS if name != "amp")
+    budget = [f for f in quick.field_names() if f not in quick.LEVERS]  # widths, images, epochs, batch, seed, ...
+    assert {f: getattr(report, f) for f in budget} == {f: getattr(quick, f) for f in budget}
+    assert len(quick.levers()) > 3

@@ -34,14 +34,17 @@ def test_plan_lists_what_the_notebooks_train(tmp_path):
     assert all(j.after == (j.name.split("-ablation")[0],) for j in variants)
     assert names[10] == "evaluators"  # before the other models: it fills a worker while the ablated runs train
     assert {"dcgan-smoke-s0", "dcgan-smoke-s1", "cartoongan-smoke-s1"} <= set(names[11:])
+    # the report's recipe of DCGAN and CycleGAN, once (first seed), after that seed's runs and before the next seed's
+    assert names[12:14] == ["cyclegan-smoke-s0-report-recipe", "dcgan-smoke-s0-report-recipe"]
+    assert names[14:] == ["cyclegan-smoke-s1", "cartoongan-smoke-s1", "dcgan-smoke-s1"]
     assert next(j for j in jobs if j.name == "cyclegan-smoke-s0").interrupt_at == (1,)  # as notebook 02 trains it
     assert next(j for j in jobs if j.name == "cyclegan-smoke-s1").interrupt_at == ()  # as notebook 04 trains it
     assert all(j.run_dir == tmp_path / "r" / j.name for j in jobs if j.kind != "evaluators")
 
     only = plan(_places(tmp_path, seeds=2), device="cpu", books=["01_dcgan"])
-    assert [j.name for j in only] == ["dcgan-smoke-s0"]  # one seed, no evaluators: notebook 01 needs neither
+    assert [j.name for j in only] == ["dcgan-smoke-s0", "dcgan-smoke-s0-report-recipe"]  # no evaluators, one seed
     real = plan(_places(tmp_path, data_dir=str(tmp_path)), device="cpu", books=["02_cyclegan"])
-    assert [j.kind for j in real] == ["train"]  # real folders: no ground truth, no evaluators
+    assert [j.kind for j in real] == ["train", "train"]  # real folders: no ground truth, no evaluators
 
 
 BOOKS = ["00_datasets", "01_dcgan", "02_cyclegan", "03_cartoongan", "04_comparison"]
@@ -75,11 +78,18 @@ def test_each_notebooks_plan(tmp_path):
     assert variants["+gray"].config.gray_loss and variants["+gray"].config.epochs == cyc.config.epochs + 1
     assert variants["+gray"].run_dir == tmp_path / "r" / "cyclegan-smoke-s0-ablation-gray"
     comparison = plan_for("04_comparison", where, "cpu")
-    assert comparison.seeds == [0, 1] and len(comparison.runs) == 2 * len(MODELS)
+    assert comparison.seeds == [0, 1] and len(comparison.runs) == 2 * len(MODELS) + 2  # and two report recipes
     assert comparison.run("dcgan", 1).config == DCGANConfig.from_profile("smoke", device="cpu", seed=1)
     assert comparison.run("dcgan", 1).interrupt_at == () and comparison.run("cyclegan", 0).interrupt_at == (1,)
     with pytest.raises(ConfigError, match="01_dcgan trains no cyclegan run"):
         plan_for("01_dcgan", where).run("cyclegan")
+    report = plan_for("01_dcgan", where, "cpu").run("dcgan", report_recipe=True)
+    assert report == comparison.run("dcgan", report_recipe=True)  # notebooks 01 and 04 share it
+    assert report.run_dir == tmp_path / "r" / "dcgan-smoke-s0-report-recipe" and report.config.seed == 0
+    assert report.config.levers() == [] and report.config.epochs == comparison.config("dcgan").epochs
+    assert report.config.ema == 0 and comparison.config("dcgan").ema > 0  # a lever of the smoke profile, off
+    with pytest.raises(ConfigError, match="trains no cartoongan run of the report's recipe"):
+        comparison.run("cartoongan", report_recipe=True)
 
 
 def test_progress_lines_read_plainly():

@@ -226,6 +226,15 @@ def build_generator(cfg: TranslationConfig, name: str = "G_A2B") -> Generator:
                      chroma_median=cfg.chroma_median)
 
 
+def loss_groups(cfg: CycleGANConfig) -> dict[str, list[str]]:
+    """Figure 7's panels: each loss pair as computed before its weight (named in the title), and the
+    discriminators'."""
+    return {f"identity, unweighted (x{cfg.lambda_identity:g} in loss_G)": ["loss_idt_A", "loss_idt_B"],
+            f"GAN, unweighted (x{cfg.lambda_gan:g} in loss_G)": ["loss_gan_A2B", "loss_gan_B2A"],
+            f"cycle, unweighted (x{cfg.lambda_cycle:g} in loss_G)": ["loss_cycle_A", "loss_cycle_B"],
+            "discriminators": ["loss_D_A", "loss_D_B"]}
+
+
 def cycle_rows(images: np.ndarray, forward: nn.Module, backward: nn.Module,
                truth: np.ndarray | None = None) -> np.ndarray:
     """Rows of (x, forward(x), backward(forward(x))[, truth]) for Figure 8, row-major."""
