@@ -33,6 +33,7 @@ from animelib.metrics import (
     roll_degrees,
     spectrum_distance,
 )
+from animelib.models import load_generator
 from animelib.nets.evaluators import (
     attribute_correct,
     load_attribute_evaluator,
@@ -52,6 +53,7 @@ from animelib.stats import (
     trend,
     verdict,
 )
+from animelib.utils import translate_images
 
 RECONSTRUCTION_SSIM = 0.9  # "look exactly the same": SSIM of the reconstruction to its input at least this
 NEAR_ZERO_LOSS = 0.05  # "the discriminator loss is nearly zero": below this (least squares; guessing gives 0.25)
@@ -118,6 +120,15 @@ def stack_seeds(runs: list[Translations]) -> Translations:
     keys = set.intersection(*(set(t.per_image) for t in runs))
     return Translations(runs[0].name, runs[0].outputs, {k: np.stack([t.per_image[k] for t in runs]) for k in keys},
                         runs[0].summary)
+
+
+def measure_seeds(name: str, run_dirs: list[Path], data, evaluators: dict | None = None,
+                  labels: dict[str, np.ndarray] | None = None, device: str = "auto") -> list[Translations]:
+    """One model's translations of the held-out photos by its photo-to-anime generator, measured at each of its
+    runs (one per seed, first seed first): the notebooks' findings stack them (:func:`stack_seeds`), Table 2 lists
+    each one's summary."""
+    return [measure_translations(name, translate_images(load_generator(d, device=device), data.test_a.images),
+                                 data, evaluators, labels) for d in run_dirs]
 
 
 def measure_translations(name: str, outputs: np.ndarray, data, evaluators: dict | None = None,

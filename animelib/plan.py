@@ -5,10 +5,11 @@ trains the same runs ahead of the notebooks (:func:`animelib.schedule.plan` list
 then finds them finished. Every config comes from :func:`model_config`: the profile's, with the seed, data and crop
 of the notebook's places.
 
-- a model's own notebook (``SPEC.notebook``) trains its run at the first seed;
-- ``03_cartoongan`` also trains CycleGAN's run (it compares the two) and the ablation variants of the models its
-  profile ablates (:data:`animelib.ablation.PLANS`), each forked from its model's run;
-- ``04_comparison`` trains every model at every seed (``seed``, ``seed + 1``, ... ``seeds`` of them);
+- a model's own notebook (``SPEC.notebook``) trains its run at every seed (``seed``, ``seed + 1``, ... ``seeds``
+  of them): its findings are measured over all of them, as notebook 04's are, so both print the same number;
+- ``03_cartoongan`` also trains CycleGAN's runs (it compares the two) and the ablation variants of the models its
+  profile ablates (:data:`animelib.ablation.PLANS`), each forked from its model's run at the first seed;
+- ``04_comparison`` trains every model at every seed;
 - the notebooks of the models in :data:`REPORT_RECIPE` and ``04_comparison`` also train that model's *report
   recipe* at the first seed (:meth:`animelib.config.Config.report_recipe`: every lever off, the same budget): the
   dynamics claims are about the report's recipe, and its samples beside the profile's show what the levers buy.
@@ -114,7 +115,7 @@ def notebook_stem(notebook: str | Path) -> str:
 def plan_for(notebook: str | Path, where: NotebookPlaces, device: str = "auto") -> NotebookPlan:
     """The runs that ``notebook`` (its file name or stem) trains with ``where``'s profile, settings and folders."""
     book = notebook_stem(notebook)
-    seeds = range(where.seed, where.seed + (where.seeds if book == COMPARISON_NOTEBOOK else 1))
+    seeds = range(where.seed, where.seed + where.seeds)
     models = [m for m, s in MODELS.items() if book == COMPARISON_NOTEBOOK or notebook_stem(s.notebook) == book
               or m in COMPARES_WITH.get(book, ())]
     if book == ABLATION_NOTEBOOK:  # its own model first, as it trains them

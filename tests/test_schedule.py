@@ -42,7 +42,7 @@ def test_plan_lists_what_the_notebooks_train(tmp_path):
     assert all(j.run_dir == tmp_path / "r" / j.name for j in jobs if j.kind != "evaluators")
 
     only = plan(_places(tmp_path, seeds=2), device="cpu", books=["01_dcgan"])
-    assert [j.name for j in only] == ["dcgan-smoke-s0", "dcgan-smoke-s0-report-recipe"]  # no evaluators, one seed
+    assert [j.name for j in only] == ["dcgan-smoke-s0", "dcgan-smoke-s0-report-recipe", "dcgan-smoke-s1"]  # no evaluators
     real = plan(_places(tmp_path, data_dir=str(tmp_path)), device="cpu", books=["02_cyclegan"])
     assert [j.kind for j in real] == ["train", "train"]  # real folders: no ground truth, no evaluators
 
@@ -71,7 +71,8 @@ def test_each_notebooks_plan(tmp_path):
     assert cyc.config == model_config("cyclegan", where, "cpu") == CycleGANConfig.from_profile("smoke", device="cpu")
     assert (cyc.run_dir, cyc.interrupt_at) == (tmp_path / "r" / "cyclegan-smoke-s0", (1,))  # Figure 7's sessions
     ablation = plan_for("03_cartoongan", where, "cpu")
-    assert [r.model for r in ablation.runs if r.variant is None] == ["cartoongan", "cyclegan"]
+    assert [(r.model, r.seed) for r in ablation.runs if r.variant is None] == [
+        ("cartoongan", 0), ("cartoongan", 1), ("cyclegan", 0), ("cyclegan", 1)]  # its findings: over every seed
     assert ablation.run("cyclegan") == cyc  # it reuses notebook 02's run, trained the same way
     variants = ablation.ablation(cyc)
     assert list(variants) == ["baseline", "+landmark", "+gray", "+color"]
