@@ -42,7 +42,7 @@ def test_plan_lists_what_the_notebooks_train(tmp_path):
     assert all(j.run_dir == tmp_path / "r" / j.name for j in jobs if j.kind != "evaluators")
 
     only = plan(_places(tmp_path, seeds=2), device="cpu", books=["01_dcgan"])
-    assert [j.name for j in only] == ["dcgan-smoke-s0", "dcgan-smoke-s0-report-recipe", "dcgan-smoke-s1"]  # no evaluators
+    assert [j.name for j in only] == ["dcgan-smoke-s0", "dcgan-smoke-s0-report-recipe", "dcgan-smoke-s1"]
     real = plan(_places(tmp_path, data_dir=str(tmp_path)), device="cpu", books=["02_cyclegan"])
     assert [j.kind for j in real] == ["train", "train"]  # real folders: no ground truth, no evaluators
 
