@@ -166,8 +166,9 @@ def recipes_figure(grids: dict[str, np.ndarray], nrow: int, columns: Sequence[st
     """Two or more recipes of one model side by side: each one's images (``grids``: its title -> (N, H, W, 3)
     uint8, in rows of ``nrow``, ``scale`` as in :func:`image_grid`) above a table of their measures (one row each)."""
     canvases = [_canvas(images, nrow) for images in grids.values()]
+    chars = [max(len(str(c)), *(len(format_value(r[i])) for r in rows)) + 2 for i, c in enumerate(columns)]
     table_height = 0.32 * (len(rows) + 1) + 0.3
-    width = max(10.0, scale * sum(c.shape[1] for c in canvases) / 100)
+    width = max(10.0, scale * sum(c.shape[1] for c in canvases) / 100, 0.08 * sum(chars))  # the table's text fits
     image_height = scale * max(c.shape[0] for c in canvases) / 100
     fig = plt.figure(figsize=(width, image_height + table_height + (0.5 if title else 0.2)))
     grid = fig.add_gridspec(2, len(canvases), height_ratios=[image_height + 0.3, table_height])
@@ -178,7 +179,6 @@ def recipes_figure(grids: dict[str, np.ndarray], nrow: int, columns: Sequence[st
         ax.axis("off")
     ax = fig.add_subplot(grid[1, :])
     ax.axis("off")
-    chars = [max(len(str(c)), *(len(format_value(r[i])) for r in rows)) + 4 for i, c in enumerate(columns)]
     _table(ax, [[format_value(v) for v in r] for r in rows], columns, [c / sum(chars) for c in chars], 8)
     return _finish(fig, title)
 

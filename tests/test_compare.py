@@ -113,6 +113,21 @@ def test_table2_cells_show_the_seed_spread_and_floors():
     assert cells["budget"] == "640 G updates, 8 epochs" and cells["FID"] == "n/a"
 
 
+def test_two_recipes_side_by_side_with_the_measures_asked_for():
+    from animelib import plots
+    results = {"report's recipe": [{"spectral": 0.16, "spectral_floor": 0.006, "l1": 0.2}],
+               "quick profile": [{"spectral": 0.065, "spectral_floor": 0.006, "l1": 0.1}]}
+    columns, rows = compare.table2(results, {}, keys=("spectral",))
+    assert columns == ["model", "budget", "spectral dist."]
+    assert rows == [["report's recipe", "-", "0.160 (floor 0.006)"], ["quick profile", "-", "0.065 (floor 0.006)"]]
+    images = {name: np.full((8, 16, 16, 3), 40 * i, np.uint8) for i, name in enumerate(results)}
+    fig = plots.recipes_figure(images, 4, columns, rows, title="two recipes")
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles[:2] == list(results) and len(fig.axes) == 3  # one panel per recipe, then the table
+    texts = {cell.get_text().get_text() for cell in fig.axes[2].tables[0].get_celld().values()}
+    assert {"spectral dist.", "0.160 (floor 0.006)", "quick profile"} <= texts
+
+
 @pytest.mark.parametrize(("verdicts", "combined"), [([SUPPORTED, SUPPORTED], SUPPORTED),
                                                     ([SUPPORTED, INCONCLUSIVE], INCONCLUSIVE),
                                                     ([SUPPORTED, NOT_SUPPORTED], NOT_SUPPORTED)])
