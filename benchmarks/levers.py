@@ -5,7 +5,9 @@
 For each seed it trains the profile ("profile") and the profile with the --set values ("variant"), each in its
 own run folder under --runs-dir (runs resume: a screen stopped half-way goes on where it stopped, and a profile run
 serves every variant screened against it), then prints the last evaluation of each run per seed and the mean over
-the seeds. Training evaluates itself on the validation split; this process sets ANIMELIB_HIDE_TEST=1 before it
+the seeds. Training evaluates itself on the validation split; for the translation models the screen adds the share
+of validation translations in which the anime-face detector finds a face ("anime_face", real anime's share in
+"anime_face_real"), the measure that tells drawn faces from blotches on real photos. This process sets ANIMELIB_HIDE_TEST=1 before it
 imports animelib, so any read of the test split stops it with an error: recipes are chosen on validation only.
 """
 
@@ -38,8 +40,11 @@ def main(argv: list[str] | None = None) -> int:
     import torch  # after parsing, so that --help answers at once
 
     from animelib.cli import parse_settings
-    from animelib.models import config_class, train
+    from animelib.data import load_translation_data
+    from animelib.metrics import face_found
+    from animelib.models import config_class, load_generator, train
     from animelib.runs import read_history
+    from animelib.utils import translate_images
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -47,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     overrides = dict(data_dir=args.data_dir, epochs=args.epochs)
     results: dict[str, list[dict[str, float]]] = {"profile": [], "variant": []}
     label = ",".join(f"{k}={v}" for k, v in changes.items())
+    real_face = None  # real anime's share of found faces: one data set per screen, measured once
     for seed in args.seeds:
         base = config_class(args.model).from_profile(args.profile, seed=seed, **overrides)
         data = "real" if args.data_dir else "synthetic"
@@ -56,9 +62,16 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[levers] seed {seed}: {name} -> {folder}", flush=True)
             train(cfg, folder, progress=False)
             metrics = [r for r in read_history(folder) if r.get("event") == "metrics"]
-            results[name].append({k.lstrip("+"): metrics[-1].get(k.lstrip("+"), float("nan"))
-                                  for k in MEASURES[args.model]})
-    keys = [k.lstrip("+") for k in MEASURES[args.model]]
+            row = {k.lstrip("+"): metrics[-1].get(k.lstrip("+"), float("nan")) for k in MEASURES[args.model]}
+            if args.model != "dcgan":
+                held = load_translation_data(cfg, progress=False, split="val")  # test_a/test_b hold validation
+                outputs = translate_images(load_generator(folder), held.test_a.images)
+                row["anime_face"] = float(face_found(outputs, "anime").mean())
+                if real_face is None:
+                    real_face = float(face_found(held.test_b.images, "anime").mean())
+                row["anime_face_real"] = real_face
+            results[name].append(row)
+    keys = list(results["profile"][0])
     print(f"\n{args.model} {args.profile}, validation split, seeds {args.seeds}: profile against {label}")
     print("| run | " + " | ".join(keys) + " |\n| --- |" + " --- |" * len(keys))
     for name, rows in results.items():

@@ -103,3 +103,17 @@ def test_lever_screen_trains_and_measures_on_validation_with_the_test_split_hidd
     assert "validation split" in done.stdout
     history = (tmp_path / "dcgan-smoke-synthetic-base-s0" / "history.jsonl").read_text()
     assert '"event": "metrics"' in history
+
+
+def test_lever_screen_of_a_translation_model_adds_the_share_of_anime_faces_found(tmp_path):
+    """For CycleGAN and CartoonGAN the screen also translates the validation photos with each run's generator and
+    reports the share in which the anime-face detector finds a face, beside real anime's share."""
+    done = subprocess.run([sys.executable, "benchmarks/levers.py", "cyclegan", "--profile", "smoke", "--set",
+                           "lambda_identity=0", "--seeds", "0", "--epochs", "1", "--runs-dir", str(tmp_path),
+                           "--threads", "1"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = [[c.strip() for c in line.split("|")[1:-1]] for line in done.stdout.splitlines() if line.startswith("| ")]
+    assert rows[0][-2:] == ["anime_face", "anime_face_real"]
+    for row in rows[2:]:
+        found, real = float(row[-2]), float(row[-1])
+        assert 0.0 <= found <= 1.0 and 0.5 < real <= 1.0  # the embedded avatars: animeface finds most real faces
