@@ -7,8 +7,9 @@ own run folder under --runs-dir (runs resume: a screen stopped half-way goes on 
 serves every variant screened against it), then prints the last evaluation of each run per seed and the mean over
 the seeds. Training evaluates itself on the validation split; for the translation models the screen adds the share
 of validation translations in which the anime-face detector finds a face ("anime_face", real anime's share in
-"anime_face_real"), the measure that tells drawn faces from blotches on real photos. This process sets ANIMELIB_HIDE_TEST=1 before it
-imports animelib, so any read of the test split stops it with an error: recipes are chosen on validation only.
+"anime_face_real"), the measure that tells drawn faces from blotches on real photos. This process sets
+ANIMELIB_HIDE_TEST=1 before it imports animelib, so any read of the test split stops it with an error: recipes are
+chosen on validation only.
 """
 
 from __future__ import annotations
