@@ -73,6 +73,9 @@ class Config:
 
     MODEL: ClassVar[str] = "base"
     PROFILES: ClassVar[dict[str, dict[str, Any]]] = {p: {} for p in PROFILES}
+    # a profile's values for real folders (data_dir given) that replace its own: levers that helped on real-dev's
+    # validation split and hurt on the embedded avatars (docs/recipe.md)
+    REAL_FOLDERS: ClassVar[dict[str, dict[str, Any]]] = {}
     DATA_FIELDS: ClassVar[tuple[str, ...]] = ()  # the fields that count training images
     # levers beyond the report's recipe, named in every caption when on: field -> what it is
     LEVERS: ClassVar[dict[str, str]] = {"ema": "sampling from a moving average of the generator's weights",
@@ -122,11 +125,13 @@ class Config:
 
     @classmethod
     def from_profile(cls, profile: str = "smoke", **overrides: Any) -> Config:
-        """The profile's settings with ``overrides`` on top; ``None`` overrides are ignored."""
+        """The profile's settings (with its ``REAL_FOLDERS`` values when ``data_dir`` is given) and ``overrides`` on
+        top; ``None`` overrides are ignored."""
         if profile not in PROFILES:
             raise ConfigError(f"profile={profile!r} is not one of {', '.join(PROFILES)}")
         cls._check_names(overrides)
-        values = {**cls.PROFILES.get(profile, {}), **{k: v for k, v in overrides.items() if v is not None}}
+        real = cls.REAL_FOLDERS.get(profile, {}) if overrides.get("data_dir") is not None else {}
+        values = {**cls.PROFILES.get(profile, {}), **real, **{k: v for k, v in overrides.items() if v is not None}}
         values["profile"] = profile
         if values.get("data_dir") is not None:  # absolute, so the CLI and the notebooks name the same run
             values["data_dir"] = str(Path(values["data_dir"]).expanduser().resolve())
