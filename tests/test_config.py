@@ -144,12 +144,14 @@ def test_the_report_recipe_turns_every_lever_off_and_keeps_the_budget(model):
 
 
 def test_real_folders_get_the_profiles_real_folder_values_and_the_avatars_do_not(tmp_path):
-    """DCGAN's quick profile adds a colour median on real folders only; an explicit value still wins, and the
-    report recipe turns it off like every lever."""
+    """DCGAN's quick profile adds a colour median on real folders only, CycleGAN's widens its median there; an
+    explicit value still wins, and the report recipe turns it off like every lever."""
     avatars = DCGANConfig.from_profile("quick")
     real = DCGANConfig.from_profile("quick", data_dir=str(tmp_path))
-    assert avatars.chroma_median == 0 and real.chroma_median == 3
-    assert "chroma_median=3" in " ".join(real.levers()) and "chroma_median" not in " ".join(avatars.levers())
-    assert DCGANConfig.from_profile("quick", data_dir=str(tmp_path), chroma_median=5).chroma_median == 5
+    assert avatars.chroma_median == 0 and real.chroma_median == 5
+    assert "chroma_median=5" in " ".join(real.levers()) and "chroma_median" not in " ".join(avatars.levers())
+    assert DCGANConfig.from_profile("quick", data_dir=str(tmp_path), chroma_median=3).chroma_median == 3
     assert DCGANConfig.from_profile("smoke", data_dir=str(tmp_path)).chroma_median == 0
     assert real.report_recipe().chroma_median == 0
+    assert CycleGANConfig.from_profile("quick", data_dir=str(tmp_path)).chroma_median == 5
+    assert CycleGANConfig.from_profile("quick").chroma_median == 3
