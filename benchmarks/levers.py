@@ -41,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch  # after parsing, so that --help answers at once
 
     from animelib.cli import parse_settings
+    from animelib.compare import real_face_rate
     from animelib.data import load_translation_data
     from animelib.metrics import face_found
     from animelib.models import config_class, load_generator, train
@@ -53,7 +54,6 @@ def main(argv: list[str] | None = None) -> int:
     overrides = dict(data_dir=args.data_dir, epochs=args.epochs)
     results: dict[str, list[dict[str, float]]] = {"profile": [], "variant": []}
     label = ",".join(f"{k}={v}" for k, v in changes.items())
-    real_face = None  # real anime's share of found faces: one data set per screen, measured once
     for seed in args.seeds:
         base = config_class(args.model).from_profile(args.profile, seed=seed, **overrides)
         data = "real" if args.data_dir else "synthetic"
@@ -68,9 +68,7 @@ def main(argv: list[str] | None = None) -> int:
                 held = load_translation_data(cfg, progress=False, split="val")  # test_a/test_b hold validation
                 outputs = translate_images(load_generator(folder), held.test_a.images)
                 row["anime_face"] = float(face_found(outputs, "anime").mean())
-                if real_face is None:
-                    real_face = float(face_found(held.test_b.images, "anime").mean())
-                row["anime_face_real"] = real_face
+                row["anime_face_real"] = real_face_rate(held)
             results[name].append(row)
     keys = list(results["profile"][0])
     print(f"\n{args.model} {args.profile}, validation split, seeds {args.seeds}: profile against {label}")
