@@ -62,11 +62,10 @@ def plan(where: NotebookPlaces, device: str = "auto", books: list[str] | None = 
     """The training that the notebooks named in ``books`` (file stems; all when None) will ask for: the runs each
     one's :func:`~animelib.plan.plan_for` lists (a run two notebooks train, once), and the evaluators.
 
-    The ablated models come first, so the chain of a run and its ablation variants starts at once; then the
-    evaluators, then the other models, then the report-recipe runs (of each seed, after that seed's runs), and the
-    ablation variants last: they are the short jobs (a few epochs forked from a finished run), so they fill the
-    workers at the end instead of holding back a long run that would then finish with one worker idle. A free
-    worker takes the first job it may start, so the evaluators run while the ablated run is still training.
+    The ablated models come first, their ablation variants next (they start once that run is done), so the
+    longest chain starts at once; then the evaluators, then the other models, then the report-recipe runs (of each
+    seed, after that seed's runs). A free worker takes the first job it
+    may start, so the evaluators run while the ablated run is still training, not at the end with one worker idle.
     """
     books = books or [*(notebook_stem(s.notebook) for s in MODELS.values()), ABLATION_NOTEBOOK, COMPARISON_NOTEBOOK]
     plans = [plan_for(book, where, device) for book in books]
@@ -79,11 +78,13 @@ def plan(where: NotebookPlaces, device: str = "auto", books: list[str] | None = 
     models = sorted((r for r in runs.values() if r.variant is None),
                     key=lambda r: (r.seed, r.report_recipe, order[r.model]))  # the report's recipe: after its seed
     jobs = [Job(r.name, "train", r.config, r.run_dir, interrupt_at=r.interrupt_at) for r in models]
+    ahead = [Job(v.name, "ablation", v.config, v.run_dir, after=(v.base_run_dir.name,), base_run_dir=v.base_run_dir)
+             for v in sorted(variants, key=lambda v: order[v.model])]
     if any(p.evaluators for p in plans):
-        first = len([r for r in models if r.seed == where.seed and r.model in ablated and not r.report_recipe])
-        jobs.insert(first, Job("evaluators", "evaluators", profile=where.profile))
-    return jobs + [Job(v.name, "ablation", v.config, v.run_dir, after=(v.base_run_dir.name,),
-                       base_run_dir=v.base_run_dir) for v in sorted(variants, key=lambda v: order[v.model])]
+        ahead.append(Job("evaluators", "evaluators", profile=where.profile))
+    first = len([r for r in models if r.seed == where.seed and r.model in ablated and not r.report_recipe])
+    jobs[first:first] = ahead
+    return jobs
 
 
 def default_workers(device: str = "auto", profile: str = "quick") -> int:
