@@ -5,9 +5,8 @@ its networks and trainer. A config is built from a named profile plus overrides:
 
     cfg = DCGANConfig.from_profile("quick", epochs=3)
 
-``smoke`` runs in seconds (tests, CI), ``quick`` is the default main job on a 2-core CPU (the whole
-``make figures`` in about 20 minutes where the CPU has native bf16, longer on an AVX2-only one; README's timing
-table), ``full`` is the report's settings on one GPU.
+``smoke`` runs in seconds (tests, CI), ``quick`` is the default main job on a 2-core CPU (README's timing table
+says how long ``make figures`` takes), ``full`` is the report's settings on one GPU.
 """
 
 from __future__ import annotations
