@@ -126,7 +126,7 @@ def test_a_caption_of_several_models_names_each_models_levers():
     labels = ("DCGAN", "CycleGAN", "CartoonGAN")
     dcgan_part, cycle_part, cartoon_part = (text.split(f"{label}: ")[1] for label in labels)
     assert "extra_layer='wide'" in dcgan_part and "lambda_gan=3.0" in cycle_part
-    assert "pretrain_pixel_weight" in cartoon_part
+    assert "gan_weight=3.0" in cartoon_part
     assert "CycleGAN: none" in caption("x", quick["cyclegan"],
                                        models={"CycleGAN": config_class("cyclegan").from_profile("smoke")})
 
