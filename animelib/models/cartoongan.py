@@ -71,12 +71,11 @@ class CartoonGANConfig(TranslationConfig):
         # quick: 10 epochs (3 of content-only pre-training, then 7 adversarial; a quarter more generator updates
         # than CycleGAN's 8 epochs, paid for by the faster resize up-sampling, and still improving at epoch 8),
         # plus the levers measured in docs/recipe.md (bf16, EMA sampling, content at relu2_2, a faster rate (1e-3)
-        # with the discriminator at half of it, a total-variation term, resize up-sampling, the GAN term at 3: without it seeds 1 and 2 stayed a blurred copy of the input;
-        # a fixed [1, 4, 1] / 6 low-pass on the colour of G's output against the colour noise; both rates falling
-        # linearly over the adversarial epochs, so the live weights stop swinging between tints and the average
-        # keeps the hair colours; no colour median: on the validation split it worsened L1, PSNR, SSIM and both
-        # spectral distances on the mean of three seeds; no pixel L1 in pre-training: L1, PSNR and SSIM were better
-        # without it on every seed of the validation split)
+        # with the discriminator at half of it, a total-variation term, resize up-sampling, the GAN term at 3:
+        # without it seeds 1 and 2 stayed a blurred copy of the input; a fixed [1, 4, 1] / 6 low-pass on the colour
+        # of G's output against the colour noise; both rates falling linearly over the adversarial epochs, so the
+        # live weights stop swinging between tints and the average keeps the hair colours). The levers dropped on
+        # the validation split (a colour median, a pixel L1 in pre-training) are listed there.
         "quick": dict(image_size=64, ngf=16, ndf=16, batch_size=8, epochs=10, pretrain_epochs=3,
                       num_a=960, num_b=960, num_test=64, amp=True, ema=0.999, lr=1e-3,
                       pixel_weight=3.0, content_layer="relu2_2", d_lr_scale=0.5, tv_weight=3.0, chroma_blur=1 / 6,
