@@ -2,13 +2,15 @@
 
 A verdict compares two models (or settings) on the *same* held-out images, so the per-image differences
 are what varies; :func:`paired_bootstrap` resamples training seeds (when there are several) and then images
-(the same draw for both) and gives a percentile interval for the difference of means. :func:`verdict` then
+(the same draw for both) and gives a percentile interval for the difference of means, widened with several seeds
+to at least a Student t interval on the per-seed differences. :func:`verdict` then
 reads "supported" only when the interval lies entirely on the claimed side of zero (or of an agreed
 tolerance), "not supported" when it lies entirely on the other side, and "inconclusive" otherwise.
 """
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import numpy as np
@@ -54,7 +56,10 @@ def paired_bootstrap(per_image_a, per_image_b, n_boot: int = 2000, seed: int = 0
     Each of ``a`` and ``b`` is one training seed's values (N,) or several seeds' (S, N), row s of ``a`` paired
     with row s of ``b`` (a single row is paired with every row of the other). With several seeds each resample
     draws S seeds with replacement and then, within each, N images with replacement (the same draw for a and b):
-    the interval holds the spread between training seeds as well as between images."""
+    the interval holds the spread between training seeds as well as between images. A handful of seeds resampled
+    with replacement understates that spread (with three, the percentile interval is about the range of the three
+    seeds' means), so the interval is widened to hold at least the Student t interval on the per-seed mean
+    differences (:func:`seed_t_interval`)."""
     a, b = _per_seed("per_image_a", per_image_a), _per_seed("per_image_b", per_image_b)
     if a.shape[1] != b.shape[1] or (len(a) != len(b) and 1 not in (len(a), len(b))):
         raise ConfigError(f"paired values must come from the same images and seeds: {a.shape} vs {b.shape}")
@@ -68,7 +73,40 @@ def paired_bootstrap(per_image_a, per_image_b, n_boot: int = 2000, seed: int = 0
         seeds = rng.integers(0, len(d), (n_boot, len(d), 1))  # (n_boot, S, 1)
         means = d[seeds, rng.integers(0, d.shape[1], (n_boot, len(d), d.shape[1]))].mean((1, 2))
     low, high = np.quantile(means, [(1 - ci) / 2, (1 + ci) / 2])
+    if len(d) > 1:
+        _, t_low, t_high = seed_t_interval(d.mean(1), ci)
+        low, high = min(low, t_low), max(high, t_high)
     return Interval(float(d.mean()), float(low), float(high))
+
+
+def seed_t_interval(per_seed, ci: float = 0.95) -> Interval:
+    """Mean of per-seed values (at least two) with a Student t interval: mean +- t(ci, S-1) * sd / sqrt(S)."""
+    v = np.asarray(per_seed, np.float64)
+    if v.ndim != 1 or len(v) < 2:
+        raise ConfigError(f"per_seed must hold at least 2 values, got shape {v.shape}")
+    half = t_quantile((1 + ci) / 2, len(v) - 1) * v.std(ddof=1) / math.sqrt(len(v))
+    return Interval(float(v.mean()), float(v.mean() - half), float(v.mean() + half))
+
+
+def t_quantile(p: float, df: int) -> float:
+    """The p-quantile (0.5 <= p < 1) of Student's t with ``df`` degrees of freedom, by bisection on its CDF
+    (numerical integral of the density): e.g. 4.303 for p=0.975, df=2."""
+    if not 0.5 <= p < 1 or df < 1:
+        raise ConfigError(f"need 0.5 <= p < 1 and df >= 1, got p={p}, df={df}")
+    log_norm = math.lgamma((df + 1) / 2) - math.lgamma(df / 2) - 0.5 * math.log(df * math.pi)
+
+    def cdf(x: float) -> float:
+        grid = np.linspace(0.0, x, 4001)
+        density = np.exp(log_norm - (df + 1) / 2 * np.log1p(grid ** 2 / df))
+        return 0.5 + float(((density[1:] + density[:-1]) / 2 * np.diff(grid)).sum())
+
+    low, high = 0.0, 1.0
+    while cdf(high) < p:
+        low, high = high, high * 2
+    for _ in range(60):
+        mid = (low + high) / 2
+        low, high = (mid, high) if cdf(mid) < p else (low, mid)
+    return (low + high) / 2
 
 
 def verdict(low: float, high: float, tolerance: float = 0.0, higher_is_better: bool = True) -> str:

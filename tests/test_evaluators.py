@@ -147,6 +147,25 @@ def test_paired_bootstrap_over_seeds_then_images_holds_the_spread_between_seeds(
         stats.paired_bootstrap(split, np.stack([base] * 2))
 
 
+def test_three_seeds_that_agree_in_sign_but_spread_widely_stay_inconclusive():
+    """Three seeds gaining 0.01, 0.03 and 0.05 on every image: resampling the three seeds alone gives about their
+    range, above zero, but three seeds say little about a fourth, and the t interval on the per-seed gains
+    (0.03 +- 4.30 * 0.02 / sqrt(3)) reaches below zero."""
+    assert stats.t_quantile(0.975, 2) == pytest.approx(4.303, abs=1e-3)
+    assert stats.t_quantile(0.975, 1) == pytest.approx(12.706, abs=1e-3)
+    assert stats.t_quantile(0.975, 30) == pytest.approx(2.042, abs=1e-3)
+    base = np.random.default_rng(3).normal(0.5, 0.1, 64)
+    spread = np.stack([base + gain for gain in (0.01, 0.03, 0.05)])
+    i = stats.paired_bootstrap(spread, base)
+    assert i.difference == pytest.approx(0.03)
+    assert i.low < 0 and i.low == pytest.approx(0.03 - 4.303 * 0.02 / np.sqrt(3), abs=1e-3)
+    assert stats.verdict(i.low, i.high) == "inconclusive"
+    close = stats.paired_bootstrap(np.stack([base + gain for gain in (0.029, 0.03, 0.031)]), base)
+    assert close.low > 0 and stats.verdict(close.low, close.high) == "supported"
+    with pytest.raises(ConfigError, match="at least 2"):
+        stats.seed_t_interval([0.1])
+
+
 def test_stacked_seeds_feed_the_claims_with_every_seed():
     from types import SimpleNamespace
 
