@@ -145,7 +145,8 @@ def test_the_report_recipe_turns_every_lever_off_and_keeps_the_budget(model):
 
 def test_real_folders_get_the_profiles_real_folder_values_and_the_avatars_do_not(tmp_path):
     """DCGAN's and CartoonGAN's quick profiles add a colour median on real folders only, CycleGAN's widens its
-    median there (and keeps resize up-sampling); an explicit value still wins, and the report recipe turns it off like every lever."""
+    median there (and keeps resize up-sampling); an explicit value still wins, and the report recipe turns it off
+    like every lever."""
     avatars = DCGANConfig.from_profile("quick")
     real = DCGANConfig.from_profile("quick", data_dir=str(tmp_path))
     assert avatars.chroma_median == 0 and real.chroma_median == 5
@@ -155,7 +156,7 @@ def test_real_folders_get_the_profiles_real_folder_values_and_the_avatars_do_not
     assert real.report_recipe().chroma_median == 0
     assert CycleGANConfig.from_profile("quick", data_dir=str(tmp_path)).chroma_median == 5
     assert CycleGANConfig.from_profile("quick").chroma_median == 3
-    # CycleGAN's real-folder values were chosen with resize up-sampling, which the avatars no longer use
+    # CycleGAN's real-folder values were chosen with resize up-sampling, which the avatars do not use
     assert CycleGANConfig.from_profile("quick", data_dir=str(tmp_path)).upsample == "resize"
     assert CycleGANConfig.from_profile("quick").upsample == "transposed"
     assert CartoonGANConfig.from_profile("quick", data_dir=str(tmp_path)).chroma_median == 5
