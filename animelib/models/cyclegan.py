@@ -61,14 +61,12 @@ class CycleGANConfig(TranslationConfig):
                       num_a=16, num_b=16, num_test=8, pool_size=8,
                       vgg_weights="allow-substitute", vgg_width=0.125),
         # quick: the report's nets at quick widths plus the levers measured in docs/recipe.md
-        # (bf16 autocast pays for 960 images, one identity warm-up epoch, a
-        # total-variation term, twice the report's learning
-        # rate for the short run, a GAN weight of 3 and edge-blurred anime images as D_B's extra fakes: the last
-        # two put back the fine detail the translations lacked, on real folders most; a fixed [1, 4, 1] / 6 low-pass
-        # on the colour of G's output removes the colour confetti and wins on every paired measure too; a 3 x 3
-        # median on that colour after it clears the specks the low-pass only spreads; no moving average of G's weights
-        # for sampling: at 0.9 it changed no measure on the validation split; the report's transposed convs, which
-        # beat resize up-sampling there on L1 and PSNR at every seed)
+        # (bf16 autocast pays for 960 images, one identity warm-up epoch, a total-variation term, twice the report's
+        # learning rate for the short run, a GAN weight of 3 and edge-blurred anime images as D_B's extra fakes: the
+        # last two put back the fine detail the translations lacked, on real folders most; a fixed [1, 4, 1] / 6
+        # low-pass on the colour of G's output removes the colour confetti and wins on every paired measure too; a
+        # 3 x 3 median on that colour after it clears the specks the low-pass only spreads). The levers dropped on
+        # the validation split (a moving average of G's weights, resize up-sampling) are listed there.
         "quick": dict(image_size=64, ngf=16, ndf=16, batch_size=8, epochs=8, lr=6e-4, lr_decay_epoch=6,
                       num_a=960, num_b=960, num_test=64, amp=True, identity_warmup_epochs=1,
                       tv_weight=3.0, lambda_gan=3.0, edge_promoted_fakes=True, chroma_blur=1 / 6,
