@@ -120,3 +120,22 @@ def test_the_offline_reason_is_plain_words(monkeypatch):
 
     reason = vgg._plain_reason(urllib.error.URLError("[Errno -3] Temporary failure in name resolution"))
     assert "could not be downloaded" in reason and "Errno" not in reason
+
+
+def test_a_failed_download_is_tried_once_per_process(tmp_path, monkeypatch):
+    import urllib.error
+
+    monkeypatch.delenv("ANIMELIB_OFFLINE", raising=False)
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))  # an empty weights cache
+    monkeypatch.setattr(vgg, "_failed_download", [])
+    tries = []
+
+    def refused(url, progress=True):
+        tries.append(url)
+        raise urllib.error.URLError("[Errno -2] Name or service not known")
+
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", refused)
+    for _ in range(3):
+        with pytest.raises(urllib.error.URLError):
+            vgg._imagenet_layers()
+    assert tries == [vgg.VGG19_URL]

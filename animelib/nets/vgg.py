@@ -132,13 +132,22 @@ def weights_path() -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / VGG19_FILE
 
 
+_failed_download: list[OSError] = []  # a download that failed in this process is not tried again
+
+
 def _imagenet_layers() -> tuple[nn.Sequential, str]:
-    """VGG19 conv1_1..conv4_4 with torchvision's ImageNet weights (cache, else download)."""
+    """VGG19 conv1_1..conv4_4 with torchvision's ImageNet weights (cache, else download, once per process)."""
     path = weights_path()
     if not path.exists():
         if os.environ.get("ANIMELIB_OFFLINE") == "1":
             raise OSError("downloads are switched off (ANIMELIB_OFFLINE=1)")
-        torch.hub.load_state_dict_from_url(VGG19_URL, progress=True)  # writes the file into the cache
+        if _failed_download:
+            raise _failed_download[0]
+        try:
+            torch.hub.load_state_dict_from_url(VGG19_URL, progress=True)  # writes the file into the cache
+        except OSError as e:  # URLError is an OSError
+            _failed_download.append(e)
+            raise
     state = torch.load(path, map_location="cpu", weights_only=True)
     layers = vgg_layers()
     wanted = {f"features.{k}": v for k, v in layers.state_dict().items()}
