@@ -125,7 +125,7 @@ def test_a_caption_of_several_models_names_each_models_levers():
                                                                   strict=True)))
     labels = ("DCGAN", "CycleGAN", "CartoonGAN")
     dcgan_part, cycle_part, cartoon_part = (text.split(f"{label}: ")[1] for label in labels)
-    assert "extra_layer='wide'" in dcgan_part and "lambda_gan=3.0" in cycle_part
+    assert "extra_layer='wide'" in dcgan_part and "chroma_median=3" in cycle_part
     assert "gan_weight=3.0" in cartoon_part
     assert "CycleGAN: none" in caption("x", quick["cyclegan"],
                                        models={"CycleGAN": config_class("cyclegan").from_profile("smoke")})
@@ -145,8 +145,8 @@ def test_the_report_recipe_turns_every_lever_off_and_keeps_the_budget(model):
 
 def test_real_folders_get_the_profiles_real_folder_values_and_the_avatars_do_not(tmp_path):
     """DCGAN's and CartoonGAN's quick profiles add a colour median on real folders only, CycleGAN's widens its
-    median there (and keeps resize up-sampling); an explicit value still wins, and the report recipe turns it off
-    like every lever."""
+    median there (and keeps resize up-sampling); all three keep the colour low-pass there; an explicit value still
+    wins, and the report recipe turns it off like every lever."""
     avatars = DCGANConfig.from_profile("quick")
     real = DCGANConfig.from_profile("quick", data_dir=str(tmp_path))
     assert avatars.chroma_median == 0 and real.chroma_median == 5
@@ -159,5 +159,13 @@ def test_real_folders_get_the_profiles_real_folder_values_and_the_avatars_do_not
     # CycleGAN's real-folder values were chosen with resize up-sampling, which the avatars do not use
     assert CycleGANConfig.from_profile("quick", data_dir=str(tmp_path)).upsample == "resize"
     assert CycleGANConfig.from_profile("quick").upsample == "transposed"
+    real_cyclegan = CycleGANConfig.from_profile("quick", data_dir=str(tmp_path))
+    assert real_cyclegan.lambda_gan == 3.0 and real_cyclegan.edge_promoted_fakes
+    assert CycleGANConfig.from_profile("quick").lambda_gan == 1.0
+    assert not CycleGANConfig.from_profile("quick").edge_promoted_fakes
     assert CartoonGANConfig.from_profile("quick", data_dir=str(tmp_path)).chroma_median == 5
     assert CartoonGANConfig.from_profile("quick").chroma_median == 0
+    # the colour low-pass, dropped on the avatars, stays on real folders, whose medians were chosen with it
+    for cls in (DCGANConfig, CycleGANConfig, CartoonGANConfig):
+        assert cls.from_profile("quick").chroma_blur == 0
+        assert cls.from_profile("quick", data_dir=str(tmp_path)).chroma_blur == pytest.approx(1 / 6)

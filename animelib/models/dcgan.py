@@ -67,20 +67,19 @@ class DCGANConfig(Config):
         # removes the colour speckle, R1 and learning rates falling over the last 6 of the 21 epochs calm the colour
         # swings, and samples come from a short moving average of G's weights (0.95: about the last 20 steps; 0.999
         # blurred the finest detail), and batches of 32 give twice the steps over the same images (sharper, a little
-        # less colour speckle, in about the same time), and a fixed [1, 4, 1] / 6 low-pass on the colour of G's
-        # output (chroma_blur: the colour speckle that D let pass, gone; brightness untouched); 21 epochs rather than
-        # 18 lowered the brightness spectral distance on three seeds (docs/recipe.md: each lever measured);
-        # the quality measures every third epoch (each evaluation of 1,024 samples: about 5 s)
+        # less colour speckle, in about the same time); 21 epochs rather than 18 lowered the brightness spectral
+        # distance on three seeds (docs/recipe.md: each lever measured, and the fixed colour low-pass that the
+        # validation split dropped); the quality measures every third epoch (each evaluation of 1,024 samples: 5 s)
         "quick": dict(ngf=32, ndf=16, batch_size=32, epochs=21, num_train=4_096, num_test=1_024, real_label=0.9,
                       amp=True, channels_last=True, extra_layer="wide", r1_gamma=1.0, lr_decay_start=15, ema=0.95,
-                      chroma_blur=1 / 6, metrics_every=3),
+                      metrics_every=3),
         "full": dict(num_test=2_048, metrics_every=5, channels_last=True),  # the report as written (docs/recipe.md)
     }
-    # real anime faces: a 5 x 5 median on the colour after the low-pass clears colour fringes of hair and eyes (on
-    # real-dev's validation split, mean of three seeds: colour spectral 0.371 -> 0.077 (3 x 3: 0.187), spectral
-    # 0.084 -> 0.111); on the embedded avatars a 3 x 3 one already doubles their colour spectral distance, so only
-    # real folders get it
-    REAL_FOLDERS: ClassVar[dict[str, dict[str, Any]]] = {"quick": dict(chroma_median=5)}
+    # real anime faces: a 5 x 5 median on the colour after a fixed [1, 4, 1] / 6 low-pass clears colour fringes of
+    # hair and eyes (on real-dev's validation split, mean of three seeds: colour spectral 0.371 -> 0.077 (3 x 3:
+    # 0.187), spectral 0.084 -> 0.111); on the embedded avatars a 3 x 3 one already doubles their colour spectral
+    # distance, so only real folders get it. The low-pass stays on real folders: the median was chosen with it
+    REAL_FOLDERS: ClassVar[dict[str, dict[str, Any]]] = {"quick": dict(chroma_blur=1 / 6, chroma_median=5)}
 
     def __post_init__(self):
         super().__post_init__()
