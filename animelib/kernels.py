@@ -6,6 +6,10 @@ of reach of a signal to the runner's process group, and ipykernel notices a dead
 once a second, meanwhile training on and holding the run folder's lock. On Linux a kernel started here
 asks the operating system for SIGKILL the moment the runner dies (``prctl(PR_SET_PDEATHSIG)``), and one
 whose runner is already gone exits at once; elsewhere ipykernel's polling remains.
+
+Off Windows the kernel talks to the runner over Unix sockets in the temporary folder (jupyter_client's ``ipc``
+transport) rather than over unencrypted TCP on localhost, so no other user of the machine can connect to it and
+ipykernel has no plain-text warning to print for each notebook.
 """
 
 from __future__ import annotations
@@ -14,8 +18,11 @@ import ctypes
 import os
 import signal
 import sys
+import tempfile
+import uuid
 
 from jupyter_client.manager import AsyncKernelManager
+from traitlets import default
 
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 # Run first in the kernel's process, then replaced by the kernel itself (the setting survives exec).
@@ -39,7 +46,19 @@ def die_with_parent(parent: int) -> None:
 
 
 class RunnerKernelManager(AsyncKernelManager):
-    """The kernel manager ``animelib run`` gives papermill: each kernel ends when the runner does."""
+    """The kernel manager ``animelib run`` gives papermill: each kernel ends when the runner does, and (off
+    Windows) it listens on Unix sockets rather than TCP."""
+
+    @default("transport")
+    def _transport_default(self) -> str:
+        return "tcp" if sys.platform == "win32" else "ipc"
+
+    @default("ip")
+    def _ip_default(self) -> str:
+        if self.transport != "ipc":
+            return super()._ip_default()
+        # The sockets are this path plus "-<port>", removed when the kernel shuts down.
+        return os.path.join(tempfile.gettempdir(), f"animelib-kernel-{uuid.uuid4().hex[:12]}")
 
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
         cmd = super().format_kernel_cmd(extra_arguments)

@@ -309,7 +309,8 @@ class Progress:
     epochs: int
     step: int  # optimisation steps done
     steps: int  # steps of the whole run
-    rate: float | None = None  # steps per second in this session, end-of-epoch work included (None: none yet)
+    rate: float | None = None  # steps per second in this session after its first step, end-of-epoch work
+    # included (None: not yet known)
     epoch_done: bool = False
 
     @property
@@ -340,6 +341,8 @@ class Progress:
 class ProgressLines:
     """A session's reports: one as it starts, one every ``every`` seconds of training, one after each epoch.
 
+    The rate is timed from the end of the session's first step, which also pays one-time costs (warming up,
+    the first batches) and would otherwise make the first estimates of the time left many times too long.
     It only reads the trainer's step and epoch counters and the clock, so training is the same with it or without.
     """
 
@@ -347,19 +350,22 @@ class ProgressLines:
         self.trainer, self.report = trainer, report
         self.every = REPORT_EVERY if every is None else every
         self.steps = trainer.cfg.epochs * trainer.steps_per_epoch()
-        self.start = self.last = time.monotonic()
-        self.first_step = trainer.step
+        self.last = time.monotonic()
+        self.timed_from: tuple[float, int] | None = None  # (clock, step) at the end of the session's first step
         self.tell()
 
     def tick(self) -> None:
         """After a step: a report when ``every`` seconds have passed since the last."""
+        if self.timed_from is None:
+            self.timed_from = (time.monotonic(), self.trainer.step)
         if time.monotonic() - self.last >= self.every:
             self.tell()
 
     def tell(self, epoch_done: bool = False) -> None:
         now = time.monotonic()
         t = self.trainer
-        done, seconds = t.step - self.first_step, now - self.start
+        start, first = self.timed_from or (now, t.step)
+        done, seconds = t.step - first, now - start
         self.last = now
         self.report(Progress(t.run.path.name, t.epoch if epoch_done else min(t.epoch + 1, t.cfg.epochs),
                              t.cfg.epochs, t.step, self.steps, done / seconds if done and seconds > 0 else None,

@@ -608,6 +608,36 @@ def test_a_kernel_of_the_runner_dies_with_it_even_where_ipykernel_does_not_watch
                 os.kill(pid, signal.SIGKILL)
 
 
+KERNEL_OVER_SOCKETS = """
+import asyncio, glob
+from animelib.kernels import RunnerKernelManager
+
+async def main():
+    manager = RunnerKernelManager(kernel_name="python3")
+    await manager.start_kernel()
+    client = manager.client()
+    client.start_channels()
+    await client.wait_for_ready(timeout=60)
+    client.execute("print(6 * 7)")
+    while (msg := await client.get_iopub_msg(timeout=60))["msg_type"] != "stream":
+        pass
+    print(manager.transport, msg["content"]["text"].strip(), len(glob.glob(manager.ip + "-*")))
+    client.stop_channels()
+    await manager.shutdown_kernel()
+    print(len(glob.glob(manager.ip + "-*")))
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="Unix sockets")
+def test_a_kernel_of_the_runner_talks_over_unix_sockets_and_removes_them():
+    done = subprocess.run([sys.executable, "-c", KERNEL_OVER_SOCKETS], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["ipc", "42", "5", "0"]  # five sockets while it runs, none after
+    assert "without encryption" not in done.stderr
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's")
 def test_a_kernel_whose_runner_is_already_gone_does_not_start():
     started = subprocess.run([sys.executable, "-c", DIE_WITH_PARENT, "1", sys.executable, "-c", "print('kernel')"],

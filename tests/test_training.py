@@ -123,7 +123,9 @@ def test_a_session_reports_its_progress_and_trains_the_same(tmp_path, monkeypatc
     assert [(p.epoch, p.step, p.epoch_done) for p in second] == \
         [(2, steps // 2, False), *((2, s, False) for s in range(steps // 2 + 1, steps + 1)), (2, steps, True)]
     assert all(p.run == "reported" and p.epochs == 2 and p.steps == steps for p in reports)
-    assert first[0].rate is None and all(p.rate > 0 for p in reports if p.step > (0 if p in first else steps // 2))
+    # the rate is timed from each session's first step on (that step also pays for warming up)
+    assert [p.rate for p in reports if p.step <= (1 if p in first else steps // 2 + 1)] == [None] * 4
+    assert all(p.rate > 0 for p in reports if p.step > (1 if p in first else steps // 2 + 1))
     assert reports[-1].seconds_left == 0 and str(reports[-1]).startswith(f"reported: epoch 2/2 done, step {steps}/")
 
 
