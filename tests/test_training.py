@@ -34,6 +34,11 @@ def losses_of(run_dir):
             for r in read_history(run_dir) if "event" not in r]
 
 
+def numbers(losses: dict) -> dict:
+    """A step's record with each loss tensor as a plain number (detached from the graph)."""
+    return {k: v.detach().item() if torch.is_tensor(v) else v for k, v in losses.items()}
+
+
 def test_one_dcgan_step_changes_both_nets(tmp_path):
     trainer = DCGANTrainer(SMOKE["dcgan"], tmp_path / "run", progress=False)
     before = {k: [p.detach().clone() for p in n.parameters()] for k, n in trainer.nets.items()}
@@ -271,8 +276,7 @@ def test_cartoongan_gan_weight_scales_the_gan_term_of_g_alone(tmp_path):
     for w, trainer in runs.items():
         trainer.epoch = trainer.cfg.pretrain_epochs  # the first adversarial epoch
         losses[w] = trainer.train_step(next(iter(trainer.batches())))
-    one, three = ({k: v if k == "phase" else torch.as_tensor(v).detach().item() for k, v in losses[w].items()}
-                  for w in (1.0, 3.0))
+    one, three = numbers(losses[1.0]), numbers(losses[3.0])
     assert one["phase"] == three["phase"] == "adversarial"
     for name in ("loss_gan", "loss_content", "loss_style", "loss_D"):  # the same seeded nets and batch
         assert three[name] == pytest.approx(one[name], rel=1e-5)
@@ -301,7 +305,7 @@ def test_cyclegan_identity_warmup_trains_generators_alone(tmp_path):
     assert set(trainer.loss_names) <= set(losses)  # every loss is still logged
     assert float(losses["loss_G"]) == pytest.approx(
         cfg.lambda_identity * float(losses["loss_idt_A"] + losses["loss_idt_B"]), rel=1e-5)
-    assert float(plain.train_step(batch)["loss_G"]) > float(losses["loss_G"])  # the GAN and cycle terms count again
+    assert numbers(plain.train_step(batch))["loss_G"] > float(losses["loss_G"])  # the GAN and cycle terms count again
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         trainer.fit(stop_at_epoch=2)
@@ -323,7 +327,7 @@ def test_total_variation_lever(tmp_path):
     plain = CycleGANTrainer(SMOKE["cyclegan"], tmp_path / "plain", progress=False)
     tv = CycleGANTrainer(SMOKE["cyclegan"].replace(tv_weight=2.0), tmp_path / "tv", progress=False)
     batch = next(iter(plain.batches()))
-    a, b = plain.train_step(batch), tv.train_step(batch)
+    a, b = numbers(plain.train_step(batch)), numbers(tv.train_step(batch))
     assert "loss_tv" not in a and float(b["loss_tv"]) > 0
     assert float(b["loss_G"]) == pytest.approx(float(a["loss_G"]) + 2.0 * float(b["loss_tv"]), rel=1e-5)
     assert_lever_adds_its_term("cartoongan", "tv_weight", 3.0, "loss_tv", tmp_path / "cartoongan")
@@ -343,7 +347,7 @@ def assert_lever_adds_its_term(model: str, field: str, weight: float, loss: str,
     for name, net in plain.nets.items():  # the same weights: the steps differ by the lever's term alone
         lever.nets[name].load_state_dict(net.state_dict())
     batch = next(iter(plain.batches()))
-    a, b = plain.train_step(batch), lever.train_step(batch)
+    a, b = numbers(plain.train_step(batch)), numbers(lever.train_step(batch))
     assert loss not in a and float(b[loss]) > 0
     assert float(b["loss_G"]) == pytest.approx(float(a["loss_G"]) + weight * float(b[loss]), rel=1e-4)
     return lever.cfg
@@ -366,8 +370,8 @@ def test_edge_promoted_fakes_lever_adds_a_d_b_term_on_the_same_b_images(tmp_path
         on_edges = 0.5 * gan_loss(edge.D_B(edge_B), False)
     plain.D_B.load_state_dict(edge.D_B.state_dict())
     plain.D_A.load_state_dict(edge.D_A.state_dict())
-    a = plain.discriminator_step(real_A, real_B, fake_A, fake_B)  # fresh pools hand this batch's fakes back
-    b = edge.discriminator_step(real_A, real_B, fake_A, fake_B, edge_B)
+    a = numbers(plain.discriminator_step(real_A, real_B, fake_A, fake_B))  # fresh pools hand this batch's fakes back
+    b = numbers(edge.discriminator_step(real_A, real_B, fake_A, fake_B, edge_B))
     assert float(b["loss_D_A"]) == pytest.approx(float(a["loss_D_A"]), rel=1e-5)
     assert float(b["loss_D_B"]) == pytest.approx(float(a["loss_D_B"]) + float(on_edges), rel=1e-4)
 
