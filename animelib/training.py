@@ -309,8 +309,7 @@ class Progress:
     epochs: int
     step: int  # optimisation steps done
     steps: int  # steps of the whole run
-    rate: float | None = None  # steps per second in this session after its first step, end-of-epoch work
-    # included (None: not yet known)
+    rate: float | None = None  # steps per second after the session's first step, end-of-epoch work included
     epoch_done: bool = False
 
     @property

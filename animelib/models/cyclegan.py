@@ -68,8 +68,7 @@ class CycleGANConfig(TranslationConfig):
         # listed there.
         "quick": dict(image_size=64, ngf=16, ndf=16, batch_size=8, epochs=8, lr=6e-4, lr_decay_epoch=6,
                       num_a=960, num_b=960, num_test=64, amp=True, identity_warmup_epochs=1,
-                      tv_weight=3.0, chroma_median=3,
-                      vgg_weights="allow-substitute", vgg_width=0.25),
+                      tv_weight=3.0, chroma_median=3, vgg_weights="allow-substitute", vgg_width=0.25),
         "full": dict(image_size=128, num_test=512, channels_last=True),  # the report as written (docs/recipe.md)
     }
     # real folders: a 5 x 5 colour median instead of 3 x 3 turns the colour confetti of real anime hair into flat
